@@ -1,0 +1,1 @@
+"""pyvirt: a pure-Python libvirt."""

@@ -1,0 +1,294 @@
+"""Shared XML plumbing for the conf/ models: safe parsing, libvirt-style output, units, UUIDs.
+
+Models parse from an lxml element into typed dataclasses and format back by building an lxml
+element tree; ``to_string`` prints that tree the way libvirt's formatter does (two-space
+indent, single-quoted attributes, ``<x/>`` for empty elements, libvirt's escaping).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid as _uuid
+from collections.abc import Iterable
+
+from lxml import etree
+
+from pyvirt import constants as c
+from pyvirt.errors import raise_error
+
+Element = etree._Element
+
+# Safe by construction: no entity expansion, no DTD loading, no network, no huge trees.
+_PARSER = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    dtd_validation=False,
+    huge_tree=False,
+    remove_comments=True,
+    remove_pis=True,
+)
+
+# A placeholder element whose text is already-formatted XML (e.g. <metadata> children),
+# emitted verbatim, re-indented, by to_string().
+RAW_TAG = "{urn:pyvirt:raw}raw"
+
+
+def parse_xml(text: str | bytes, root: str | None = None, url: str = "(xml)") -> Element:
+    """Parse ``text`` and check its root tag. Errors are libvirt's XML errors.
+
+    ``url`` names the document in messages, as libvirt does ("(domain_definition)").
+    """
+    if isinstance(text, str):
+        data = text.encode("utf-8")
+    else:
+        data = text
+    if not data.strip():
+        raise_error(c.VIR_ERR_XML_ERROR, "missing XML document", domain=c.VIR_FROM_XML)
+    try:
+        doc = etree.fromstring(data, _PARSER, base_url=None).getroottree()
+    except etree.XMLSyntaxError as exc:
+        entry = exc.error_log.last_error if exc.error_log else None
+        line = entry.line if entry is not None else 0
+        msg = (entry.message if entry is not None else str(exc)).strip()
+        raise_error(
+            c.VIR_ERR_XML_DETAIL, f"{url}:{line}: {msg}", domain=c.VIR_FROM_XML, int1=line
+        )
+    if doc.docinfo.internalDTD is not None or doc.docinfo.doctype:
+        raise_error(
+            c.VIR_ERR_XML_ERROR,
+            f"{url}: XML documents with a DOCTYPE or entity declarations are not accepted",
+            domain=c.VIR_FROM_XML,
+        )
+    element = doc.getroot()
+    for node in element.iter():
+        if isinstance(node, etree._Entity):
+            raise_error(
+                c.VIR_ERR_XML_ERROR,
+                f"{url}: XML entity references are not accepted",
+                domain=c.VIR_FROM_XML,
+            )
+    if root is not None and element.tag != root:
+        raise_error(
+            c.VIR_ERR_XML_ERROR,
+            f"unexpected root element <{local_name(element)}>, expecting <{root}>",
+            domain=c.VIR_FROM_XML,
+        )
+    return element
+
+
+def local_name(element: Element) -> str:
+    return etree.QName(element).localname
+
+
+# ---- output --------------------------------------------------------------------------------
+
+_ESCAPES = {"<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&apos;", '"': "&quot;"}
+_NEEDS_ESCAPE = re.compile(r"[<>&'\"\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def escape(text: str) -> str:
+    """libvirt's escaping for attribute values and text (control characters are dropped)."""
+    if not _NEEDS_ESCAPE.search(text):
+        return text
+    return _NEEDS_ESCAPE.sub(lambda m: _ESCAPES.get(m.group(), ""), text)
+
+
+def to_string(element: Element, indent: int = 0) -> str:
+    """Format ``element`` as libvirt does, ending with a newline."""
+    out: list[str] = []
+    _format(element, indent, out)
+    return "".join(out)
+
+
+def _qualified(element: Element, name: str) -> str:
+    qname = etree.QName(name)
+    if qname.namespace is None:
+        return qname.localname
+    for prefix, uri in (element.nsmap or {}).items():
+        if uri == qname.namespace and prefix:
+            return f"{prefix}:{qname.localname}"
+    return qname.localname
+
+
+def _format(element: Element, depth: int, out: list[str]) -> None:
+    pad = "  " * depth
+    if element.tag == RAW_TAG:
+        for line in (element.text or "").splitlines():
+            out.append(f"{pad}{line}\n" if line.strip() else "\n")
+        return
+    name = _qualified(element, element.tag)
+    parts = [pad, "<", name]
+    # Namespace declarations introduced at this element (e.g. xmlns:qemu on <domain>).
+    parent = element.getparent()
+    inherited = parent.nsmap if parent is not None else {}
+    for prefix, uri in (element.nsmap or {}).items():
+        if inherited.get(prefix) != uri:
+            attr = f"xmlns:{prefix}" if prefix else "xmlns"
+            parts.append(f" {attr}='{escape(uri)}'")
+    for key, value in element.attrib.items():
+        parts.append(f" {_qualified(element, key)}='{escape(value)}'")
+    children = [child for child in element if isinstance(child.tag, str)]
+    text = element.text
+    if not children:
+        if text is None or text == "":
+            parts.append("/>\n")
+        else:
+            parts.append(f">{escape(text)}</{name}>\n")
+        out.append("".join(parts))
+        return
+    parts.append(">\n")
+    out.append("".join(parts))
+    for child in children:
+        _format(child, depth + 1, out)
+    out.append(f"{pad}</{name}>\n")
+
+
+def sub(parent: Element, tag: str, text: str | int | None = None, **attrs: str | int | None) -> Element:
+    """Append child ``tag`` with ``attrs`` (None values left out) and optional ``text``."""
+    child = etree.SubElement(parent, tag)
+    for key, value in attrs.items():
+        if value is not None:
+            child.set(key.rstrip("_").replace("__", ":"), str(value))
+    if text is not None:
+        child.text = str(text)
+    return child
+
+
+def element(tag: str, nsmap: dict[str | None, str] | None = None, **attrs: str | int | None) -> Element:
+    node = etree.Element(tag, nsmap=nsmap)
+    for key, value in attrs.items():
+        if value is not None:
+            node.set(key.rstrip("_"), str(value))
+    return node
+
+
+def raw(parent: Element, formatted_xml: str) -> Element:
+    """Append already-formatted XML, printed verbatim (re-indented to the parent's depth)."""
+    node = etree.SubElement(parent, RAW_TAG)
+    node.text = formatted_xml
+    return node
+
+
+# ---- reading helpers ----------------------------------------------------------------------
+
+
+def text_of(parent: Element, path: str) -> str | None:
+    """Text of the first element at ``path`` (None when absent; '' when empty)."""
+    node = parent.find(path)
+    if node is None:
+        return None
+    return node.text or ""
+
+
+def xml_error(detail: str) -> None:
+    raise_error(c.VIR_ERR_XML_ERROR, detail, domain=c.VIR_FROM_DOMAIN)
+
+
+def parse_int(value: str | None, what: str, *, minimum: int | None = None) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value.strip(), 0) if value.strip().lower().startswith("0x") else int(value)
+    except ValueError:
+        raise_error(c.VIR_ERR_XML_ERROR, f"Invalid value '{value}' for {what}",
+                    domain=c.VIR_FROM_XML)
+    if minimum is not None and number < minimum:
+        raise_error(c.VIR_ERR_XML_ERROR, f"Invalid value '{value}' for {what}",
+                    domain=c.VIR_FROM_XML)
+    return number
+
+
+def parse_bool(value: str | None, what: str, true: str = "yes", false: str = "no") -> bool | None:
+    """Parse a libvirt yes/no (or on/off) attribute; None when absent."""
+    if value is None:
+        return None
+    if value == true:
+        return True
+    if value == false:
+        return False
+    raise_error(c.VIR_ERR_XML_ERROR, f"Invalid value '{value}' for {what}", domain=c.VIR_FROM_XML)
+
+
+def yes_no(flag: bool | None) -> str | None:
+    return None if flag is None else ("yes" if flag else "no")
+
+
+def on_off(flag: bool | None) -> str | None:
+    return None if flag is None else ("on" if flag else "off")
+
+
+# ---- units --------------------------------------------------------------------------------
+
+_UNIT_FACTORS: dict[str, int] = {}
+for _names, _power, _base in (
+    (("b", "byte", "bytes"), 0, 1024),
+    (("KB",), 1, 1000), (("k", "K", "KiB"), 1, 1024),
+    (("MB",), 2, 1000), (("m", "M", "MiB"), 2, 1024),
+    (("GB",), 3, 1000), (("g", "G", "GiB"), 3, 1024),
+    (("TB",), 4, 1000), (("t", "T", "TiB"), 4, 1024),
+    (("PB",), 5, 1000), (("p", "P", "PiB"), 5, 1024),
+    (("EB",), 6, 1000), (("e", "E", "EiB"), 6, 1024),
+):
+    for _name in _names:
+        _UNIT_FACTORS[_name] = _base**_power
+
+ULLONG_MAX = 2**64 - 1
+
+
+def scale(value: str, unit: str | None, default_unit: str, what: str, limit: int = ULLONG_MAX) -> int:
+    """Scale ``value`` in ``unit`` to bytes, as libvirt's virScaleInteger does."""
+    number = parse_int(value, what, minimum=0)
+    assert number is not None
+    factor = _UNIT_FACTORS.get(unit if unit else default_unit)
+    if factor is None:
+        raise_error(c.VIR_ERR_INVALID_ARG, f"unknown suffix '{unit}'", domain=c.VIR_FROM_NONE)
+    result = number * factor
+    if result > limit:
+        raise_error(c.VIR_ERR_OVERFLOW, f"value too large: {value}{unit or ''}",
+                    domain=c.VIR_FROM_NONE)
+    return result
+
+
+def parse_memory_kib(node: Element | None, what: str, default_unit: str = "KiB") -> int | None:
+    """A <memory unit='...'>N</memory>-style element as KiB, rounded up like libvirt."""
+    if node is None:
+        return None
+    text = (node.text or "").strip()
+    if not text:
+        return None
+    nbytes = scale(text, node.get("unit"), default_unit, what)
+    return (nbytes + 1023) // 1024
+
+
+# ---- UUIDs --------------------------------------------------------------------------------
+
+_UUID_HEX = re.compile(r"^\s*([0-9a-fA-F-]+)\s*$")
+
+
+def parse_uuid(text: str) -> str | None:
+    """Canonical form of a UUID string as libvirt's parser accepts it (hyphens anywhere
+    between byte pairs, surrounding blanks); None when it is not a UUID."""
+    match = _UUID_HEX.match(text)
+    if not match:
+        return None
+    digits = match.group(1).replace("-", "")
+    if len(digits) != 32 or match.group(1).startswith("-"):
+        return None
+    return str(_uuid.UUID(digits))
+
+
+def new_uuid() -> str:
+    return str(_uuid.uuid4())
+
+
+def uuid_bytes(text: str) -> bytes:
+    return _uuid.UUID(text).bytes
+
+
+def uuid_from_bytes(raw_uuid: bytes) -> str:
+    return str(_uuid.UUID(bytes=bytes(raw_uuid)))
+
+
+def children(parent: Element, tag: str) -> Iterable[Element]:
+    return parent.iterfind(tag)
