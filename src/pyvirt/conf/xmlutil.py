@@ -33,6 +33,10 @@ _PARSER = etree.XMLParser(
 # emitted verbatim, re-indented, by to_string().
 RAW_TAG = "{urn:pyvirt:raw}raw"
 
+# Marks an element printed as <x></x> rather than <x/> when it has no content, for the few
+# places libvirt prints an empty string between tags (e.g. capabilities' <doi></doi>).
+KEEP_OPEN_ATTR = "{urn:pyvirt:raw}keep-open"
+
 
 def parse_xml(text: str | bytes, root: str | None = None, url: str = "(xml)") -> Element:
     """Parse ``text`` and check its root tag. Errors are libvirt's XML errors.
@@ -126,15 +130,19 @@ def _format(element: Element, depth: int, out: list[str]) -> None:
         if inherited.get(prefix) != uri:
             attr = f"xmlns:{prefix}" if prefix else "xmlns"
             parts.append(f" {attr}='{escape(uri)}'")
+    keep_open = False
     for key, value in element.attrib.items():
+        if key == KEEP_OPEN_ATTR:
+            keep_open = True
+            continue
         parts.append(f" {_qualified(element, key)}='{escape(value)}'")
     children = [child for child in element if isinstance(child.tag, str)]
     text = element.text
     if not children:
-        if text is None or text == "":
+        if (text is None or text == "") and not keep_open:
             parts.append("/>\n")
         else:
-            parts.append(f">{escape(text)}</{name}>\n")
+            parts.append(f">{escape(text or '')}</{name}>\n")
         out.append("".join(parts))
         return
     parts.append(">\n")
@@ -160,6 +168,12 @@ def element(tag: str, nsmap: dict[str | None, str] | None = None, **attrs: str |
     for key, value in attrs.items():
         if value is not None:
             node.set(key.rstrip("_"), str(value))
+    return node
+
+
+def keep_open(node: Element) -> Element:
+    """Print ``node`` as <x></x> even when empty (libvirt's "<%s>%s</%s>" with "")."""
+    node.set(KEEP_OPEN_ATTR, "1")
     return node
 
 
