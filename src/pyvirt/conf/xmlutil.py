@@ -127,7 +127,7 @@ def _format(element: Element, depth: int, out: list[str]) -> None:
     parent = element.getparent()
     inherited = parent.nsmap if parent is not None else {}
     for prefix, uri in (element.nsmap or {}).items():
-        if inherited.get(prefix) != uri:
+        if inherited.get(prefix) != uri and uri != "urn:pyvirt:raw":
             attr = f"xmlns:{prefix}" if prefix else "xmlns"
             parts.append(f" {attr}='{escape(uri)}'")
     keep_open = False
