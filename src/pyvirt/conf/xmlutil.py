@@ -130,16 +130,18 @@ def _format(element: Element, depth: int, out: list[str]) -> None:
         if inherited.get(prefix) != uri and uri != "urn:pyvirt:raw":
             attr = f"xmlns:{prefix}" if prefix else "xmlns"
             parts.append(f" {attr}='{escape(uri)}'")
-    keep_open = False
+    keep_open = ""
     for key, value in element.attrib.items():
         if key == KEEP_OPEN_ATTR:
-            keep_open = True
+            keep_open = value
             continue
         parts.append(f" {_qualified(element, key)}='{escape(value)}'")
     children = [child for child in element if isinstance(child.tag, str)]
     text = element.text
     if not children:
-        if (text is None or text == "") and not keep_open:
+        if keep_open == "lines" and not text:
+            parts.append(f">\n{pad}</{name}>\n")
+        elif (text is None or text == "") and not keep_open:
             parts.append("/>\n")
         else:
             parts.append(f">{escape(text or '')}</{name}>\n")
@@ -171,9 +173,10 @@ def element(tag: str, nsmap: dict[str | None, str] | None = None, **attrs: str |
     return node
 
 
-def keep_open(node: Element) -> Element:
-    """Print ``node`` as <x></x> even when empty (libvirt's "<%s>%s</%s>" with "")."""
-    node.set(KEEP_OPEN_ATTR, "1")
+def keep_open(node: Element, lines: bool = False) -> Element:
+    """Print ``node`` as <x></x> even when empty (libvirt's "<%s>%s</%s>" with ""), or
+    with ``lines`` as an open and a close tag on two lines (an empty libvirt block)."""
+    node.set(KEEP_OPEN_ATTR, "lines" if lines else "inline")
     return node
 
 
