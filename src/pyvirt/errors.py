@@ -8,7 +8,7 @@ Exception tree::
           ├── OperationDeniedError    VIR_ERR_OPERATION_DENIED: read-only connection, ACL
           ├── OperationInvalidError   VIR_ERR_OPERATION_INVALID: wrong state for the call
           ├── InvalidArgError         VIR_ERR_INVALID_ARG
-          ├── XMLError                VIR_ERR_XML_ERROR / VIR_ERR_XML_DETAIL / VIR_ERR_XML_INVALID_SCHEMA
+          ├── XMLError                VIR_ERR_XML_ERROR, VIR_ERR_XML_DETAIL, ..._INVALID_SCHEMA
           ├── NoDomainError, NoNetworkError, NoStoragePoolError, NoStorageVolError,
           │   NoSecretError, NoInterfaceError, NoNodeDeviceError, NoDomainSnapshotError,
           │   NoDomainCheckpointError, NoNWFilterError, NoDomainMetadataError

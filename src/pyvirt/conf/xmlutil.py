@@ -55,9 +55,7 @@ def parse_xml(text: str | bytes, root: str | None = None, url: str = "(xml)") ->
         entry = exc.error_log.last_error if exc.error_log else None
         line = entry.line if entry is not None else 0
         msg = (entry.message if entry is not None else str(exc)).strip()
-        raise_error(
-            c.VIR_ERR_XML_DETAIL, f"{url}:{line}: {msg}", domain=c.VIR_FROM_XML, int1=line
-        )
+        raise_error(c.VIR_ERR_XML_DETAIL, f"{url}:{line}: {msg}", domain=c.VIR_FROM_XML, int1=line)
     if doc.docinfo.internalDTD is not None or doc.docinfo.doctype:
         raise_error(
             c.VIR_ERR_XML_ERROR,
@@ -154,7 +152,9 @@ def _format(element: Element, depth: int, out: list[str]) -> None:
     out.append(f"{pad}</{name}>\n")
 
 
-def sub(parent: Element, tag: str, text: str | int | None = None, **attrs: str | int | None) -> Element:
+def sub(
+    parent: Element, tag: str, text: str | int | None = None, **attrs: str | int | None
+) -> Element:
     """Append child ``tag`` with ``attrs`` (None values left out) and optional ``text``."""
     child = etree.SubElement(parent, tag)
     for key, value in attrs.items():
@@ -165,7 +165,9 @@ def sub(parent: Element, tag: str, text: str | int | None = None, **attrs: str |
     return child
 
 
-def element(tag: str, nsmap: dict[str | None, str] | None = None, **attrs: str | int | None) -> Element:
+def element(
+    tag: str, nsmap: dict[str | None, str] | None = None, **attrs: str | int | None
+) -> Element:
     node = etree.Element(tag, nsmap=nsmap)
     for key, value in attrs.items():
         if value is not None:
@@ -208,11 +210,13 @@ def parse_int(value: str | None, what: str, *, minimum: int | None = None) -> in
     try:
         number = int(value.strip(), 0) if value.strip().lower().startswith("0x") else int(value)
     except ValueError:
-        raise_error(c.VIR_ERR_XML_ERROR, f"Invalid value '{value}' for {what}",
-                    domain=c.VIR_FROM_XML)
+        raise_error(
+            c.VIR_ERR_XML_ERROR, f"Invalid value '{value}' for {what}", domain=c.VIR_FROM_XML
+        )
     if minimum is not None and number < minimum:
-        raise_error(c.VIR_ERR_XML_ERROR, f"Invalid value '{value}' for {what}",
-                    domain=c.VIR_FROM_XML)
+        raise_error(
+            c.VIR_ERR_XML_ERROR, f"Invalid value '{value}' for {what}", domain=c.VIR_FROM_XML
+        )
     return number
 
 
@@ -240,12 +244,18 @@ def on_off(flag: bool | None) -> str | None:
 _UNIT_FACTORS: dict[str, int] = {}
 for _names, _power, _base in (
     (("b", "byte", "bytes"), 0, 1024),
-    (("KB",), 1, 1000), (("k", "K", "KiB"), 1, 1024),
-    (("MB",), 2, 1000), (("m", "M", "MiB"), 2, 1024),
-    (("GB",), 3, 1000), (("g", "G", "GiB"), 3, 1024),
-    (("TB",), 4, 1000), (("t", "T", "TiB"), 4, 1024),
-    (("PB",), 5, 1000), (("p", "P", "PiB"), 5, 1024),
-    (("EB",), 6, 1000), (("e", "E", "EiB"), 6, 1024),
+    (("KB",), 1, 1000),
+    (("k", "K", "KiB"), 1, 1024),
+    (("MB",), 2, 1000),
+    (("m", "M", "MiB"), 2, 1024),
+    (("GB",), 3, 1000),
+    (("g", "G", "GiB"), 3, 1024),
+    (("TB",), 4, 1000),
+    (("t", "T", "TiB"), 4, 1024),
+    (("PB",), 5, 1000),
+    (("p", "P", "PiB"), 5, 1024),
+    (("EB",), 6, 1000),
+    (("e", "E", "EiB"), 6, 1024),
 ):
     for _name in _names:
         _UNIT_FACTORS[_name] = _base**_power
@@ -253,7 +263,9 @@ for _names, _power, _base in (
 ULLONG_MAX = 2**64 - 1
 
 
-def scale(value: str, unit: str | None, default_unit: str, what: str, limit: int = ULLONG_MAX) -> int:
+def scale(
+    value: str, unit: str | None, default_unit: str, what: str, limit: int = ULLONG_MAX
+) -> int:
     """Scale ``value`` in ``unit`` to bytes, as libvirt's virScaleInteger does."""
     number = parse_int(value, what, minimum=0)
     assert number is not None
@@ -262,8 +274,9 @@ def scale(value: str, unit: str | None, default_unit: str, what: str, limit: int
         raise_error(c.VIR_ERR_INVALID_ARG, f"unknown suffix '{unit}'", domain=c.VIR_FROM_NONE)
     result = number * factor
     if result > limit:
-        raise_error(c.VIR_ERR_OVERFLOW, f"value too large: {value}{unit or ''}",
-                    domain=c.VIR_FROM_NONE)
+        raise_error(
+            c.VIR_ERR_OVERFLOW, f"value too large: {value}{unit or ''}", domain=c.VIR_FROM_NONE
+        )
     return result
 
 

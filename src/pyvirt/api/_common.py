@@ -1,0 +1,76 @@
+"""What every public handle method shares: the API boundary and the read-only check."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+from pyvirt import constants as c
+from pyvirt.drivers.base import api_error_domain
+from pyvirt.errors import libvirtError, raise_error, report
+
+if TYPE_CHECKING:
+    from pyvirt.api.connect import virConnect
+
+T = TypeVar("T", bound=type)
+
+
+def api_boundary(cls: T) -> T:
+    """Wrap each public method of ``cls`` so a failure is reported the way libvirt's public
+    API reports it (thread's last error, error handler) before it propagates."""
+    for name, value in list(vars(cls).items()):
+        if name.startswith("_") and name not in ("__enter__", "__exit__"):
+            continue
+        if callable(value) and not isinstance(value, (type, staticmethod, classmethod)):
+            setattr(cls, name, _reporting(value))
+    return cls
+
+
+def _reporting(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except libvirtError as exc:
+            report(exc)
+            raise
+
+    return wrapper
+
+
+def denied(api_name: str) -> NoReturn:
+    raise_error(
+        c.VIR_ERR_OPERATION_DENIED,
+        f"read only access prevents {api_name}",
+        domain=api_error_domain(api_name),
+    )
+
+
+def check_writable(conn: virConnect, api_name: str) -> None:
+    """libvirt refuses every mutating call on a read-only connection, before the driver."""
+    if conn._readonly:
+        denied(api_name)
+
+
+def invalid_arg(api_name: str, detail: str) -> NoReturn:
+    raise_error(c.VIR_ERR_INVALID_ARG, detail, domain=api_error_domain(api_name))
+
+
+def uuid_from_string(api_name: str, uuidstr: str) -> str:
+    """A caller's UUID string in canonical form; libvirt's error when it is not a UUID."""
+    from pyvirt.conf.xmlutil import parse_uuid
+
+    canonical = parse_uuid(uuidstr) if isinstance(uuidstr, str) else None
+    if canonical is None:
+        invalid_arg(api_name, f"uuidstr in {api_name} must be a valid UUID")
+    return canonical
+
+
+def uuid_from_bytes(api_name: str, raw: bytes) -> str:
+    """A caller's 16 raw UUID bytes in canonical string form."""
+    import uuid as _uuid
+
+    if not isinstance(raw, (bytes, bytearray)) or len(raw) != 16:
+        invalid_arg(api_name, f"uuid in {api_name} must be 16 bytes")
+    return str(_uuid.UUID(bytes=bytes(raw)))

@@ -1,0 +1,768 @@
+"""virDomain: a guest, and the connection methods that find, create and list guests."""
+
+from __future__ import annotations
+
+import uuid as _uuid
+from typing import TYPE_CHECKING, Any
+
+from pyvirt import constants as c
+from pyvirt.api._common import api_boundary, check_writable, uuid_from_bytes, uuid_from_string
+from pyvirt.errors import raise_error
+
+if TYPE_CHECKING:
+    from pyvirt.api.connect import virConnect
+
+
+@api_boundary
+class virDomain:  # noqa: N801 - libvirt-python's name
+    """A domain handle: its identity (name, UUID, id when it was looked up) and its connection."""
+
+    __slots__ = ("_conn", "_name", "_uuid", "_id")
+
+    def __init__(self, conn: virConnect, name: str, uuid: str, domain_id: int = -1) -> None:
+        self._conn = conn
+        self._name = name
+        self._uuid = uuid
+        self._id = domain_id
+
+    def __repr__(self) -> str:
+        return f"<pyvirt.virDomain {self._name!r} {self._uuid}>"
+
+    # ---- identity: answered from the handle, as libvirt does ----------------------------
+
+    def connect(self) -> virConnect:
+        return self._conn
+
+    def name(self) -> str:
+        return self._name
+
+    def ID(self) -> int:  # noqa: N802
+        return self._id
+
+    def UUID(self) -> bytes:  # noqa: N802
+        return _uuid.UUID(self._uuid).bytes
+
+    def UUIDString(self) -> str:  # noqa: N802
+        return self._uuid
+
+    # ---- calls whose read-only check depends on the flags ---------------------------------
+
+    def XMLDesc(self, flags: int = 0) -> str:  # noqa: N802
+        if self._conn._readonly and flags & c.VIR_DOMAIN_XML_SECURE:
+            raise_error(
+                c.VIR_ERR_OPERATION_DENIED,
+                "virDomainGetXMLDesc with secure flag",
+                domain=c.VIR_FROM_DOMAIN,
+            )
+        result: str = self._conn._drv.domainGetXMLDesc(self, flags)
+        return result
+
+    def managedSaveGetXMLDesc(self, flags: int = 0) -> str:  # noqa: N802
+        if self._conn._readonly and flags & c.VIR_DOMAIN_SAVE_IMAGE_XML_SECURE:
+            raise_error(
+                c.VIR_ERR_OPERATION_DENIED,
+                "virDomainManagedSaveGetXMLDesc with secure flag",
+                domain=c.VIR_FROM_DOMAIN,
+            )
+        result: str = self._conn._drv.domainManagedSaveGetXMLDesc(self, flags)
+        return result
+
+    def vcpusFlags(self, flags: int = 0) -> int:  # noqa: N802
+        if flags & c.VIR_DOMAIN_VCPU_GUEST:
+            check_writable(self._conn, "virDomainGetVcpusFlags")
+        result: int = self._conn._drv.domainGetVcpusFlags(self, flags)
+        return result
+
+    def interfaceAddresses(self, source: int, flags: int = 0) -> dict[str, Any]:  # noqa: N802
+        if source == c.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT:
+            check_writable(self._conn, "virDomainInterfaceAddresses")
+        result: dict[str, Any] = self._conn._drv.domainInterfaceAddresses(self, source, flags)
+        return result
+
+    # ---- everything else goes to the driver -------------------------------------------------
+
+    def OSType(self) -> Any:
+        return self._conn._drv.domainGetOSType(self)
+
+    def abortJob(self) -> Any:
+        check_writable(self._conn, "virDomainAbortJob")
+        return self._conn._drv.domainAbortJob(self)
+
+    def abortJobFlags(self, flags=0) -> Any:
+        check_writable(self._conn, "virDomainAbortJobFlags")
+        return self._conn._drv.domainAbortJobFlags(self, flags)
+
+    def addIOThread(self, iothread_id, flags=0) -> Any:
+        check_writable(self._conn, "virDomainAddIOThread")
+        return self._conn._drv.domainAddIOThread(self, iothread_id, flags)
+
+    def agentSetResponseTimeout(self, timeout, flags=0) -> Any:
+        check_writable(self._conn, "virDomainAgentSetResponseTimeout")
+        return self._conn._drv.domainAgentSetResponseTimeout(self, timeout, flags)
+
+    def attachDevice(self, xml) -> Any:
+        check_writable(self._conn, "virDomainAttachDevice")
+        return self._conn._drv.domainAttachDevice(self, xml)
+
+    def attachDeviceFlags(self, xml, flags=0) -> Any:
+        check_writable(self._conn, "virDomainAttachDeviceFlags")
+        return self._conn._drv.domainAttachDeviceFlags(self, xml, flags)
+
+    def authorizedSSHKeysGet(self, user, flags=0) -> Any:
+        check_writable(self._conn, "virDomainAuthorizedSSHKeysGet")
+        return self._conn._drv.domainAuthorizedSSHKeysGet(self, user, flags)
+
+    def authorizedSSHKeysSet(self, user, keys=None, flags=0) -> Any:
+        check_writable(self._conn, "virDomainAuthorizedSSHKeysSet")
+        return self._conn._drv.domainAuthorizedSSHKeysSet(self, user, keys, flags)
+
+    def autostart(self) -> Any:
+        return self._conn._drv.domainGetAutostart(self)
+
+    def backupBegin(self, backupXML, checkpointXML, flags=0) -> Any:
+        check_writable(self._conn, "virDomainBackupBegin")
+        return self._conn._drv.domainBackupBegin(self, backupXML, checkpointXML, flags)
+
+    def backupGetXMLDesc(self, flags=0) -> Any:
+        return self._conn._drv.domainBackupGetXMLDesc(self, flags)
+
+    def blkioParameters(self, flags=0) -> Any:
+        return self._conn._drv.domainGetBlkioParameters(self, flags)
+
+    def blockCommit(self, disk, base, top, bandwidth=0, flags=0) -> Any:
+        check_writable(self._conn, "virDomainBlockCommit")
+        return self._conn._drv.domainBlockCommit(self, disk, base, top, bandwidth, flags)
+
+    def blockCopy(self, disk, destxml, params=None, flags=0) -> Any:
+        check_writable(self._conn, "virDomainBlockCopy")
+        return self._conn._drv.domainBlockCopy(self, disk, destxml, params, flags)
+
+    def blockInfo(self, path, flags=0) -> Any:
+        return self._conn._drv.domainGetBlockInfo(self, path, flags)
+
+    def blockIoTune(self, disk, flags=0) -> Any:
+        return self._conn._drv.domainGetBlockIoTune(self, disk, flags)
+
+    def blockJobAbort(self, disk, flags=0) -> Any:
+        check_writable(self._conn, "virDomainBlockJobAbort")
+        return self._conn._drv.domainBlockJobAbort(self, disk, flags)
+
+    def blockJobInfo(self, path, flags=0) -> Any:
+        return self._conn._drv.domainGetBlockJobInfo(self, path, flags)
+
+    def blockJobSetSpeed(self, disk, bandwidth, flags=0) -> Any:
+        check_writable(self._conn, "virDomainBlockJobSetSpeed")
+        return self._conn._drv.domainBlockJobSetSpeed(self, disk, bandwidth, flags)
+
+    def blockPeek(self, disk, offset, size, flags=0) -> Any:
+        check_writable(self._conn, "virDomainBlockPeek")
+        return self._conn._drv.domainBlockPeek(self, disk, offset, size, flags)
+
+    def blockPull(self, disk, bandwidth=0, flags=0) -> Any:
+        check_writable(self._conn, "virDomainBlockPull")
+        return self._conn._drv.domainBlockPull(self, disk, bandwidth, flags)
+
+    def blockRebase(self, disk, base, bandwidth=0, flags=0) -> Any:
+        check_writable(self._conn, "virDomainBlockRebase")
+        return self._conn._drv.domainBlockRebase(self, disk, base, bandwidth, flags)
+
+    def blockResize(self, disk, size, flags=0) -> Any:
+        check_writable(self._conn, "virDomainBlockResize")
+        return self._conn._drv.domainBlockResize(self, disk, size, flags)
+
+    def blockStats(self, path) -> Any:
+        return self._conn._drv.domainBlockStats(self, path)
+
+    def blockStatsFlags(self, path, flags=0) -> Any:
+        return self._conn._drv.domainBlockStatsFlags(self, path, flags)
+
+    def checkpointCreateXML(self, xmlDesc, flags=0) -> Any:
+        check_writable(self._conn, "virDomainCheckpointCreateXML")
+        return self._conn._drv.domainCheckpointCreateXML(self, xmlDesc, flags)
+
+    def checkpointLookupByName(self, name, flags=0) -> Any:
+        return self._conn._drv.domainCheckpointLookupByName(self, name, flags)
+
+    def controlInfo(self, flags=0) -> Any:
+        return self._conn._drv.domainGetControlInfo(self, flags)
+
+    def coreDump(self, to, flags=0) -> Any:
+        check_writable(self._conn, "virDomainCoreDump")
+        return self._conn._drv.domainCoreDump(self, to, flags)
+
+    def coreDumpWithFormat(self, to, dumpformat, flags=0) -> Any:
+        check_writable(self._conn, "virDomainCoreDumpWithFormat")
+        return self._conn._drv.domainCoreDumpWithFormat(self, to, dumpformat, flags)
+
+    def create(self) -> Any:
+        check_writable(self._conn, "virDomainCreate")
+        return self._conn._drv.domainCreate(self)
+
+    def createWithFlags(self, flags=0) -> Any:
+        check_writable(self._conn, "virDomainCreateWithFlags")
+        return self._conn._drv.domainCreateWithFlags(self, flags)
+
+    def delIOThread(self, iothread_id, flags=0) -> Any:
+        check_writable(self._conn, "virDomainDelIOThread")
+        return self._conn._drv.domainDelIOThread(self, iothread_id, flags)
+
+    def destroy(self) -> Any:
+        check_writable(self._conn, "virDomainDestroy")
+        return self._conn._drv.domainDestroy(self)
+
+    def destroyFlags(self, flags=0) -> Any:
+        check_writable(self._conn, "virDomainDestroyFlags")
+        return self._conn._drv.domainDestroyFlags(self, flags)
+
+    def detachDevice(self, xml) -> Any:
+        check_writable(self._conn, "virDomainDetachDevice")
+        return self._conn._drv.domainDetachDevice(self, xml)
+
+    def detachDeviceAlias(self, alias, flags=0) -> Any:
+        check_writable(self._conn, "virDomainDetachDeviceAlias")
+        return self._conn._drv.domainDetachDeviceAlias(self, alias, flags)
+
+    def detachDeviceFlags(self, xml, flags=0) -> Any:
+        check_writable(self._conn, "virDomainDetachDeviceFlags")
+        return self._conn._drv.domainDetachDeviceFlags(self, xml, flags)
+
+    def diskErrors(self, flags=0) -> Any:
+        return self._conn._drv.domainGetDiskErrors(self, flags)
+
+    def emulatorPinInfo(self, flags=0) -> Any:
+        return self._conn._drv.domainGetEmulatorPinInfo(self, flags)
+
+    def fSTrim(self, mountPoint, minimum, flags=0) -> Any:
+        check_writable(self._conn, "virDomainFSTrim")
+        return self._conn._drv.domainFSTrim(self, mountPoint, minimum, flags)
+
+    def fsInfo(self, flags=0) -> Any:
+        check_writable(self._conn, "virDomainGetFSInfo")
+        return self._conn._drv.domainGetFSInfo(self, flags)
+
+    def getCPUStats(self, total, flags=0) -> Any:
+        return self._conn._drv.domainGetCPUStats(self, total, flags)
+
+    def guestInfo(self, types=0, flags=0) -> Any:
+        check_writable(self._conn, "virDomainGetGuestInfo")
+        return self._conn._drv.domainGetGuestInfo(self, types, flags)
+
+    def guestVcpus(self, flags=0) -> Any:
+        check_writable(self._conn, "virDomainGetGuestVcpus")
+        return self._conn._drv.domainGetGuestVcpus(self, flags)
+
+    def hasCurrentSnapshot(self, flags=0) -> Any:
+        return self._conn._drv.domainHasCurrentSnapshot(self, flags)
+
+    def hasManagedSaveImage(self, flags=0) -> Any:
+        return self._conn._drv.domainHasManagedSaveImage(self, flags)
+
+    def hostname(self, flags=0) -> Any:
+        check_writable(self._conn, "virDomainGetHostname")
+        return self._conn._drv.domainGetHostname(self, flags)
+
+    def info(self) -> Any:
+        return self._conn._drv.domainGetInfo(self)
+
+    def injectNMI(self, flags=0) -> Any:
+        check_writable(self._conn, "virDomainInjectNMI")
+        return self._conn._drv.domainInjectNMI(self, flags)
+
+    def interfaceParameters(self, device, flags=0) -> Any:
+        return self._conn._drv.domainGetInterfaceParameters(self, device, flags)
+
+    def interfaceStats(self, path) -> Any:
+        return self._conn._drv.domainInterfaceStats(self, path)
+
+    def ioThreadInfo(self, flags=0) -> Any:
+        return self._conn._drv.domainGetIOThreadInfo(self, flags)
+
+    def isActive(self) -> Any:
+        return self._conn._drv.domainIsActive(self)
+
+    def isPersistent(self) -> Any:
+        return self._conn._drv.domainIsPersistent(self)
+
+    def isUpdated(self) -> Any:
+        return self._conn._drv.domainIsUpdated(self)
+
+    def jobInfo(self) -> Any:
+        return self._conn._drv.domainGetJobInfo(self)
+
+    def jobStats(self, flags=0) -> Any:
+        return self._conn._drv.domainGetJobStats(self, flags)
+
+    def launchSecurityInfo(self, flags=0) -> Any:
+        check_writable(self._conn, "virDomainGetLaunchSecurityInfo")
+        return self._conn._drv.domainGetLaunchSecurityInfo(self, flags)
+
+    def managedSave(self, flags=0) -> Any:
+        check_writable(self._conn, "virDomainManagedSave")
+        return self._conn._drv.domainManagedSave(self, flags)
+
+    def managedSaveDefineXML(self, dxml, flags=0) -> Any:
+        check_writable(self._conn, "virDomainManagedSaveDefineXML")
+        return self._conn._drv.domainManagedSaveDefineXML(self, dxml, flags)
+
+    def managedSaveRemove(self, flags=0) -> Any:
+        check_writable(self._conn, "virDomainManagedSaveRemove")
+        return self._conn._drv.domainManagedSaveRemove(self, flags)
+
+    def maxMemory(self) -> Any:
+        return self._conn._drv.domainGetMaxMemory(self)
+
+    def maxVcpus(self) -> Any:
+        return self._conn._drv.domainGetMaxVcpus(self)
+
+    def memoryParameters(self, flags=0) -> Any:
+        return self._conn._drv.domainGetMemoryParameters(self, flags)
+
+    def memoryPeek(self, start, size, flags=0) -> Any:
+        check_writable(self._conn, "virDomainMemoryPeek")
+        return self._conn._drv.domainMemoryPeek(self, start, size, flags)
+
+    def memoryStats(self) -> Any:
+        return self._conn._drv.domainMemoryStats(self)
+
+    def messages(self, flags=0) -> Any:
+        return self._conn._drv.domainGetMessages(self, flags)
+
+    def metadata(self, type, uri, flags=0) -> Any:
+        return self._conn._drv.domainGetMetadata(self, type, uri, flags)
+
+    def migrate(self, dconn, flags=0, dname=None, uri=None, bandwidth=0) -> Any:
+        check_writable(self._conn, "virDomainMigrate")
+        return self._conn._drv.domainMigrate(self, dconn, flags, dname, uri, bandwidth)
+
+    def migrate2(self, dconn, dxml=None, flags=0, dname=None, uri=None, bandwidth=0) -> Any:
+        check_writable(self._conn, "virDomainMigrate2")
+        return self._conn._drv.domainMigrate2(self, dconn, dxml, flags, dname, uri, bandwidth)
+
+    def migrate3(self, dconn, params, flags=0) -> Any:
+        check_writable(self._conn, "virDomainMigrate3")
+        return self._conn._drv.domainMigrate3(self, dconn, params, flags)
+
+    def migrateGetCompressionCache(self, flags=0) -> Any:
+        return self._conn._drv.domainMigrateGetCompressionCache(self, flags)
+
+    def migrateGetMaxDowntime(self, flags=0) -> Any:
+        return self._conn._drv.domainMigrateGetMaxDowntime(self, flags)
+
+    def migrateGetMaxSpeed(self, flags=0) -> Any:
+        check_writable(self._conn, "virDomainMigrateGetMaxSpeed")
+        return self._conn._drv.domainMigrateGetMaxSpeed(self, flags)
+
+    def migrateSetCompressionCache(self, cacheSize, flags=0) -> Any:
+        check_writable(self._conn, "virDomainMigrateSetCompressionCache")
+        return self._conn._drv.domainMigrateSetCompressionCache(self, cacheSize, flags)
+
+    def migrateSetMaxDowntime(self, downtime, flags=0) -> Any:
+        check_writable(self._conn, "virDomainMigrateSetMaxDowntime")
+        return self._conn._drv.domainMigrateSetMaxDowntime(self, downtime, flags)
+
+    def migrateSetMaxSpeed(self, bandwidth, flags=0) -> Any:
+        check_writable(self._conn, "virDomainMigrateSetMaxSpeed")
+        return self._conn._drv.domainMigrateSetMaxSpeed(self, bandwidth, flags)
+
+    def migrateStartPostCopy(self, flags=0) -> Any:
+        check_writable(self._conn, "virDomainMigrateStartPostCopy")
+        return self._conn._drv.domainMigrateStartPostCopy(self, flags)
+
+    def migrateToURI(self, duri, flags=0, dname=None, bandwidth=0) -> Any:
+        check_writable(self._conn, "virDomainMigrateToURI")
+        return self._conn._drv.domainMigrateToURI(self, duri, flags, dname, bandwidth)
+
+    def migrateToURI2(
+        self, dconnuri=None, miguri=None, dxml=None, flags=0, dname=None, bandwidth=0
+    ) -> Any:
+        check_writable(self._conn, "virDomainMigrateToURI2")
+        return self._conn._drv.domainMigrateToURI2(
+            self, dconnuri, miguri, dxml, flags, dname, bandwidth
+        )
+
+    def migrateToURI3(self, dconnuri, params, flags=0) -> Any:
+        check_writable(self._conn, "virDomainMigrateToURI3")
+        return self._conn._drv.domainMigrateToURI3(self, dconnuri, params, flags)
+
+    def numaParameters(self, flags=0) -> Any:
+        return self._conn._drv.domainGetNumaParameters(self, flags)
+
+    def openChannel(self, name, st, flags=0) -> Any:
+        check_writable(self._conn, "virDomainOpenChannel")
+        return self._conn._drv.domainOpenChannel(self, name, st, flags)
+
+    def openConsole(self, dev_name, st, flags=0) -> Any:
+        check_writable(self._conn, "virDomainOpenConsole")
+        return self._conn._drv.domainOpenConsole(self, dev_name, st, flags)
+
+    def openGraphics(self, idx, fd, flags=0) -> Any:
+        check_writable(self._conn, "virDomainOpenGraphics")
+        return self._conn._drv.domainOpenGraphics(self, idx, fd, flags)
+
+    def openGraphicsFD(self, idx, flags=0) -> Any:
+        check_writable(self._conn, "virDomainOpenGraphicsFD")
+        return self._conn._drv.domainOpenGraphicsFD(self, idx, flags)
+
+    def pMSuspendForDuration(self, target, duration, flags=0) -> Any:
+        check_writable(self._conn, "virDomainPMSuspendForDuration")
+        return self._conn._drv.domainPMSuspendForDuration(self, target, duration, flags)
+
+    def pMWakeup(self, flags=0) -> Any:
+        check_writable(self._conn, "virDomainPMWakeup")
+        return self._conn._drv.domainPMWakeup(self, flags)
+
+    def perfEvents(self, flags=0) -> Any:
+        return self._conn._drv.domainGetPerfEvents(self, flags)
+
+    def pinEmulator(self, cpumap, flags=0) -> Any:
+        check_writable(self._conn, "virDomainPinEmulator")
+        return self._conn._drv.domainPinEmulator(self, cpumap, flags)
+
+    def pinIOThread(self, iothread_val, cpumap, flags=0) -> Any:
+        check_writable(self._conn, "virDomainPinIOThread")
+        return self._conn._drv.domainPinIOThread(self, iothread_val, cpumap, flags)
+
+    def pinVcpu(self, vcpu, cpumap) -> Any:
+        check_writable(self._conn, "virDomainPinVcpu")
+        return self._conn._drv.domainPinVcpu(self, vcpu, cpumap)
+
+    def pinVcpuFlags(self, vcpu, cpumap, flags=0) -> Any:
+        check_writable(self._conn, "virDomainPinVcpuFlags")
+        return self._conn._drv.domainPinVcpuFlags(self, vcpu, cpumap, flags)
+
+    def reboot(self, flags=0) -> Any:
+        check_writable(self._conn, "virDomainReboot")
+        return self._conn._drv.domainReboot(self, flags)
+
+    def rename(self, new_name, flags=0) -> Any:
+        check_writable(self._conn, "virDomainRename")
+        return self._conn._drv.domainRename(self, new_name, flags)
+
+    def reset(self, flags=0) -> Any:
+        check_writable(self._conn, "virDomainReset")
+        return self._conn._drv.domainReset(self, flags)
+
+    def resume(self) -> Any:
+        check_writable(self._conn, "virDomainResume")
+        return self._conn._drv.domainResume(self)
+
+    def revertToSnapshot(self, snap, flags=0) -> Any:
+        check_writable(self._conn, "virDomainRevertToSnapshot")
+        return self._conn._drv.domainRevertToSnapshot(self, snap, flags)
+
+    def save(self, to) -> Any:
+        check_writable(self._conn, "virDomainSave")
+        return self._conn._drv.domainSave(self, to)
+
+    def saveFlags(self, to, dxml=None, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSaveFlags")
+        return self._conn._drv.domainSaveFlags(self, to, dxml, flags)
+
+    def saveParams(self, params, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSaveParams")
+        return self._conn._drv.domainSaveParams(self, params, flags)
+
+    def schedulerParameters(self) -> Any:
+        return self._conn._drv.domainGetSchedulerParameters(self)
+
+    def schedulerParametersFlags(self, flags=0) -> Any:
+        return self._conn._drv.domainGetSchedulerParametersFlags(self, flags)
+
+    def schedulerType(self) -> Any:
+        return self._conn._drv.domainGetSchedulerType(self)
+
+    def screenshot(self, stream, screen, flags=0) -> Any:
+        check_writable(self._conn, "virDomainScreenshot")
+        return self._conn._drv.domainScreenshot(self, stream, screen, flags)
+
+    def securityLabel(self) -> Any:
+        return self._conn._drv.domainGetSecurityLabel(self)
+
+    def securityLabelList(self) -> Any:
+        return self._conn._drv.domainGetSecurityLabelList(self)
+
+    def sendKey(self, codeset, holdtime, keycodes, nkeycodes, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSendKey")
+        return self._conn._drv.domainSendKey(self, codeset, holdtime, keycodes, nkeycodes, flags)
+
+    def sendProcessSignal(self, pid_value, signum, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSendProcessSignal")
+        return self._conn._drv.domainSendProcessSignal(self, pid_value, signum, flags)
+
+    def setAutostart(self, autostart) -> Any:
+        check_writable(self._conn, "virDomainSetAutostart")
+        return self._conn._drv.domainSetAutostart(self, autostart)
+
+    def setBlkioParameters(self, params, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSetBlkioParameters")
+        return self._conn._drv.domainSetBlkioParameters(self, params, flags)
+
+    def setBlockIoTune(self, disk, params, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSetBlockIoTune")
+        return self._conn._drv.domainSetBlockIoTune(self, disk, params, flags)
+
+    def setBlockThreshold(self, dev, threshold, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSetBlockThreshold")
+        return self._conn._drv.domainSetBlockThreshold(self, dev, threshold, flags)
+
+    def setGuestVcpus(self, cpumap, state, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSetGuestVcpus")
+        return self._conn._drv.domainSetGuestVcpus(self, cpumap, state, flags)
+
+    def setIOThreadParams(self, iothread_val, params, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSetIOThreadParams")
+        return self._conn._drv.domainSetIOThreadParams(self, iothread_val, params, flags)
+
+    def setInterfaceParameters(self, device, params, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSetInterfaceParameters")
+        return self._conn._drv.domainSetInterfaceParameters(self, device, params, flags)
+
+    def setLaunchSecurityState(self, params, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSetLaunchSecurityState")
+        return self._conn._drv.domainSetLaunchSecurityState(self, params, flags)
+
+    def setLifecycleAction(self, type, action, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSetLifecycleAction")
+        return self._conn._drv.domainSetLifecycleAction(self, type, action, flags)
+
+    def setMaxMemory(self, memory) -> Any:
+        check_writable(self._conn, "virDomainSetMaxMemory")
+        return self._conn._drv.domainSetMaxMemory(self, memory)
+
+    def setMemory(self, memory) -> Any:
+        check_writable(self._conn, "virDomainSetMemory")
+        return self._conn._drv.domainSetMemory(self, memory)
+
+    def setMemoryFlags(self, memory, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSetMemoryFlags")
+        return self._conn._drv.domainSetMemoryFlags(self, memory, flags)
+
+    def setMemoryParameters(self, params, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSetMemoryParameters")
+        return self._conn._drv.domainSetMemoryParameters(self, params, flags)
+
+    def setMemoryStatsPeriod(self, period, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSetMemoryStatsPeriod")
+        return self._conn._drv.domainSetMemoryStatsPeriod(self, period, flags)
+
+    def setMetadata(self, type, metadata, key, uri, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSetMetadata")
+        return self._conn._drv.domainSetMetadata(self, type, metadata, key, uri, flags)
+
+    def setNumaParameters(self, params, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSetNumaParameters")
+        return self._conn._drv.domainSetNumaParameters(self, params, flags)
+
+    def setPerfEvents(self, params, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSetPerfEvents")
+        return self._conn._drv.domainSetPerfEvents(self, params, flags)
+
+    def setSchedulerParameters(self, params) -> Any:
+        check_writable(self._conn, "virDomainSetSchedulerParameters")
+        return self._conn._drv.domainSetSchedulerParameters(self, params)
+
+    def setSchedulerParametersFlags(self, params, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSetSchedulerParametersFlags")
+        return self._conn._drv.domainSetSchedulerParametersFlags(self, params, flags)
+
+    def setUserPassword(self, user, password, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSetUserPassword")
+        return self._conn._drv.domainSetUserPassword(self, user, password, flags)
+
+    def setVcpu(self, vcpumap, state, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSetVcpu")
+        return self._conn._drv.domainSetVcpu(self, vcpumap, state, flags)
+
+    def setVcpus(self, nvcpus) -> Any:
+        check_writable(self._conn, "virDomainSetVcpus")
+        return self._conn._drv.domainSetVcpus(self, nvcpus)
+
+    def setVcpusFlags(self, nvcpus, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSetVcpusFlags")
+        return self._conn._drv.domainSetVcpusFlags(self, nvcpus, flags)
+
+    def shutdown(self) -> Any:
+        check_writable(self._conn, "virDomainShutdown")
+        return self._conn._drv.domainShutdown(self)
+
+    def shutdownFlags(self, flags=0) -> Any:
+        check_writable(self._conn, "virDomainShutdownFlags")
+        return self._conn._drv.domainShutdownFlags(self, flags)
+
+    def snapshotCreateXML(self, xmlDesc, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSnapshotCreateXML")
+        return self._conn._drv.domainSnapshotCreateXML(self, xmlDesc, flags)
+
+    def snapshotCurrent(self, flags=0) -> Any:
+        return self._conn._drv.domainSnapshotCurrent(self, flags)
+
+    def snapshotListNames(self, flags=0) -> Any:
+        return self._conn._drv.domainSnapshotListNames(self, flags)
+
+    def snapshotLookupByName(self, name, flags=0) -> Any:
+        return self._conn._drv.domainSnapshotLookupByName(self, name, flags)
+
+    def snapshotNum(self, flags=0) -> Any:
+        return self._conn._drv.domainSnapshotNum(self, flags)
+
+    def startDirtyRateCalc(self, seconds, flags=0) -> Any:
+        check_writable(self._conn, "virDomainStartDirtyRateCalc")
+        return self._conn._drv.domainStartDirtyRateCalc(self, seconds, flags)
+
+    def state(self, flags=0) -> Any:
+        return self._conn._drv.domainGetState(self, flags)
+
+    def suspend(self) -> Any:
+        check_writable(self._conn, "virDomainSuspend")
+        return self._conn._drv.domainSuspend(self)
+
+    def undefine(self) -> Any:
+        check_writable(self._conn, "virDomainUndefine")
+        return self._conn._drv.domainUndefine(self)
+
+    def undefineFlags(self, flags=0) -> Any:
+        check_writable(self._conn, "virDomainUndefineFlags")
+        return self._conn._drv.domainUndefineFlags(self, flags)
+
+    def updateDeviceFlags(self, xml, flags=0) -> Any:
+        check_writable(self._conn, "virDomainUpdateDeviceFlags")
+        return self._conn._drv.domainUpdateDeviceFlags(self, xml, flags)
+
+    def vcpuPinInfo(self, flags=0) -> Any:
+        return self._conn._drv.domainGetVcpuPinInfo(self, flags)
+
+    def vcpus(self) -> Any:
+        return self._conn._drv.domainGetVcpus(self)
+
+    def listAllSnapshots(self, flags=0) -> Any:
+        return self._conn._drv.domainListAllSnapshots(self, flags)
+
+    def listAllCheckpoints(self, flags=0) -> Any:
+        return self._conn._drv.domainListAllCheckpoints(self, flags)
+
+    def createWithFiles(self, files, flags=0) -> Any:
+        check_writable(self._conn, "virDomainCreateWithFiles")
+        return self._conn._drv.domainCreateWithFiles(self, files, flags)
+
+    def fsFreeze(self, mountpoints=None, flags=0) -> Any:
+        check_writable(self._conn, "virDomainFSFreeze")
+        return self._conn._drv.domainFSFreeze(self, mountpoints, flags)
+
+    def fsThaw(self, mountpoints=None, flags=0) -> Any:
+        check_writable(self._conn, "virDomainFSThaw")
+        return self._conn._drv.domainFSThaw(self, mountpoints, flags)
+
+    def getTime(self, flags=0) -> Any:
+        check_writable(self._conn, "virDomainGetTime")
+        return self._conn._drv.domainGetTime(self, flags)
+
+    def setTime(self, time=None, flags=0) -> Any:
+        check_writable(self._conn, "virDomainSetTime")
+        return self._conn._drv.domainSetTime(self, time, flags)
+
+    def FDAssociate(self, name, files, flags=0) -> Any:
+        check_writable(self._conn, "virDomainFDAssociate")
+        return self._conn._drv.domainFDAssociate(self, name, files, flags)
+
+
+class DomainConnectMixin:
+    """virConnect's domain methods."""
+
+    _drv: Any
+    _readonly: bool
+
+    def createLinux(self, xmlDesc, flags=0) -> Any:
+        check_writable(self, "virDomainCreateLinux")
+        return self._drv.domainCreateXML(self, xmlDesc, flags)
+
+    def createXML(self, xmlDesc, flags=0) -> Any:
+        check_writable(self, "virDomainCreateXML")
+        return self._drv.domainCreateXML(self, xmlDesc, flags)
+
+    def defineXML(self, xml) -> Any:
+        check_writable(self, "virDomainDefineXML")
+        return self._drv.domainDefineXML(self, xml)
+
+    def defineXMLFlags(self, xml, flags=0) -> Any:
+        check_writable(self, "virDomainDefineXMLFlags")
+        return self._drv.domainDefineXMLFlags(self, xml, flags)
+
+    def domainXMLFromNative(self, nativeFormat, nativeConfig, flags=0) -> Any:
+        check_writable(self, "virConnectDomainXMLFromNative")
+        return self._drv.connectDomainXMLFromNative(self, nativeFormat, nativeConfig, flags)
+
+    def domainXMLToNative(self, nativeFormat, domainXml, flags=0) -> Any:
+        check_writable(self, "virConnectDomainXMLToNative")
+        return self._drv.connectDomainXMLToNative(self, nativeFormat, domainXml, flags)
+
+    def listDefinedDomains(self) -> Any:
+        return self._drv.connectListDefinedDomains(self)
+
+    def listDomainsID(self) -> Any:
+        return self._drv.connectListDomainsID(self)
+
+    def lookupByID(self, id) -> Any:
+        return self._drv.domainLookupByID(self, id)
+
+    def lookupByName(self, name) -> Any:
+        return self._drv.domainLookupByName(self, name)
+
+    def lookupByUUID(self, uuid) -> Any:
+        return self._drv.domainLookupByUUID(self, uuid_from_bytes("virDomainLookupByUUID", uuid))
+
+    def lookupByUUIDString(self, uuidstr) -> Any:
+        return self._drv.domainLookupByUUID(
+            self, uuid_from_string("virDomainLookupByUUIDString", uuidstr)
+        )
+
+    def numOfDefinedDomains(self) -> Any:
+        return self._drv.connectNumOfDefinedDomains(self)
+
+    def numOfDomains(self) -> Any:
+        return self._drv.connectNumOfDomains(self)
+
+    def restore(self, frm) -> Any:
+        check_writable(self, "virDomainRestore")
+        return self._drv.domainRestore(self, frm)
+
+    def restoreFlags(self, frm, dxml=None, flags=0) -> Any:
+        check_writable(self, "virDomainRestoreFlags")
+        return self._drv.domainRestoreFlags(self, frm, dxml, flags)
+
+    def restoreParams(self, params, flags=0) -> Any:
+        check_writable(self, "virDomainRestoreParams")
+        return self._drv.domainRestoreParams(self, params, flags)
+
+    def saveImageDefineXML(self, file, dxml, flags=0) -> Any:
+        check_writable(self, "virDomainSaveImageDefineXML")
+        return self._drv.domainSaveImageDefineXML(self, file, dxml, flags)
+
+    def saveImageGetXMLDesc(self, file, flags=0) -> Any:
+        check_writable(self, "virDomainSaveImageGetXMLDesc")
+        return self._drv.domainSaveImageGetXMLDesc(self, file, flags)
+
+    def listAllDomains(self, flags=0) -> Any:
+        return self._drv.connectListAllDomains(self, flags)
+
+    def createXMLWithFiles(self, xmlDesc, files, flags=0) -> Any:
+        check_writable(self, "virDomainCreateXMLWithFiles")
+        return self._drv.domainCreateXMLWithFiles(self, xmlDesc, files, flags)
+
+    def getAllDomainStats(self, stats=0, flags=0) -> Any:
+        return self._drv.connectGetAllDomainStats(self, stats, flags)
+
+    def domainListGetStats(self, doms, stats=0, flags=0) -> Any:
+        return self._drv.domainListGetStats(self, doms, stats, flags)
+
+    def domainEventRegisterAny(self, dom, eventID, cb, opaque) -> Any:
+        return self._drv.connectDomainEventRegisterAny(self, dom, eventID, cb, opaque)
+
+    def domainEventDeregisterAny(self, callbackID) -> Any:
+        return self._drv.connectDomainEventDeregisterAny(self, callbackID)
+
+    def domainEventRegister(self, cb, opaque) -> Any:
+        """The old lifecycle-only registration: one per callback function."""
+        return self._drv.connectDomainEventRegister(self, cb, opaque)
+
+    def domainEventDeregister(self, cb) -> Any:
+        return self._drv.connectDomainEventDeregister(self, cb)

@@ -1,0 +1,195 @@
+"""virNetwork and virNetworkPort: virtual networks, and the connection methods for them."""
+
+from __future__ import annotations
+
+import uuid as _uuid
+from typing import TYPE_CHECKING, Any
+
+from pyvirt.api._common import api_boundary, check_writable, uuid_from_bytes, uuid_from_string
+
+if TYPE_CHECKING:
+    from pyvirt.api.connect import virConnect
+
+
+@api_boundary
+class virNetwork:  # noqa: N801 - libvirt-python's name
+    """Handle of a virtual network."""
+
+    __slots__ = (
+        "_conn",
+        "_name",
+        "_uuid",
+    )
+
+    def __init__(self, conn: virConnect, name: str, uuid: str) -> None:
+        self._conn = conn
+        self._name = name
+        self._uuid = uuid
+
+    def connect(self) -> virConnect:
+        return self._conn
+
+    def name(self) -> str:
+        return self._name
+
+    def UUID(self) -> bytes:  # noqa: N802
+        return _uuid.UUID(self._uuid).bytes
+
+    def UUIDString(self) -> str:  # noqa: N802
+        return self._uuid
+
+    # ---- the rest goes to the driver ----------------------------------------------------
+
+    def DHCPLeases(self, mac=None, flags=0) -> Any:
+        return self._conn._drv.networkGetDHCPLeases(self, mac, flags)
+
+    def XMLDesc(self, flags=0) -> Any:
+        return self._conn._drv.networkGetXMLDesc(self, flags)
+
+    def autostart(self) -> Any:
+        return self._conn._drv.networkGetAutostart(self)
+
+    def bridgeName(self) -> Any:
+        return self._conn._drv.networkGetBridgeName(self)
+
+    def create(self) -> Any:
+        check_writable(self._conn, "virNetworkCreate")
+        return self._conn._drv.networkCreate(self)
+
+    def destroy(self) -> Any:
+        check_writable(self._conn, "virNetworkDestroy")
+        return self._conn._drv.networkDestroy(self)
+
+    def isActive(self) -> Any:
+        return self._conn._drv.networkIsActive(self)
+
+    def isPersistent(self) -> Any:
+        return self._conn._drv.networkIsPersistent(self)
+
+    def portCreateXML(self, xmldesc, flags=0) -> Any:
+        check_writable(self._conn, "virNetworkPortCreateXML")
+        return self._conn._drv.networkPortCreateXML(self, xmldesc, flags)
+
+    def portLookupByUUID(self, uuid) -> Any:
+        return self._conn._drv.networkPortLookupByUUID(
+            self, uuid_from_bytes("virNetworkPortLookupByUUID", uuid)
+        )
+
+    def portLookupByUUIDString(self, uuidstr) -> Any:
+        return self._conn._drv.networkPortLookupByUUID(
+            self, uuid_from_string("virNetworkPortLookupByUUIDString", uuidstr)
+        )
+
+    def setAutostart(self, autostart) -> Any:
+        check_writable(self._conn, "virNetworkSetAutostart")
+        return self._conn._drv.networkSetAutostart(self, autostart)
+
+    def undefine(self) -> Any:
+        check_writable(self._conn, "virNetworkUndefine")
+        return self._conn._drv.networkUndefine(self)
+
+    def update(self, command, section, parentIndex, xml, flags=0) -> Any:
+        check_writable(self._conn, "virNetworkUpdate")
+        return self._conn._drv.networkUpdate(self, command, section, parentIndex, xml, flags)
+
+    def listAllPorts(self, flags=0) -> Any:
+        return self._conn._drv.networkListAllPorts(self, flags)
+
+
+@api_boundary
+class virNetworkPort:  # noqa: N801 - libvirt-python's name
+    """Handle of a port on a virtual network."""
+
+    __slots__ = (
+        "_net",
+        "_conn",
+        "_uuid",
+    )
+
+    def __init__(self, net: virNetwork, uuid: str) -> None:
+        self._net = net
+        self._conn = net._conn
+        self._uuid = uuid
+
+    def network(self) -> virNetwork:
+        return self._net
+
+    def connect(self) -> virConnect:
+        return self._conn
+
+    def UUID(self) -> bytes:  # noqa: N802
+        return _uuid.UUID(self._uuid).bytes
+
+    def UUIDString(self) -> str:  # noqa: N802
+        return self._uuid
+
+    # ---- the rest goes to the driver ----------------------------------------------------
+
+    def XMLDesc(self, flags=0) -> Any:
+        return self._conn._drv.networkPortGetXMLDesc(self, flags)
+
+    def delete(self, flags=0) -> Any:
+        check_writable(self._conn, "virNetworkPortDelete")
+        return self._conn._drv.networkPortDelete(self, flags)
+
+    def parameters(self, flags=0) -> Any:
+        return self._conn._drv.networkPortGetParameters(self, flags)
+
+    def setParameters(self, params, flags=0) -> Any:
+        check_writable(self._conn, "virNetworkPortSetParameters")
+        return self._conn._drv.networkPortSetParameters(self, params, flags)
+
+
+class NetworkConnectMixin:
+    """virConnect's network methods."""
+
+    _drv: Any
+    _readonly: bool
+
+    def listDefinedNetworks(self) -> Any:
+        return self._drv.connectListDefinedNetworks(self)
+
+    def listNetworks(self) -> Any:
+        return self._drv.connectListNetworks(self)
+
+    def networkCreateXML(self, xmlDesc) -> Any:
+        check_writable(self, "virNetworkCreateXML")
+        return self._drv.networkCreateXML(self, xmlDesc)
+
+    def networkCreateXMLFlags(self, xmlDesc, flags=0) -> Any:
+        check_writable(self, "virNetworkCreateXMLFlags")
+        return self._drv.networkCreateXMLFlags(self, xmlDesc, flags)
+
+    def networkDefineXML(self, xml) -> Any:
+        check_writable(self, "virNetworkDefineXML")
+        return self._drv.networkDefineXML(self, xml)
+
+    def networkDefineXMLFlags(self, xml, flags=0) -> Any:
+        check_writable(self, "virNetworkDefineXMLFlags")
+        return self._drv.networkDefineXMLFlags(self, xml, flags)
+
+    def networkLookupByName(self, name) -> Any:
+        return self._drv.networkLookupByName(self, name)
+
+    def networkLookupByUUID(self, uuid) -> Any:
+        return self._drv.networkLookupByUUID(self, uuid_from_bytes("virNetworkLookupByUUID", uuid))
+
+    def networkLookupByUUIDString(self, uuidstr) -> Any:
+        return self._drv.networkLookupByUUID(
+            self, uuid_from_string("virNetworkLookupByUUIDString", uuidstr)
+        )
+
+    def numOfDefinedNetworks(self) -> Any:
+        return self._drv.connectNumOfDefinedNetworks(self)
+
+    def numOfNetworks(self) -> Any:
+        return self._drv.connectNumOfNetworks(self)
+
+    def networkEventDeregisterAny(self, callbackID) -> Any:
+        return self._drv.connectNetworkEventDeregisterAny(self, callbackID)
+
+    def networkEventRegisterAny(self, net, eventID, cb, opaque) -> Any:
+        return self._drv.connectNetworkEventRegisterAny(self, net, eventID, cb, opaque)
+
+    def listAllNetworks(self, flags=0) -> Any:
+        return self._drv.connectListAllNetworks(self, flags)

@@ -1,0 +1,122 @@
+"""virNodeDevice: host devices, and the connection methods for them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pyvirt.api._common import api_boundary, check_writable
+
+if TYPE_CHECKING:
+    from pyvirt.api.connect import virConnect
+
+
+@api_boundary
+class virNodeDevice:  # noqa: N801 - libvirt-python's name
+    """Handle of a host device."""
+
+    __slots__ = (
+        "_conn",
+        "_name",
+    )
+
+    def __init__(self, conn: virConnect, name: str) -> None:
+        self._conn = conn
+        self._name = name
+
+    def connect(self) -> virConnect:
+        return self._conn
+
+    def name(self) -> str:
+        return self._name
+
+    # ---- the rest goes to the driver ----------------------------------------------------
+
+    def XMLDesc(self, flags=0) -> Any:
+        return self._conn._drv.nodeDeviceGetXMLDesc(self, flags)
+
+    def autostart(self) -> Any:
+        check_writable(self._conn, "virNodeDeviceGetAutostart")
+        return self._conn._drv.nodeDeviceGetAutostart(self)
+
+    def create(self, flags=0) -> Any:
+        check_writable(self._conn, "virNodeDeviceCreate")
+        return self._conn._drv.nodeDeviceCreate(self, flags)
+
+    def destroy(self) -> Any:
+        check_writable(self._conn, "virNodeDeviceDestroy")
+        return self._conn._drv.nodeDeviceDestroy(self)
+
+    def detachFlags(self, driverName, flags=0) -> Any:
+        check_writable(self._conn, "virNodeDeviceDetachFlags")
+        return self._conn._drv.nodeDeviceDetachFlags(self, driverName, flags)
+
+    def dettach(self) -> Any:
+        check_writable(self._conn, "virNodeDeviceDettach")
+        return self._conn._drv.nodeDeviceDettach(self)
+
+    def isActive(self) -> Any:
+        return self._conn._drv.nodeDeviceIsActive(self)
+
+    def isPersistent(self) -> Any:
+        return self._conn._drv.nodeDeviceIsPersistent(self)
+
+    def listCaps(self) -> Any:
+        return self._conn._drv.nodeDeviceListCaps(self)
+
+    def numOfCaps(self) -> Any:
+        return self._conn._drv.nodeDeviceNumOfCaps(self)
+
+    def parent(self) -> Any:
+        return self._conn._drv.nodeDeviceGetParent(self)
+
+    def reAttach(self) -> Any:
+        check_writable(self._conn, "virNodeDeviceReAttach")
+        return self._conn._drv.nodeDeviceReAttach(self)
+
+    def reset(self) -> Any:
+        check_writable(self._conn, "virNodeDeviceReset")
+        return self._conn._drv.nodeDeviceReset(self)
+
+    def setAutostart(self, autostart) -> Any:
+        check_writable(self._conn, "virNodeDeviceSetAutostart")
+        return self._conn._drv.nodeDeviceSetAutostart(self, autostart)
+
+    def undefine(self, flags=0) -> Any:
+        check_writable(self._conn, "virNodeDeviceUndefine")
+        return self._conn._drv.nodeDeviceUndefine(self, flags)
+
+
+class NodeDeviceConnectMixin:
+    """virConnect's nodedev methods."""
+
+    _drv: Any
+    _readonly: bool
+
+    def listDevices(self, cap, flags=0) -> Any:
+        return self._drv.nodeListDevices(self, cap, flags)
+
+    def nodeDeviceCreateXML(self, xmlDesc, flags=0) -> Any:
+        check_writable(self, "virNodeDeviceCreateXML")
+        return self._drv.nodeDeviceCreateXML(self, xmlDesc, flags)
+
+    def nodeDeviceDefineXML(self, xmlDesc, flags=0) -> Any:
+        check_writable(self, "virNodeDeviceDefineXML")
+        return self._drv.nodeDeviceDefineXML(self, xmlDesc, flags)
+
+    def nodeDeviceLookupByName(self, name) -> Any:
+        return self._drv.nodeDeviceLookupByName(self, name)
+
+    def nodeDeviceLookupSCSIHostByWWN(self, wwnn, wwpn, flags=0) -> Any:
+        return self._drv.nodeDeviceLookupSCSIHostByWWN(self, wwnn, wwpn, flags)
+
+    def numOfDevices(self, cap, flags=0) -> Any:
+        return self._drv.nodeNumOfDevices(self, cap, flags)
+
+    def nodeDeviceEventDeregisterAny(self, callbackID) -> Any:
+        return self._drv.connectNodeDeviceEventDeregisterAny(self, callbackID)
+
+    def nodeDeviceEventRegisterAny(self, dev, eventID, cb, opaque) -> Any:
+        return self._drv.connectNodeDeviceEventRegisterAny(self, dev, eventID, cb, opaque)
+
+    def listAllDevices(self, flags=0) -> Any:
+        return self._drv.connectListAllNodeDevices(self, flags)

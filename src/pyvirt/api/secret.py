@@ -1,0 +1,98 @@
+"""virSecret: secrets, and the connection methods for them."""
+
+from __future__ import annotations
+
+import uuid as _uuid
+from typing import TYPE_CHECKING, Any
+
+from pyvirt.api._common import api_boundary, check_writable, uuid_from_bytes, uuid_from_string
+
+if TYPE_CHECKING:
+    from pyvirt.api.connect import virConnect
+
+
+@api_boundary
+class virSecret:  # noqa: N801 - libvirt-python's name
+    """Handle of a secret."""
+
+    __slots__ = (
+        "_conn",
+        "_uuid",
+        "_usage_type",
+        "_usage_id",
+    )
+
+    def __init__(self, conn: virConnect, uuid: str, usage_type: int, usage_id: str) -> None:
+        self._conn = conn
+        self._uuid = uuid
+        self._usage_type = usage_type
+        self._usage_id = usage_id
+
+    def connect(self) -> virConnect:
+        return self._conn
+
+    def usageType(self) -> int:  # noqa: N802
+        return self._usage_type
+
+    def usageID(self) -> str:  # noqa: N802
+        return self._usage_id
+
+    def UUID(self) -> bytes:  # noqa: N802
+        return _uuid.UUID(self._uuid).bytes
+
+    def UUIDString(self) -> str:  # noqa: N802
+        return self._uuid
+
+    # ---- the rest goes to the driver ----------------------------------------------------
+
+    def XMLDesc(self, flags=0) -> Any:
+        return self._conn._drv.secretGetXMLDesc(self, flags)
+
+    def setValue(self, value, flags=0) -> Any:
+        check_writable(self._conn, "virSecretSetValue")
+        return self._conn._drv.secretSetValue(self, value, flags)
+
+    def undefine(self) -> Any:
+        check_writable(self._conn, "virSecretUndefine")
+        return self._conn._drv.secretUndefine(self)
+
+    def value(self, flags=0) -> Any:
+        check_writable(self._conn, "virSecretGetValue")
+        return self._conn._drv.secretGetValue(self, flags)
+
+
+class SecretConnectMixin:
+    """virConnect's secret methods."""
+
+    _drv: Any
+    _readonly: bool
+
+    def listSecrets(self) -> Any:
+        return self._drv.connectListSecrets(self)
+
+    def numOfSecrets(self) -> Any:
+        return self._drv.connectNumOfSecrets(self)
+
+    def secretDefineXML(self, xml, flags=0) -> Any:
+        check_writable(self, "virSecretDefineXML")
+        return self._drv.secretDefineXML(self, xml, flags)
+
+    def secretLookupByUUID(self, uuid) -> Any:
+        return self._drv.secretLookupByUUID(self, uuid_from_bytes("virSecretLookupByUUID", uuid))
+
+    def secretLookupByUUIDString(self, uuidstr) -> Any:
+        return self._drv.secretLookupByUUID(
+            self, uuid_from_string("virSecretLookupByUUIDString", uuidstr)
+        )
+
+    def secretLookupByUsage(self, usageType, usageID) -> Any:
+        return self._drv.secretLookupByUsage(self, usageType, usageID)
+
+    def secretEventDeregisterAny(self, callbackID) -> Any:
+        return self._drv.connectSecretEventDeregisterAny(self, callbackID)
+
+    def secretEventRegisterAny(self, secret, eventID, cb, opaque) -> Any:
+        return self._drv.connectSecretEventRegisterAny(self, secret, eventID, cb, opaque)
+
+    def listAllSecrets(self, flags=0) -> Any:
+        return self._drv.connectListAllSecrets(self, flags)
