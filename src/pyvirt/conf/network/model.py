@@ -272,7 +272,7 @@ class IPDef:
             if self.bootp_file is not None:
                 x.sub(dhcp, "bootp", file=self.bootp_file, server=self.bootp_server)
         if len(node) == 0:
-            x.raw(node, "")  # libvirt always writes <ip ...>\n</ip>
+            x.keep_open(node, lines=True)  # libvirt always writes <ip ...>\n</ip>
 
 
 def check_range(start: str, end: str, network: str | None, prefix: int) -> None:
@@ -424,7 +424,7 @@ class DNSDef:
             for name in host.hostnames:
                 x.sub(h, "hostname", name)
             if not host.hostnames:
-                x.raw(h, "")
+                x.keep_open(h, lines=True)
 
 
 def _parse_srv(node: Element, net: str) -> DNSSrv:
@@ -716,7 +716,7 @@ class PortGroup:
         if self.bandwidth:
             self.bandwidth.format(node)
         if len(node) == 0:
-            x.raw(node, "")
+            x.keep_open(node, lines=True)
 
 
 # ---- <bridge> and the network itself ------------------------------------------------------

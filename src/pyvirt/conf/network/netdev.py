@@ -259,7 +259,7 @@ class Bandwidth:
         if self.outbound:
             self.outbound.format(node, "outbound")
         if len(node) == 0:
-            x.raw(node, "")  # libvirt prints <bandwidth>\n</bandwidth>
+            x.keep_open(node, lines=True)  # libvirt prints <bandwidth>\n</bandwidth>
 
 
 # ---- <vlan> -------------------------------------------------------------------------------
