@@ -28,9 +28,11 @@ from pyvirt.conf.network.netdev import (
     parse_ip,
     parse_mac,
     parse_uint,
+    prop_enum,
     prop_tristate,
     prop_uint,
 )
+from pyvirt.conf.network.xmldoc import parse_document
 from pyvirt.errors import raise_error
 
 Element = x.Element
@@ -71,13 +73,13 @@ class Lease:
         value = node.get("expiry")
         if value is None:
             return None
-        expiry = parse_uint(value, f"Invalid value for attribute 'expiry' in element "
-                            f"'lease': '{value}'. Expected integer value",
-                            maximum=2**64 - 1)
-        assert expiry is not None
-        unit = node.get("unit", "minutes")
-        if unit not in LEASE_UNITS:
-            _xml_err(f"Invalid value for attribute 'unit' in element 'lease': '{unit}'.")
+        text = value.strip()
+        if not text.isdigit() or int(text) > 2**64 - 1:
+            raise_error(c.VIR_ERR_XML_ERROR, "Invalid value for attribute 'expiry' in element "
+                        f"'lease': '{value}'. Expected non-negative integer value",
+                        domain=c.VIR_FROM_XML)
+        expiry = int(text)
+        unit = prop_enum(node, "unit", LEASE_UNITS) or "minutes"
         if expiry > 0 and ((unit == "seconds" and expiry < 120) or
                            (unit == "minutes" and expiry < 2)):
             _err(c.VIR_ERR_CONFIG_UNSUPPORTED, "The minimum lease time should be greater "
@@ -765,11 +767,7 @@ class NetworkDef:
 
     @classmethod
     def from_xml(cls, text: str | bytes, validate_schema: bool = False) -> NetworkDef:
-        root = x.parse_xml(text, url="(network_definition)")
-        if root.tag != "network":
-            raise_error(c.VIR_ERR_XML_ERROR,
-                        f"expecting root element of 'network', not '{x.local_name(root)}'",
-                        domain=c.VIR_FROM_XML)
+        root = parse_document(text, "network", "(network_definition)", c.VIR_FROM_NETWORK)
         if validate_schema:
             from pyvirt.conf.network import schema
 

@@ -135,44 +135,71 @@ def parse_uint(value: str | None, what_msg: str, code: int = c.VIR_ERR_XML_ERROR
     return number
 
 
+def _prop_err(node: Element, attr: str, tail: str) -> None:
+    """virXMLProp*'s wording; these errors come from libvirt's XML module."""
+    raise_error(c.VIR_ERR_XML_ERROR,
+                f"Invalid value for attribute '{attr}' in element '{x.local_name(node)}': {tail}",
+                domain=c.VIR_FROM_XML)
+
+
+def prop_missing(node: Element, attr: str) -> None:
+    raise_error(c.VIR_ERR_XML_ERROR,
+                f"Missing required attribute '{attr}' in element '{x.local_name(node)}'",
+                domain=c.VIR_FROM_XML)
+
+
 def prop_uint(node: Element, attr: str, *, required: bool = False, nonzero: bool = False,
               base: int = 10) -> int | None:
-    """virXMLPropUInt with its error wording."""
+    """virXMLPropUInt: an unsigned int attribute, None when absent."""
     value = node.get(attr)
     if value is None:
         if required:
-            _err(c.VIR_ERR_XML_ERROR,
-                 f"Missing required attribute '{attr}' in element '{x.local_name(node)}'")
+            prop_missing(node, attr)
         return None
     try:
-        number = int(value, base)
+        number = int(value.strip(), base)
         ok = 0 <= number <= 2**32 - 1 and not value.strip().startswith(("+", "-"))
     except ValueError:
         ok = False
         number = 0
-    if not ok or (nonzero and number == 0):
-        kind = "nonzero unsigned integer" if nonzero else "unsigned integer"
-        _err(c.VIR_ERR_XML_ERROR,
-             f"Invalid value for attribute '{attr}' in element '{x.local_name(node)}': "
-             f"'{value}'. Expected {kind}")
+    if not ok:
+        _prop_err(node, attr, f"'{value}'. Expected non-negative integer value")
+    if nonzero and number == 0:
+        _prop_err(node, attr, "Zero is not permitted")
     return number
 
 
-def prop_tristate(node: Element | None, attr: str) -> bool | None:
-    """virXMLPropTristateBool: yes/no, None when absent."""
+def prop_int(node: Element, attr: str) -> int | None:
+    """virXMLPropInt: a signed int attribute, None when absent."""
+    value = node.get(attr)
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        _prop_err(node, attr, f"'{value}'. Expected integer value")
+    return None
+
+
+def prop_enum(node: Element | None, attr: str, values: tuple[str, ...],
+              required: bool = False) -> str | None:
+    """virXMLPropEnum: one of ``values``, None when absent."""
     if node is None:
         return None
     value = node.get(attr)
     if value is None:
+        if required:
+            prop_missing(node, attr)
         return None
-    if value == "yes":
-        return True
-    if value == "no":
-        return False
-    _err(c.VIR_ERR_XML_ERROR,
-         f"Invalid value for attribute '{attr}' in element '{x.local_name(node)}': "
-         f"'{value}'. Expected one of 'yes', 'no'")
-    return None
+    if value not in values:
+        _prop_err(node, attr, f"'{value}'.")
+    return value
+
+
+def prop_tristate(node: Element | None, attr: str) -> bool | None:
+    """virXMLPropTristateBool: yes/no, None when absent."""
+    value = prop_enum(node, attr, ("yes", "no"))
+    return None if value is None else value == "yes"
 
 
 # ---- <bandwidth> --------------------------------------------------------------------------
@@ -285,12 +312,8 @@ class Vlan:
             if tag_id > 4095:
                 _err(c.VIR_ERR_XML_ERROR, f"vlan tag id {tag_id} too large (maximum 4095)")
             vlan.tags.append(tag_id)
-            mode = tag.get("nativeMode")
+            mode = prop_enum(tag, "nativeMode", ("tagged", "untagged"))
             if mode is not None:
-                if mode not in ("tagged", "untagged"):
-                    _err(c.VIR_ERR_XML_ERROR,
-                         f"Invalid value for attribute 'nativeMode' in element 'tag': "
-                         f"'{mode}'.")
                 if vlan.native_mode is not None:
                     _err(c.VIR_ERR_XML_ERROR, "duplicate native vlan setting")
                 vlan.native_mode = mode

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from pyvirt import constants as c
 from pyvirt.conf import xmlutil as x
+from pyvirt.conf.network.netdev import prop_enum, prop_uint
 from pyvirt.errors import raise_error
 
 Element = x.Element
@@ -18,6 +19,11 @@ ULLONG_MAX = 2**64 - 1
 
 def storage_err(code: int, detail: str) -> None:
     raise_error(code, detail, domain=c.VIR_FROM_STORAGE)
+
+
+def _none_err(code: int, detail: str) -> None:
+    # util/ helpers (virsecret.c) report without an error domain
+    raise_error(code, detail, domain=c.VIR_FROM_NONE)
 
 
 def scale_size(value: int, unit: str | None, limit: int = LLONG_MAX) -> int:
@@ -159,14 +165,14 @@ class SecretLookup:
     def from_element(cls, node: Element) -> SecretLookup:
         uuid, usage = node.get("uuid"), node.get("usage")
         if uuid is None and usage is None:
-            storage_err(c.VIR_ERR_XML_ERROR, "missing secret uuid or usage attribute")
+            _none_err(c.VIR_ERR_XML_ERROR, "missing secret uuid or usage attribute")
         if uuid is not None and usage is not None:
-            storage_err(c.VIR_ERR_XML_ERROR, "either secret uuid or usage expected")
+            _none_err(c.VIR_ERR_XML_ERROR, "either secret uuid or usage expected")
         lookup = cls(type=node.get("type"))
         if uuid is not None:
             lookup.uuid = x.parse_uuid(uuid)
             if lookup.uuid is None:
-                storage_err(c.VIR_ERR_XML_ERROR, f"invalid secret uuid '{uuid}'")
+                _none_err(c.VIR_ERR_XML_ERROR, f"invalid secret uuid '{uuid}'")
         else:
             lookup.usage = usage
         return lookup
@@ -230,13 +236,7 @@ class EncryptionDef:
             storage_err(c.VIR_ERR_CONFIG_UNSUPPORTED,
                         f"unknown volume encryption format type {fmt}")
         enc = cls(format=fmt)
-        engine = node.get("engine")
-        if engine is not None:
-            if engine not in ("qemu", "librbd"):
-                storage_err(c.VIR_ERR_XML_ERROR,
-                            f"Invalid value for attribute 'engine' in element 'encryption': "
-                            f"'{engine}'.")
-            enc.engine = engine
+        enc.engine = prop_enum(node, "engine", ("qemu", "librbd"))
         for snode in node.iterfind("secret"):
             stype = snode.get("type")
             if stype is None:
@@ -251,15 +251,9 @@ class EncryptionDef:
                 name = cipher.get("name")
                 if name is None:
                     storage_err(c.VIR_ERR_XML_ERROR, "cipher info missing 'name' attribute")
-                size = cipher.get("size")
-                if size is None:
-                    storage_err(c.VIR_ERR_XML_ERROR, "Missing required attribute 'size' in "
-                                "element 'cipher'")
+                size = prop_uint(cipher, "size", required=True)
                 assert size is not None
-                if not size.isdigit() or int(size) >= 2**32:
-                    storage_err(c.VIR_ERR_XML_ERROR, f"Invalid value for attribute 'size' in "
-                                f"element 'cipher': '{size}'. Expected unsigned integer")
-                enc.cipher_name, enc.cipher_size = name, int(size)
+                enc.cipher_name, enc.cipher_size = name, size
                 enc.cipher_mode, enc.cipher_hash = cipher.get("mode"), cipher.get("hash")
             ivgen = node.find("ivgen")
             if ivgen is not None:

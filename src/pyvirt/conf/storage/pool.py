@@ -13,6 +13,8 @@ from lxml import etree
 
 from pyvirt import constants as c
 from pyvirt.conf import xmlutil as x
+from pyvirt.conf.network.netdev import prop_enum, prop_int, prop_tristate, prop_uint
+from pyvirt.conf.network.xmldoc import parse_document
 from pyvirt.conf.storage.common import (
     AuthDef,
     Permissions,
@@ -124,7 +126,7 @@ class AdapterDef:
     @classmethod
     def from_element(cls, node: Element) -> AdapterDef:
         adapter = cls()
-        atype = node.get("type")
+        atype = prop_enum(node, "type", ("scsi_host", "fc_host"))
         err = c.VIR_ERR_XML_ERROR
         if atype is None:
             if any(node.get(a) is not None for a in ("wwnn", "wwpn", "parent")):
@@ -137,17 +139,9 @@ class AdapterDef:
             if adapter.name is not None:
                 adapter.type = "scsi_host"
             return adapter
-        if atype not in ("scsi_host", "fc_host"):
-            storage_err(err, f"Invalid value for attribute 'type' in element 'adapter': "
-                        f"'{atype}'.")
         adapter.type = atype
         if atype == "fc_host":
-            managed = node.get("managed")
-            if managed is not None:
-                if managed not in ("yes", "no"):
-                    storage_err(err, f"Invalid value for attribute 'managed' in element "
-                                f"'adapter': '{managed}'. Expected one of 'yes', 'no'")
-                adapter.managed = managed == "yes"
+            adapter.managed = prop_tristate(node, "managed")
             for attr in ("parent", "parent_wwnn", "parent_wwpn", "parent_fabric_wwn", "wwpn",
                          "wwnn"):
                 setattr(adapter, attr, node.get(attr))
@@ -159,13 +153,8 @@ class AdapterDef:
                 if addr is None:
                     storage_err(err, "Missing scsi_host PCI address element")
                 assert addr is not None
-                vals = {}
-                for key in ("domain", "bus", "slot", "function"):
-                    try:
-                        vals[key] = int(addr.get(key, "0"), 0)
-                    except ValueError:
-                        storage_err(err, f"Invalid value for attribute '{key}' in element "
-                                    f"'address': '{addr.get(key)}'. Expected unsigned integer")
+                vals = {key: prop_uint(addr, key, base=0) or 0
+                        for key in ("domain", "bus", "slot", "function")}
                 adapter.parent_addr = PCIAddr(**vals)
                 try:
                     adapter.unique_id = int(paddr.get("unique_id", ""))
@@ -263,15 +252,7 @@ class PoolSource:
             if hname is None:
                 storage_err(c.VIR_ERR_XML_ERROR, "missing storage pool host name")
             assert hname is not None
-            port = hnode.get("port")
-            port_num = 0
-            if port is not None:
-                try:
-                    port_num = int(port)
-                except ValueError:
-                    storage_err(c.VIR_ERR_XML_ERROR, f"Invalid value for attribute 'port' in "
-                                f"element 'host': '{port}'. Expected integer value")
-            src.hosts.append(SourceHost(hname, port_num))
+            src.hosts.append(SourceHost(hname, prop_int(hnode, "port") or 0))
         iqn = node.find("initiator/iqn")
         src.initiator_iqn = iqn.get("name") if iqn is not None else None
         for dnode in node.iterfind("device"):
@@ -279,12 +260,7 @@ class PoolSource:
             if path is None:
                 storage_err(c.VIR_ERR_XML_ERROR, "missing storage pool source device path")
             assert path is not None
-            sep = dnode.get("part_separator")
-            if sep is not None and sep not in ("yes", "no"):
-                storage_err(c.VIR_ERR_XML_ERROR, f"Invalid value for attribute "
-                            f"'part_separator' in element 'device': '{sep}'. Expected one of "
-                            "'yes', 'no'")
-            src.devices.append(SourceDevice(path, None if sep is None else sep == "yes"))
+            src.devices.append(SourceDevice(path, prop_tristate(dnode, "part_separator")))
         dir_node = node.find("dir")
         if dir_node is not None and dir_node.get("path"):
             src.dir = sanitize_path(dir_node.get("path", ""))
@@ -378,11 +354,7 @@ class PoolDef:
                  parse_sizes: bool = False) -> PoolDef:
         """Parse pool XML. libvirt ignores <capacity>/<allocation>/<available> in input
         (drivers fill them); ``parse_sizes`` keeps them, e.g. for saved driver state."""
-        root = x.parse_xml(text, url="(storage_pool_definition)")
-        if root.tag != "pool":
-            raise_error(c.VIR_ERR_XML_ERROR,
-                        f"expecting root element of 'pool', not '{x.local_name(root)}'",
-                        domain=c.VIR_FROM_XML)
+        root = parse_document(text, "pool", "(storage_pool_definition)", c.VIR_FROM_STORAGE)
         if validate_schema:
             from pyvirt.conf.network import schema
 
@@ -391,14 +363,8 @@ class PoolDef:
 
     @classmethod
     def from_element(cls, root: Element, parse_sizes: bool = False) -> PoolDef:
-        ptype = root.get("type")
-        if ptype is None:
-            storage_err(c.VIR_ERR_XML_ERROR, "Missing required attribute 'type' in element "
-                        "'pool'")
+        ptype = prop_enum(root, "type", tuple(POOL_TYPES), required=True)
         assert ptype is not None
-        if ptype not in POOL_TYPES:
-            storage_err(c.VIR_ERR_XML_ERROR, f"Invalid value for attribute 'type' in element "
-                        f"'pool': '{ptype}'.")
         pool = cls(type=ptype)
         info = pool.type_info
         snode = root.find("source")
@@ -424,16 +390,12 @@ class PoolDef:
                 storage_err(c.VIR_ERR_XML_ERROR, "malformed uuid element")
             assert parsed is not None
             pool.uuid = parsed
-        cow = root.find("features/cow")
-        if cow is not None and cow.get("state") is not None:
-            state = cow.get("state")
-            if state not in ("yes", "no"):
-                storage_err(c.VIR_ERR_XML_ERROR, f"Invalid value for attribute 'state' in "
-                            f"element 'cow': '{state}'. Expected one of 'yes', 'no'")
+        cow = prop_tristate(root.find("features/cow"), "state")
+        if cow is not None:
             if ptype not in ("fs", "dir"):
                 storage_err(c.VIR_ERR_NO_SUPPORT,
                             "cow feature may only be used for 'fs' and 'dir' pools")
-            pool.cow = state == "yes"
+            pool.cow = cow
         src = pool.source
         if info.flags & HOST and not src.hosts:
             storage_err(c.VIR_ERR_XML_ERROR, "missing storage pool source host name")

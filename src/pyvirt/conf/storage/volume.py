@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from pyvirt import constants as c
 from pyvirt.conf import xmlutil as x
+from pyvirt.conf.network.xmldoc import parse_document
 from pyvirt.conf.storage.common import EncryptionDef, Permissions, parse_size, storage_err
 from pyvirt.conf.storage.pool import POOL_TYPES, PoolDef, PoolTypeInfo
 from pyvirt.errors import raise_error
@@ -112,11 +113,7 @@ class VolumeDef:
     def from_xml(cls, text: str | bytes, pool: PoolDef | None = None,
                  no_capacity: bool = False, opt_capacity: bool = False,
                  validate_schema: bool = False) -> VolumeDef:
-        root = x.parse_xml(text, url="(storage_volume_definition)")
-        if root.tag != "volume":
-            raise_error(c.VIR_ERR_XML_ERROR,
-                        f"expecting root element of 'volume', not '{x.local_name(root)}'",
-                        domain=c.VIR_FROM_XML)
+        root = parse_document(text, "volume", "(storage_volume_definition)", c.VIR_FROM_STORAGE)
         if validate_schema:
             from pyvirt.conf.network import schema
 
