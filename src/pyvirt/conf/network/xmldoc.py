@@ -14,8 +14,10 @@ from pyvirt.errors import libvirtError, make_error, raise_error
 
 
 def _context(text: str, line: int, column: int) -> str:
-    lines = text.splitlines() or [""]
-    content = lines[line - 1] if 0 < line <= len(lines) else ""
+    lines = text.splitlines()
+    if not 0 < line <= len(lines):
+        return "(null)\n^"  # libxml2 had no input line left to show
+    content = lines[line - 1]
     pointer = "".join("\t" if ch == "\t" else "-" for ch in content[: max(column - 1, 0)])
     return f"{content}\n{pointer}^"
 
