@@ -468,7 +468,7 @@ def parse_uri(text: str, *, name: str | None = None) -> ConnectURI:
 
 def _check_missing_slash(text: str, uri: ConnectURI) -> None:
     # "qemu://system" parses with host "system": say what was probably meant.
-    if not uri.path or uri.host is None or uri.scheme not in ("qemu", "vbox", "vz"):
+    if uri.host is None or uri.scheme not in ("qemu", "vbox", "vz"):
         return
     if uri.host in ("session", "system"):
         raise_error(
