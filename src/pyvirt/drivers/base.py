@@ -168,8 +168,7 @@ def check_flags(api_name: str, flags: int, allowed: int, domain: int = c.VIR_FRO
     """libvirt's virCheckFlags: unknown flag bits are VIR_ERR_INVALID_ARG."""
     unknown = flags & ~allowed
     if unknown:
-        raise_error(
-            c.VIR_ERR_INVALID_ARG,
-            f"unsupported flags (0x{unknown:x}) in function {api_name}",
-            domain=domain,
-        )
+        # virReportInvalidArg: the text is the whole message, without "invalid argument: ".
+        text = f"unsupported flags (0x{unknown:x}) in function {api_name}"
+        raise_error(c.VIR_ERR_INVALID_ARG, text, domain=domain, message=text, str1=api_name,
+                    str2="flags", int1=0, int2=0)
