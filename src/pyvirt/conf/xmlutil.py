@@ -36,6 +36,9 @@ RAW_TAG = "{urn:pyvirt:raw}raw"
 # Marks an element printed as <x></x> rather than <x/> when it has no content, for the few
 # places libvirt prints an empty string between tags (e.g. capabilities' <doi></doi>).
 KEEP_OPEN_ATTR = "{urn:pyvirt:raw}keep-open"
+# Marker: print this element's namespace declarations after its attributes (libvirt's
+# "<domain type='kvm' xmlns:qemu='...'>").
+NS_LAST_ATTR = "{urn:pyvirt:raw}ns-last"
 
 
 def parse_xml(text: str | bytes, root: str | None = None, url: str = "(xml)") -> Element:
@@ -48,7 +51,9 @@ def parse_xml(text: str | bytes, root: str | None = None, url: str = "(xml)") ->
     else:
         data = text
     if not data.strip():
-        raise_error(c.VIR_ERR_XML_ERROR, "missing XML document", domain=c.VIR_FROM_XML)
+        # libxml2's own words for an empty document, as libvirt relays them.
+        raise_error(c.VIR_ERR_XML_DETAIL, f"{url}:1: Document is empty", domain=c.VIR_FROM_XML,
+                    int1=1)
     try:
         doc = etree.fromstring(data, _PARSER, base_url=None).getroottree()
     except etree.XMLSyntaxError as exc:
@@ -124,16 +129,24 @@ def _format(element: Element, depth: int, out: list[str]) -> None:
     # Namespace declarations introduced at this element (e.g. xmlns:qemu on <domain>).
     parent = element.getparent()
     inherited = parent.nsmap if parent is not None else {}
+    ns_parts = []
     for prefix, uri in (element.nsmap or {}).items():
         if inherited.get(prefix) != uri and uri != "urn:pyvirt:raw":
             attr = f"xmlns:{prefix}" if prefix else "xmlns"
-            parts.append(f" {attr}='{escape(uri)}'")
+            ns_parts.append(f" {attr}='{escape(uri)}'")
+    ns_last = NS_LAST_ATTR in element.attrib
+    if not ns_last:
+        parts.extend(ns_parts)
     keep_open = ""
     for key, value in element.attrib.items():
         if key == KEEP_OPEN_ATTR:
             keep_open = value
             continue
+        if key == NS_LAST_ATTR:
+            continue
         parts.append(f" {_qualified(element, key)}='{escape(value)}'")
+    if ns_last:
+        parts.extend(ns_parts)
     children = [child for child in element if isinstance(child.tag, str)]
     text = element.text
     if not children:
