@@ -1,0 +1,113 @@
+"""<metadata>: one custom element per namespace (virDomainSetMetadata semantics)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from pyvirt import constants as c
+from pyvirt.conf.xmlutil import Element, parse_xml
+from pyvirt.errors import raise_error
+
+
+@dataclass
+class Metadata:
+    """The children of <metadata>, kept as lxml elements (their content is the user's)."""
+
+    elements: list[Element] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, el: Element | None) -> Metadata:
+        if el is None:
+            return cls()
+        out = []
+        seen: set[str | None] = set()
+        for child in el:
+            if not isinstance(child.tag, str):
+                continue
+            ns = etree.QName(child).namespace
+            # libvirt drops later elements of an already used namespace (and unnamespaced).
+            if ns is None or ns in seen:
+                continue
+            seen.add(ns)
+            out.append(_detach(child))
+        return cls(out)
+
+    def __len__(self) -> int:
+        return len(self.elements)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.elements)
+
+    def get(self, uri: str) -> Element | None:
+        for el in self.elements:
+            if etree.QName(el).namespace == uri:
+                return el
+        return None
+
+    def get_xml(self, uri: str) -> str | None:
+        from pyvirt.conf.xmlutil import to_string
+
+        el = self.get(uri)
+        return None if el is None else to_string(el).rstrip("\n")
+
+    def set(self, uri: str, key: str, xml: str) -> None:
+        """Store ``xml`` under namespace ``uri`` with prefix ``key``, replacing the old one."""
+        node = parse_xml(xml, url="(metadata_xml)")
+        renamed = _renamespace(node, uri, key)
+        self.remove(uri)
+        self.elements.append(renamed)
+
+    def remove(self, uri: str) -> bool:
+        before = len(self.elements)
+        self.elements = [el for el in self.elements if etree.QName(el).namespace != uri]
+        return len(self.elements) != before
+
+    def format(self) -> Element | None:
+        if not self.elements:
+            return None
+        meta = etree.Element("metadata")
+        for el in self.elements:
+            meta.append(copy.deepcopy(el))
+        return meta
+
+
+def _detach(el: Element) -> Element:
+    """A standalone copy of ``el`` declaring only the namespaces it uses."""
+    clone = copy.deepcopy(el)
+    _strip_blank_text(clone)
+    etree.cleanup_namespaces(clone)
+    return clone
+
+
+def _strip_blank_text(el: Element) -> None:
+    for node in el.iter():
+        if len(node) and node.text is not None and not node.text.strip():
+            node.text = None
+        if node.tail is not None and not node.tail.strip():
+            node.tail = None
+
+
+def _renamespace(node: Element, uri: str, key: str) -> Element:
+    if not key:
+        raise_error(c.VIR_ERR_INVALID_ARG, "key", domain=c.VIR_FROM_DOMAIN)
+
+    def rebuild(src: Element, parent: Element | None) -> Element:
+        qn = etree.QName(src)
+        # Only the top element moves into the namespace, as virDomainSetMetadata does.
+        tag = f"{{{uri}}}{qn.localname}" if parent is None else src.tag
+        if parent is None:
+            out = etree.Element(tag, nsmap={key: uri})
+        else:
+            out = etree.SubElement(parent, tag)
+        for k, v in src.attrib.items():
+            out.set(k, v)
+        out.text = src.text if not len(src) else None
+        for ch in src:
+            if isinstance(ch.tag, str):
+                rebuild(ch, out)
+        return out
+
+    return rebuild(node, None)

@@ -1,0 +1,151 @@
+"""Post-parse: the defaults libvirt fills in after parsing (domain_postparse.c's job).
+
+Only driver-independent defaults live here; a hypervisor driver adds its own afterwards
+(machine types, PCI addresses, default devices).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyvirt import constants as c
+from pyvirt.conf.domain import cputune
+from pyvirt.conf.domain.address import Address
+from pyvirt.conf.domain.chardevs import ChrBackedDevice, ChrDevice
+from pyvirt.conf.domain.controllers import Controller
+from pyvirt.conf.domain.disks import Disk
+from pyvirt.conf.domain.interfaces import Interface
+from pyvirt.conf.domain.misc_devices import Rng, Video
+from pyvirt.errors import raise_error
+
+if TYPE_CHECKING:
+    from pyvirt.conf.domain.core import DomainDef
+
+
+def post_parse(d: DomainDef, inactive: bool) -> None:
+    from pyvirt.conf.domain.core import _HOST_ARCH
+
+    if d.os.type == "exe" and not d.os.init:
+        raise_error(c.VIR_ERR_XML_ERROR, "init binary must be specified",
+                    domain=c.VIR_FROM_DOMAIN)
+    if not d.os.arch:
+        d.os.arch = _HOST_ARCH
+    _memory(d)
+    cputune.canonicalise(d)
+    if d.os.type == "hvm":
+        _boot_order(d)
+    devs = d.devices
+    for disk in devs.disks:
+        disk.post_parse()
+    for net in devs.interfaces:
+        net.post_parse()
+    for video in devs.videos:
+        video.post_parse()
+    for rng in devs.rngs:
+        rng.post_parse()
+    _chardevs(d)
+    _implicit_controllers(d)
+    _controller_indexes(d)
+    if devs.videos and devs.videos[0].model != "none":
+        devs.videos[0].primary = True
+    devs.os_hvm = d.os.type == "hvm"
+
+
+def _memory(d: DomainDef) -> None:
+    if d.memory_kib == 0:
+        raise_error(c.VIR_ERR_XML_ERROR, "Memory size must be specified via <memory> or in "
+                    "the <numa> configuration", domain=c.VIR_FROM_DOMAIN)
+    if d.current_memory_kib == 0 or d.current_memory_kib > d.memory_kib:
+        d.current_memory_kib = d.memory_kib
+    if bool(d.max_memory_kib) != bool(d.max_memory_slots):
+        raise_error(c.VIR_ERR_XML_ERROR, "both maximum memory size and memory slot count "
+                    "must be specified", domain=c.VIR_FROM_DOMAIN)
+    if d.max_memory_kib and d.max_memory_kib < d.memory_kib:
+        raise_error(c.VIR_ERR_XML_ERROR, "maximum memory size must be equal or greater than "
+                    "the actual memory size", domain=c.VIR_FROM_DOMAIN)
+
+
+def _boot_order(d: DomainDef) -> None:
+    orders: set[int] = set()
+    for dev in d.devices.all():
+        order = dev.info.boot_order
+        if order is None:
+            continue
+        if order in orders:
+            raise_error(c.VIR_ERR_CONFIG_UNSUPPORTED,
+                        f"boot order '{order}' used for more than one device",
+                        domain=c.VIR_FROM_DOMAIN)
+        orders.add(order)
+    if d.os.boot_devices and orders:
+        raise_error(c.VIR_ERR_CONFIG_UNSUPPORTED, "per-device boot elements cannot be used "
+                    "together with os/boot elements", domain=c.VIR_FROM_DOMAIN)
+    if not d.os.boot_devices and not orders:
+        d.os.boot_devices = ["hd"]
+
+
+def _chardevs(d: DomainDef) -> None:
+    devs = d.devices
+    for con in devs.consoles:
+        if con.target_type is None:
+            con.target_type = "serial"
+    for group in (devs.serials, devs.parallels, devs.consoles):
+        for chr_ in group:
+            if chr_.target_port is None:
+                ports = [x.target_port for x in group if x.target_port is not None]
+                chr_.target_port = max(ports, default=-1) + 1
+
+
+def _implicit_controllers(d: DomainDef) -> None:
+    devs = d.devices
+
+    def maybe_add(type_: str, index: int) -> None:
+        if devs.find_controller(type_, index) is None:
+            devs.insert_controller(Controller.new(type_, index))
+
+    for ctype, bus in (("scsi", "scsi"), ("fdc", "fdc"), ("ide", "ide"), ("sata", "sata")):
+        top = -1
+        for disk in devs.disks:
+            addr = disk.info.address
+            if disk.target_bus == bus and addr is not None and addr.type == "drive":
+                top = max(top, addr.controller)
+        for i in range(top + 1):
+            maybe_add(ctype, i)
+    for chr_ in (*devs.channels, *devs.consoles):
+        if chr_.target_type == "virtio":
+            addr = chr_.info.address
+            idx = addr.controller if addr is not None and addr.type == "virtio-serial" else 0
+            maybe_add("virtio-serial", idx)
+    for card in devs.smartcards:
+        addr = card.info.address
+        idx = 0
+        if addr is not None and addr.type == "ccid":
+            idx = addr.controller
+        elif addr is None:
+            top = -1
+            for other in devs.smartcards:
+                oa = other.info.address
+                if oa is not None and oa.type == "ccid" and oa.controller == 0:
+                    top = max(top, oa.slot)
+            card.info.address = Address("ccid", {"controller": "0", "slot": str(top + 1)})
+        maybe_add("ccid", idx)
+    for hostdev in devs.hostdevs:
+        src = next((n for _, n in hostdev.extra.children if n.tag == "source"), None)
+        addr = hostdev.info.address
+        if (hostdev.extra.attrs.get("type") == "scsi" and src is not None and addr is not None
+                and addr.type == "drive"):
+            maybe_add("scsi", addr.controller)
+
+
+def _controller_indexes(d: DomainDef) -> None:
+    conts = d.devices.controllers
+    for cont in conts:
+        if cont.index != -1:
+            continue
+        used = {x.index for x in conts if x.type == cont.type}
+        idx = 0
+        while idx in used:
+            idx += 1
+        cont.index = idx
+
+
+__all__ = ["post_parse", "Disk", "Interface", "ChrDevice", "ChrBackedDevice", "Rng", "Video"]
