@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from pyvirt import constants as c
 from pyvirt.drivers.base import api_error_domain
-from pyvirt.errors import libvirtError, raise_error, report
+from pyvirt.errors import libvirtError, make_error, raise_error, report
 
 if TYPE_CHECKING:
     from pyvirt.api.connect import virConnect
@@ -53,8 +53,18 @@ def check_writable(conn: virConnect, api_name: str) -> None:
         denied(api_name)
 
 
-def invalid_arg(api_name: str, detail: str) -> NoReturn:
-    raise_error(c.VIR_ERR_INVALID_ARG, detail, domain=api_error_domain(api_name))
+def invalid_arg(api_name: str, detail: str, argname: str | None = None) -> NoReturn:
+    """libvirt's virReportInvalidArg: the message is ``detail`` alone, without the usual
+    "invalid argument:" prefix; str1 names the function and str2 the argument."""
+    raise make_error(
+        c.VIR_ERR_INVALID_ARG,
+        message=detail,
+        domain=api_error_domain(api_name),
+        str1=api_name,
+        str2=argname,
+        int1=0,
+        int2=0,
+    )
 
 
 def uuid_from_string(api_name: str, uuidstr: str) -> str:
@@ -63,7 +73,7 @@ def uuid_from_string(api_name: str, uuidstr: str) -> str:
 
     canonical = parse_uuid(uuidstr) if isinstance(uuidstr, str) else None
     if canonical is None:
-        invalid_arg(api_name, f"uuidstr in {api_name} must be a valid UUID")
+        invalid_arg(api_name, "Invalid UUID", "uuidstr")
     return canonical
 
 
@@ -72,5 +82,5 @@ def uuid_from_bytes(api_name: str, raw: bytes) -> str:
     import uuid as _uuid
 
     if not isinstance(raw, (bytes, bytearray)) or len(raw) != 16:
-        invalid_arg(api_name, f"uuid in {api_name} must be 16 bytes")
+        invalid_arg(api_name, "Invalid UUID", "uuid")
     return str(_uuid.UUID(bytes=bytes(raw)))
