@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 from pyvirt import constants as c
 from pyvirt.drivers.base import api_error_domain
 from pyvirt.errors import libvirtError, make_error, raise_error, report
-
-if TYPE_CHECKING:
-    from pyvirt.api.connect import virConnect
 
 T = TypeVar("T", bound=type)
 
@@ -47,7 +44,11 @@ def denied(api_name: str) -> NoReturn:
     )
 
 
-def check_writable(conn: virConnect, api_name: str) -> None:
+class _Connection(Protocol):
+    _readonly: bool
+
+
+def check_writable(conn: _Connection, api_name: str) -> None:
     """libvirt refuses every mutating call on a read-only connection, before the driver."""
     if conn._readonly:
         denied(api_name)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import re
 import uuid as _uuid
 from collections.abc import Iterable
+from typing import TypeAlias
 
 from lxml import etree
 
 from pyvirt import constants as c
 from pyvirt.errors import raise_error
 
-Element = etree._Element
+# lxml ships no type information; to mypy an element is Any.
+Element: TypeAlias = etree._Element
 
 # Safe by construction: no entity expansion, no DTD loading, no network, no huge trees.
 _PARSER = etree.XMLParser(

@@ -33,9 +33,8 @@ from pyvirt.conf.network.netdev import (
     prop_uint,
 )
 from pyvirt.conf.network.xmldoc import parse_document
+from pyvirt.conf.xmlutil import Element  # noqa: E402
 from pyvirt.errors import raise_error
-
-Element = x.Element
 
 DNSMASQ_NS = "http://libvirt.org/schemas/network/dnsmasq/1.0"
 FORWARD_MODES = ("nat", "route", "open", "bridge", "private", "vepa", "passthrough", "hostdev")

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 
 from pyvirt import constants as c
 from pyvirt.conf import xmlutil as x
+from pyvirt.conf.xmlutil import Element  # noqa: E402
 from pyvirt.errors import raise_error
-
-Element = x.Element
 
 
 def _err(code: int, detail: str, domain: int = c.VIR_FROM_NONE) -> None:

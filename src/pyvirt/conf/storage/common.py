@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from pyvirt import constants as c
 from pyvirt.conf import xmlutil as x
 from pyvirt.conf.network.netdev import prop_enum, prop_uint
+from pyvirt.conf.xmlutil import Element  # noqa: E402
 from pyvirt.errors import raise_error
-
-Element = x.Element
 
 LLONG_MAX = 2**63 - 1
 ULLONG_MAX = 2**64 - 1

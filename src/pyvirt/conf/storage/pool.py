@@ -22,9 +22,8 @@ from pyvirt.conf.storage.common import (
     sanitize_path,
     storage_err,
 )
+from pyvirt.conf.xmlutil import Element  # noqa: E402
 from pyvirt.errors import raise_error
-
-Element = x.Element
 
 # <source> parts a pool type requires/prints.
 HOST, DEVICE, DIR, ADAPTER, NAME, INITIATOR_IQN, NETWORK = (1, 2, 4, 8, 16, 32, 64)

@@ -14,9 +14,8 @@ from pyvirt.conf import xmlutil as x
 from pyvirt.conf.network.xmldoc import parse_document
 from pyvirt.conf.storage.common import EncryptionDef, Permissions, parse_size, storage_err
 from pyvirt.conf.storage.pool import POOL_TYPES, PoolDef, PoolTypeInfo
+from pyvirt.conf.xmlutil import Element  # noqa: E402
 from pyvirt.errors import raise_error
-
-Element = x.Element
 
 VOLUME_TYPES = ("file", "block", "dir", "network", "netdir", "ploop")
 FEATURES = ("lazy_refcounts", "extended_l2")
