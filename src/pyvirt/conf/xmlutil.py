@@ -80,7 +80,7 @@ def parse_xml(text: str | bytes, root: str | None = None, url: str = "(xml)") ->
     if root is not None and element.tag != root:
         raise_error(
             c.VIR_ERR_XML_ERROR,
-            f"unexpected root element <{local_name(element)}>, expecting <{root}>",
+            f"expecting root element of '{root}', not '{local_name(element)}'",
             domain=c.VIR_FROM_XML,
         )
     return element
