@@ -21,6 +21,10 @@ unknown transport (``qemu+foo://``)         VIR_ERR_INVALID_ARG      VIR_FROM_RE
 
 Ports are accepted up to INT_MAX as libxml2 does (``qemu://h:99999/system`` parses; the
 transport fails later when it resolves the service), so pyvirt fails where libvirt fails.
+
+Known differences, both libxml2 defects not worth copying: an empty user (``qemu://@h/x``)
+is "" here, where libxml2 takes the rest of the URI as the user; a host that decodes to ""
+(``qemu://%00/x``) is None here, "" in libvirt.
 """
 
 from __future__ import annotations
