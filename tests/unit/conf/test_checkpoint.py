@@ -26,14 +26,6 @@ CASES = [
 INVALID = ["disk-invalid", "name-invalid"]
 
 
-def _have_domain_model() -> bool:
-    try:
-        from pyvirt.conf.domain import DomainDef  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 @pytest.mark.skipif(not os.path.isdir(f"{DATA}/{IN}"), reason="libvirt source tree not available")
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case[0])
 def test_corpus(case: tuple) -> None:
@@ -78,13 +70,16 @@ def test_defaults_and_flags() -> None:
 
 def test_redefine_keeps_saved_fields() -> None:
     text = ("<domaincheckpoint><name>c1</name><parent><name>c0</name></parent>"
-            "<creationTime>7</creationTime><domain><uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809"
-            "</uuid></domain></domaincheckpoint>")
+            "<creationTime>7</creationTime><domain type='qemu'><name>d</name>"
+            "<uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid><memory>65536</memory>"
+            "<os><type arch='x86_64'>hvm</type></os></domain></domaincheckpoint>")
     chk = CheckpointDef.from_xml(text, redefine=True)
     assert (chk.name, chk.parent, chk.creation_time) == ("c1", "c0", 7)
-    if not _have_domain_model():
-        assert chk.domain_uuid() == "c7a5fdbd-edaf-9455-926a-d65c16db1809"
-        assert "<domain>" not in chk.to_xml(no_domain=True)
+    assert chk.domain_uuid() == "c7a5fdbd-edaf-9455-926a-d65c16db1809"
+    assert "<domain type='qemu'>" in chk.to_xml()
+    assert "<domain " not in chk.to_xml(no_domain=True)
+    dup = chk.copy()
+    assert dup.domain is not chk.domain and dup.domain_uuid() == chk.domain_uuid()
 
 
 @pytest.mark.parametrize("xml,kwargs,code,message", [
