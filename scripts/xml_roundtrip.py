@@ -254,6 +254,19 @@ def qemu_identity_cases(src: str) -> list[Case]:
     return out
 
 
+def qemu_reparse_cases(src: str) -> list[Case]:
+    """Every qemuxml2xmloutdata file parsed and formatted again must come back unchanged
+    (libvirt's canonical output is a fixed point). Extra coverage; a few files are not fixed
+    points in libvirt either (controller order chosen by the QEMU driver)."""
+    outdir = os.path.join(src, "tests", "qemuxml2xmloutdata")
+    out = []
+    for path in sorted(glob.glob(os.path.join(outdir, "*.xml"))):
+        base = os.path.basename(path)[:-4]
+        live = "-inactive" not in base
+        out.append(domain_case(base, path, path, live, False))
+    return out
+
+
 def network_cases(src: str) -> list[Case]:
     t = os.path.join(src, "tests")
     out = []
@@ -351,6 +364,8 @@ CORPORA: list[Corpus] = [
     Corpus("storagevolxml2xml", volume_cases),
     Corpus("qemuxml2xml-identity", qemu_identity_cases,
            note="extra coverage: qemuxml2xml cases whose output equals the input"),
+    Corpus("qemuxml2xml-reparse", qemu_reparse_cases,
+           note="extra coverage: expected outputs are fixed points of parse+format"),
 ]
 
 

@@ -22,6 +22,8 @@ class Device:
 
     TAG: ClassVar[str] = ""
     ORDER: ClassVar[tuple[str, ...]] = INFO_ORDER
+    # Attributes printed only with the "secure" flag (VIR_DOMAIN_XML_SECURE).
+    SECRET_ATTRS: ClassVar[tuple[str, ...]] = ()
 
     tag: str = ""
     info: DeviceInfo = field(default_factory=DeviceInfo)
@@ -54,11 +56,19 @@ class Device:
     def write(self, w: Writer, inactive: bool, secure: bool) -> None:
         """Add the typed attributes and children (subclasses)."""
 
+    def order(self) -> tuple[str, ...]:
+        """Child element order of the output (libvirt's formatter order)."""
+        return self.ORDER
+
     def to_element(self, inactive: bool = False, secure: bool = False) -> Element:
-        w = Writer(self.tag or self.TAG, self.ORDER)
+        w = Writer(self.tag or self.TAG, self.order())
         self.write(w, inactive, secure)
         self.info.format(w)
-        return w.build(self.extra)
+        el = w.build(self.extra)
+        if not secure:
+            for name in self.SECRET_ATTRS:
+                el.attrib.pop(name, None)
+        return el
 
     def copy(self: D) -> D:
         return copy.deepcopy(self)

@@ -14,8 +14,8 @@ from pyvirt.errors import raise_error
 
 GRAPHICS_TYPES = ("sdl", "vnc", "rdp", "desktop", "spice", "egl-headless", "dbus")
 LISTEN_TYPES = ("none", "address", "network", "socket")
-GRAPHICS_ORDER = ("audio", "listen", "channel", "image", "jpeg", "zlib", "playback",
-                  "streaming", "mouse", "clipboard", "filetransfer")
+GRAPHICS_ORDER = ("listen", "channel", "image", "jpeg", "zlib", "playback",
+                  "streaming", "mouse", "clipboard", "filetransfer", "gl", "audio")
 # Graphics types whose listen settings libvirt parses.
 _LISTENING = ("vnc", "spice", "rdp")
 
@@ -44,17 +44,21 @@ class GraphicsListen:
 class Graphics(Device):
     TAG = "graphics"
     ORDER = GRAPHICS_ORDER
+    SECRET_ATTRS = ("passwd",)
 
     type: str = "vnc"
     port: int = 0
     autoport: bool = False
     websocket: int | None = None
-    passwd: str | None = None
     listens: list[GraphicsListen] = field(default_factory=list)
 
     @property
     def listen_address(self) -> str | None:
         return self.listens[0].address if self.listens else None
+
+    @property
+    def passwd(self) -> str | None:
+        return self.extra.attrs.get("passwd")
 
     @property
     def socket(self) -> str | None:
@@ -68,7 +72,6 @@ class Graphics(Device):
                         domain=c.VIR_FROM_DOMAIN)
         if self.type in _LISTENING:
             self._parse_listens(r, inactive)
-        self.passwd = r.attr("passwd")
         if self.type == "vnc":
             port = r.attr("port")
             autoport = r.attr("autoport")
@@ -184,8 +187,6 @@ class Graphics(Device):
                 if key in self.extra.attrs:
                     w.attr(key, self.extra.attrs[key])
             w.attr("listen", self._compat_addr(first, inactive))
-        if self.passwd is not None and secure:
-            w.attr("passwd", self.passwd)
         for listen in self.listens:
             w.child(listen.format(inactive))
 

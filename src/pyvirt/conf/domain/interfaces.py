@@ -78,6 +78,12 @@ class Interface(Device):
     def target(self) -> str | None:
         return self.target_dev
 
+    def order(self) -> tuple[str, ...]:
+        if self.type == "hostdev":
+            # the hostdev part (<driver name='vfio'/>, <source>) comes first
+            return ("mac", "driver") + tuple(t for t in NET_ORDER if t not in ("mac", "driver"))
+        return NET_ORDER
+
     def parse(self, r: Reader, inactive: bool) -> None:
         self.type = r.attr("type") or ""
         if self.type not in NET_TYPES:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from pyvirt import constants as c
-from pyvirt.conf.xmlutil import Element, parse_xml
+from pyvirt.conf.xmlutil import RAW_TAG, Element, parse_xml
 from pyvirt.errors import raise_error
 
 
@@ -66,12 +66,17 @@ class Metadata:
         return len(self.elements) != before
 
     def format(self) -> Element | None:
+        """<metadata> as libvirt prints it: a libxml2 dump (double quotes, own indenting),
+        carried verbatim by a raw node."""
         if not self.elements:
             return None
         meta = etree.Element("metadata")
         for el in self.elements:
             meta.append(copy.deepcopy(el))
-        return meta
+        node = etree.Element(RAW_TAG)
+        node.set("as", "metadata")
+        node.text = etree.tostring(meta, pretty_print=True, encoding="unicode")
+        return node
 
 
 def _detach(el: Element) -> Element:

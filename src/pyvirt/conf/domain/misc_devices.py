@@ -11,6 +11,7 @@ from pyvirt import constants as c
 from pyvirt.conf.domain.chardevs import ChrSource, parse_chr_type
 from pyvirt.conf.domain.device import INFO_ORDER, Device, GenericDevice
 from pyvirt.conf.domain.xnode import Reader, Writer, XNode
+from pyvirt.conf.xmlutil import scale
 from pyvirt.errors import raise_error
 
 VIDEO_TYPES = ("default", "vga", "cirrus", "vmvga", "xen", "vbox", "qxl", "parallels",
@@ -121,7 +122,7 @@ class Input(GenericDevice):
 @dataclass(kw_only=True)
 class Memballoon(GenericDevice):
     TAG = "memballoon"
-    ORDER = ("alias", "address", "stats", "driver")
+    ORDER = ("stats", "alias", "address", "driver")
 
 
 @dataclass(kw_only=True)
@@ -188,7 +189,8 @@ class Sound(GenericDevice):
 @dataclass(kw_only=True)
 class Hostdev(GenericDevice):
     TAG = "hostdev"
-    ORDER = ("source", "capabilities", "driver", "teaming", "readonly", "shareable") + INFO_ORDER
+    ORDER = ("driver", "source", "origstates", "capabilities", "teaming", "readonly",
+             "shareable") + INFO_ORDER
 
     @property
     def mode(self) -> str | None:
@@ -215,6 +217,17 @@ class Filesystem(GenericDevice):
     @property
     def target(self) -> str | None:
         return self._child_attr("target", ("dir",))
+
+    def post_parse(self) -> None:
+        # A RAM filesystem's size is kept in KiB (virDomainFSDefFormat prints units='KiB').
+        if self.extra.attrs.get("type") != "ram":
+            return
+        for _, node in self.extra.children:
+            if node.tag == "source" and "usage" in node.attrs:
+                nbytes = scale(node.attrs["usage"], node.attrs.get("units"), "KiB",
+                               "filesystem usage")
+                node.attrs["usage"] = str((nbytes + 1023) // 1024)
+                node.attrs["units"] = "KiB"
 
 
 DEVICE_CLASSES: dict[str, type[Device]] = {

@@ -11,11 +11,7 @@ from typing import TYPE_CHECKING
 from pyvirt import constants as c
 from pyvirt.conf.domain import cputune
 from pyvirt.conf.domain.address import Address
-from pyvirt.conf.domain.chardevs import ChrBackedDevice, ChrDevice
 from pyvirt.conf.domain.controllers import Controller
-from pyvirt.conf.domain.disks import Disk
-from pyvirt.conf.domain.interfaces import Interface
-from pyvirt.conf.domain.misc_devices import Rng, Video
 from pyvirt.errors import raise_error
 
 if TYPE_CHECKING:
@@ -43,6 +39,8 @@ def post_parse(d: DomainDef, inactive: bool) -> None:
         video.post_parse()
     for rng in devs.rngs:
         rng.post_parse()
+    for fs in devs.filesystems:
+        fs.post_parse()
     _chardevs(d)
     _implicit_controllers(d)
     _controller_indexes(d)
@@ -147,5 +145,3 @@ def _controller_indexes(d: DomainDef) -> None:
             idx += 1
         cont.index = idx
 
-
-__all__ = ["post_parse", "Disk", "Interface", "ChrDevice", "ChrBackedDevice", "Rng", "Video"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from pyvirt.conf.xmlutil import Element
+from pyvirt.conf.xmlutil import Element, keep_open
 
 
 @dataclass
@@ -24,19 +24,26 @@ class XNode:
     attrs: dict[str, str] = field(default_factory=dict)
     text: str | None = None
     children: list[XNode] = field(default_factory=list)
+    # An empty element written as an open and a close tag on two lines (libvirt prints some
+    # blocks that way even when empty, e.g. <hyperv mode='passthrough'>).
+    open_block: bool = False
 
     @classmethod
     def from_element(cls, el: Element) -> XNode:
         kids = [cls.from_element(ch) for ch in el if isinstance(ch.tag, str)]
         text = el.text
+        block = False
         if kids or (text is not None and not text.strip() and "\n" in text):
+            block = not kids
             text = None
-        return cls(str(el.tag), dict(el.attrib), text, kids)
+        return cls(str(el.tag), dict(el.attrib), text, kids, block)
 
     def to_element(self, parent: Element | None = None) -> Element:
         el = etree.Element(self.tag) if parent is None else etree.SubElement(parent, self.tag)
         for key, value in self.attrs.items():
             el.set(key, value)
+        if self.open_block and not self.children:
+            keep_open(el, lines=True)
         if self.text is not None and not self.children:
             el.text = self.text
         for child in self.children:
@@ -197,7 +204,10 @@ class Writer:
 
 
 def _tag(node: Element | XNode) -> str:
-    return node.tag if isinstance(node, XNode) else str(node.tag)
+    if isinstance(node, XNode):
+        return node.tag
+    # a raw (pre-formatted) node says which element it stands for
+    return node.get("as") or str(node.tag)
 
 
 def _fmt(value: object) -> str:
