@@ -355,6 +355,164 @@ def volume_cases(src: str) -> list[Case]:
     return out
 
 
+# ---- capabilities, domain capabilities, moments, secrets, interfaces, node devices --------
+# (conf.capabilities/domcaps/snapshot/checkpoint/secret/interface/nodedev; pairings as in
+# vircaps2xmltest.c, domaincapstest.c, qemudomainsnapshotxml2xmltest.c,
+# qemudomaincheckpointxml2xmltest.c, secretxml2xmltest.c, interfacexml2xmltest.c and
+# nodedevxml2xmltest.c)
+
+
+def _reformat_case(name: str, infile: str, outfile: str, module: str, cls: str,
+                   fix: Callable[[Any], None] | None = None,
+                   fmt: Callable[[Any], str] | None = None, **parse: Any) -> Case:
+    def run() -> tuple[bool, str]:
+        model = _model(module, cls)
+        with open(infile) as fh:
+            text = fh.read()
+        try:
+            obj = model.from_xml(text, **parse)
+        except Exception as exc:  # noqa: BLE001
+            return False, f"parse failed: {_error_text(exc)}"
+        if fix is not None:
+            fix(obj)
+        return compare(fmt(obj) if fmt else obj.to_xml(), outfile)
+    return Case(name, run)
+
+
+def _files_cases(subdir: str, module: str, cls: str) -> Callable[[str], list[Case]]:
+    """Formatter-output corpora: each file parses and prints back identically."""
+    def cases(src: str) -> list[Case]:
+        paths = sorted(glob.glob(os.path.join(src, "tests", subdir, "*.xml")))
+        return [_reformat_case(os.path.basename(p)[:-4], p, p, module, cls) for p in paths]
+    return cases
+
+
+def _named_cases(test_c: str, indir: str, outdir: str, module: str,
+                 cls: str) -> Callable[[str], list[Case]]:
+    """DO_TEST(name) corpora: indir/name.xml -> outdir/name.xml."""
+    def cases(src: str) -> list[Case]:
+        t = os.path.join(src, "tests")
+        out = []
+        for macro, args in macro_calls(os.path.join(t, test_c)):
+            if macro == "DO_TEST":
+                name = _unquote(args[0])
+                fix = _nodedev_fix if cls == "NodeDeviceDef" else None
+                out.append(_reformat_case(name, os.path.join(t, indir, f"{name}.xml"),
+                                          os.path.join(t, outdir, f"{name}.xml"), module, cls,
+                                          fix))
+        return out
+    return cases
+
+
+def _nodedev_fix(dev: Any) -> None:
+    # nodedevxml2xmltest.c computes these storage fields before formatting.
+    for cap in dev.caps:
+        if getattr(cap, "type", "") == "storage":
+            if not cap.removable:
+                cap.logical_block_size, cap.num_blocks = 512, cap.size // 512
+            elif cap.media_available:
+                cap.logical_block_size, cap.num_blocks = 2048, cap.media_size // 2048
+
+
+def snapshot_cases(src: str) -> list[Case]:
+    t = os.path.join(src, "tests")
+    din, dout = (os.path.join(t, d) for d in ("qemudomainsnapshotxml2xmlin",
+                                               "qemudomainsnapshotxml2xmlout"))
+    out = []
+    for macro, args in macro_calls(os.path.join(t, "qemudomainsnapshotxml2xmltest.c")):
+        name = _unquote(args[0])
+        uuid = None if args[1] == "NULL" else _unquote(args[1])
+        if macro == "DO_TEST_OUT":
+            indir, outdir, mocktime, flags = dout, dout, 0, args[2] + "|REDEFINE"
+        elif macro == "DO_TEST_INOUT":
+            indir, outdir, mocktime, flags = din, dout, int(args[2]), args[3]
+        elif macro == "DO_TEST_IN":
+            indir, outdir, mocktime, flags = din, din, 0, ""
+        else:
+            continue
+        internal, running = "INTERNAL" in flags, "RUNNING" in flags
+
+        def fix(snap: Any, reset: bool = not mocktime and "REDEFINE" not in flags,
+                running: bool = running) -> None:
+            if reset:
+                # libvirt's test post-parse hook sets no time (nor name) when given none.
+                snap.creation_time = 0
+                if snap.name and snap.name.isdigit():
+                    snap.name = None
+            if running:
+                snap.state = "running"
+
+        out.append(_reformat_case(
+            f"{name} ({os.path.basename(indir)[-2:]})", os.path.join(indir, f"{name}.xml"),
+            os.path.join(outdir, f"{name}.xml"), "pyvirt.conf.snapshot", "SnapshotDef", fix,
+            lambda s, i=internal, u=uuid: s.to_xml(secure=True, internal=i, domain_uuid=u),
+            redefine="REDEFINE" in flags, internal=internal, now=mocktime or None))
+    return out
+
+
+def checkpoint_cases(src: str) -> list[Case]:
+    t = os.path.join(src, "tests")
+    din, dout = (os.path.join(t, d) for d in ("qemudomaincheckpointxml2xmlin",
+                                               "qemudomaincheckpointxml2xmlout"))
+    out = []
+    for macro, args in macro_calls(os.path.join(t, "qemudomaincheckpointxml2xmltest.c")):
+        name = _unquote(args[0])
+        if macro == "DO_TEST_INVALID":
+            def run(infile: str = os.path.join(din, f"{name}.xml")) -> tuple[bool, str]:
+                model = _model("pyvirt.conf.checkpoint", "CheckpointDef")
+                try:
+                    model.from_xml(open(infile).read())
+                except Exception:  # noqa: BLE001
+                    return True, ""
+                return False, "parse succeeded, expected failure"
+            out.append(Case(f"{name} (invalid)", run))
+            continue
+        if macro == "DO_TEST_OUT":
+            indir, mocktime, flags = dout, 0, args[1] + "|REDEFINE"
+        elif macro == "DO_TEST_INOUT":
+            indir, mocktime, flags = din, int(args[1]), args[2]
+        else:
+            continue
+
+        def fix(chk: Any, flags: str = flags) -> None:
+            if "PARENT" in flags:
+                chk.parent = "1525111885"
+            if "VDA_BITMAP" in flags:
+                disk_cls = _model("pyvirt.conf.checkpoint", "CheckpointDiskDef")
+                if not chk.disks:
+                    chk.disks.append(disk_cls(name="vda"))
+                chk.disks[0].bitmap = chk.name
+            if "SIZE" in flags:
+                chk.disks[0].size = 1048576
+
+        out.append(_reformat_case(
+            name, os.path.join(indir, f"{name}.xml"), os.path.join(dout, f"{name}.xml"),
+            "pyvirt.conf.checkpoint", "CheckpointDef", fix,
+            lambda ch, f=flags: ch.to_xml(secure=True, size="SIZE" in f),
+            redefine="REDEFINE" in flags, now=mocktime))
+    return out
+
+
+HOST_CORPORA: list[Corpus] = [
+    Corpus("vircaps2xml", _files_cases("vircaps2xmldata", "pyvirt.conf.capabilities",
+                                       "Capabilities"),
+           note="formatter output read back and printed (the C test builds caps from sysfs)"),
+    Corpus("domaincaps", _files_cases("domaincapsdata", "pyvirt.conf.domcaps",
+                                      "DomainCapabilities"),
+           note="format only: formatter output read back and printed"),
+    Corpus("domainsnapshotxml2xml", snapshot_cases),
+    Corpus("domaincheckpointxml2xml", checkpoint_cases),
+    Corpus("secretxml2xml", _named_cases("secretxml2xmltest.c", "secretxml2xmlin",
+                                         "secretxml2xmlin", "pyvirt.conf.secret", "SecretDef")),
+    Corpus("interfacexml2xml", _named_cases("interfacexml2xmltest.c", "interfaceschemadata",
+                                            "interfaceschemadata", "pyvirt.conf.interface",
+                                            "InterfaceDef")),
+    Corpus("nodedevxml2xml", _named_cases("nodedevxml2xmltest.c", "nodedevschemadata",
+                                          "nodedevxml2xmlout", "pyvirt.conf.nodedev",
+                                          "NodeDeviceDef")),
+]
+
+
 # The acceptance corpora first; "qemuxml2xml-identity" is extra coverage, reported apart.
 CORPORA: list[Corpus] = [
     Corpus("genericxml2xml", generic_cases),
@@ -362,6 +520,7 @@ CORPORA: list[Corpus] = [
     Corpus("networkxml2xml", network_cases),
     Corpus("storagepoolxml2xml", pool_cases),
     Corpus("storagevolxml2xml", volume_cases),
+    *HOST_CORPORA,
     Corpus("qemuxml2xml-identity", qemu_identity_cases,
            note="extra coverage: qemuxml2xml cases whose output equals the input"),
     Corpus("qemuxml2xml-reparse", qemu_reparse_cases,
