@@ -17,13 +17,13 @@ from pyvirt.conf.domain import cputune as cputune_mod
 from pyvirt.conf.domain.devices import Devices
 from pyvirt.conf.domain.metadata import Metadata
 from pyvirt.conf.domain.xnode import Extra, Reader, Writer, XNode
+from pyvirt.conf.network.xmldoc import parse_document
 from pyvirt.conf.xmlutil import (
     NS_LAST_ATTR,
     Element,
     new_uuid,
     parse_int,
     parse_uuid,
-    parse_xml,
     scale,
     to_string,
 )
@@ -145,10 +145,14 @@ class OSDef:
                                 if k not in ("arch", "machine")}
         for boot in r.children("boot"):
             dev = boot.get("dev")
+            if dev is None:
+                raise_error(c.VIR_ERR_XML_ERROR,
+                            "Missing required attribute 'dev' in element 'boot'",
+                            domain=c.VIR_FROM_XML)
             if dev not in BOOT_DEVICES:
-                raise_error(c.VIR_ERR_XML_ERROR if dev is None else c.VIR_ERR_INTERNAL_ERROR,
-                            "missing boot device" if dev is None
-                            else f"unknown boot device '{dev}'", domain=c.VIR_FROM_DOMAIN)
+                raise_error(c.VIR_ERR_XML_ERROR,
+                            f"Invalid value for attribute 'dev' in element 'boot': '{dev}'.",
+                            domain=c.VIR_FROM_XML)
             if len(osdef.boot_devices) < 4:
                 osdef.boot_devices.append(dev)
         osdef.kernel = r.text("kernel")
@@ -185,20 +189,24 @@ class OSDef:
             w.sub("init", self.init)
         for arg in self.init_args:
             w.sub("initarg", arg)
-        for name, value in self.init_env:
-            w.sub("initenv", value, name=name)
-        for tag, value in (("initdir", self.init_dir), ("inituser", self.init_user),
-                           ("initgroup", self.init_group)):
-            if value:
-                w.sub(tag, value)
+        for env_name, env_value in self.init_env:
+            w.sub("initenv", env_value, name=env_name)
+        init_opts: tuple[tuple[str, str | None], ...] = (
+            ("initdir", self.init_dir), ("inituser", self.init_user),
+            ("initgroup", self.init_group))
+        for opt_tag, opt_value in init_opts:
+            if opt_value:
+                w.sub(opt_tag, opt_value)
         if self.loader is not None:
             w.child(self.loader.format())
         if self.nvram is not None:
             w.child(self.nvram)
-        for tag, value in (("kernel", self.kernel), ("initrd", self.initrd),
-                           ("cmdline", self.cmdline), ("dtb", self.dtb), ("root", self.root)):
-            if value is not None:
-                w.sub(tag, value)
+        boot_files: tuple[tuple[str, str | None], ...] = (
+            ("kernel", self.kernel), ("initrd", self.initrd), ("cmdline", self.cmdline),
+            ("dtb", self.dtb), ("root", self.root))
+        for file_tag, file_value in boot_files:
+            if file_value is not None:
+                w.sub(file_tag, file_value)
         extra = self.extra
         if not self.bootloader:
             for dev in self.boot_devices:
@@ -264,11 +272,7 @@ class DomainDef:
     def from_xml(cls, xml: str | bytes, inactive: bool = False,
                  validate_schema: bool = False,
                  features: frozenset[str] | None = None) -> DomainDef:
-        root = parse_xml(xml, url="(domain_definition)")
-        if root.tag != "domain":
-            raise_error(c.VIR_ERR_XML_ERROR,
-                        f"unexpected root element <{etree.QName(root).localname}>, "
-                        "expecting <domain>", domain=c.VIR_FROM_XML)
+        root = parse_document(xml, "domain", "(domain_definition)", c.VIR_FROM_DOMAIN)
         if validate_schema:
             from pyvirt.conf.domain.schema import validate
 
@@ -406,8 +410,8 @@ class DomainDef:
             if value is not None:
                 value = value.strip()
                 if value not in LIFECYCLE_ACTIONS:
-                    raise_error(c.VIR_ERR_INTERNAL_ERROR,
-                                f"Invalid {tag} value: '{value}'", domain=c.VIR_FROM_DOMAIN)
+                    raise_error(c.VIR_ERR_CONFIG_UNSUPPORTED,
+                                f"unknown {tag} action: {value}", domain=c.VIR_FROM_DOMAIN)
                 setattr(self, tag, value)
         devices = r.first("devices")
         self.devices = Devices.parse(devices, inactive)

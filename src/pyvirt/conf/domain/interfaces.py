@@ -31,7 +31,7 @@ def generate_mac(prefix: tuple[int, int, int] = (0x52, 0x54, 0x00)) -> str:
 def parse_mac(text: str) -> str:
     """Canonical lower-case form; libvirt's error when malformed."""
     if not _MAC_RE.match(text):
-        raise_error(c.VIR_ERR_INTERNAL_ERROR, f"unable to parse mac address '{text}'",
+        raise_error(c.VIR_ERR_XML_ERROR, f"unable to parse mac address '{text}'",
                     domain=c.VIR_FROM_DOMAIN)
     return ":".join(f"{int(p, 16):02x}" for p in text.split(":"))
 

@@ -16,9 +16,9 @@ def validate_def(d: DomainDef, inactive: bool) -> None:
         raise_error(c.VIR_ERR_XML_ERROR, f"name {d.name} cannot contain '/'",
                     domain=c.VIR_FROM_DOMAIN)
     if d.vcpus_current > d.vcpus_max:
-        raise_error(c.VIR_ERR_INTERNAL_ERROR,
-                    f"maxvcpus must not be less than current vcpus ({d.vcpus_max} < "
-                    f"{d.vcpus_current})", domain=c.VIR_FROM_DOMAIN)
+        raise_error(c.VIR_ERR_CONFIG_UNSUPPORTED,
+                    "maximum vCPU count must not be less than current vCPU count",
+                    domain=c.VIR_FROM_DOMAIN)
     devs = d.devices
     for group in (devs.serials, devs.parallels, devs.consoles, devs.channels,
                   devs.smartcards, devs.redirdevs):
