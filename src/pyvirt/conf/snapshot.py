@@ -287,6 +287,54 @@ class SnapshotDef:
     def domain_uuid(self) -> str | None:
         return getattr(self.domain, "uuid", None) if self.domain is not None else None
 
+    def align_disks(self, domain: Any = None, default: str = "internal",
+                    uniform_internal: bool = False) -> None:
+        """virDomainSnapshotAlignDisks: one entry per domain disk, in the domain's order,
+        defaults filled in (``default`` location; "no" for empty drives), names turned into
+        targets. ``domain`` defaults to the snapshot's own domain definition."""
+        dom = domain if domain is not None else self.domain
+        if dom is None:
+            _err(c.VIR_ERR_INTERNAL_ERROR, "missing domain in snapshot")
+        disks = _domain_disks(dom)
+        if len(self.disks) > len(disks):
+            _err(c.VIR_ERR_CONFIG_UNSUPPORTED, "too many disk snapshot requests for domain")
+        require_match = uniform_internal and default == "internal"
+        if not disks:
+            return
+        by_target: dict[str, SnapshotDiskDef] = {}
+        for snapdisk in self.disks:
+            found = next((d for d in disks if snapdisk.name in (d[0], d[3])), None)
+            if found is None:
+                _err(c.VIR_ERR_CONFIG_UNSUPPORTED, f"no disk named '{snapdisk.name}'")
+                return
+            dst, dom_loc = found[0], found[1]
+            if dst in by_target:
+                _err(c.VIR_ERR_CONFIG_UNSUPPORTED, f"disk '{snapdisk.name}' specified twice")
+            by_target[dst] = snapdisk
+            if snapdisk.snapshot == "default":
+                if dom_loc not in (None, "default") and (not require_match or dom_loc == "no"):
+                    snapdisk.snapshot = dom_loc or default
+                else:
+                    snapdisk.snapshot = default
+            elif require_match and snapdisk.snapshot != default and not (
+                    snapdisk.snapshot == "no" and dom_loc == "no"):
+                _err(c.VIR_ERR_CONFIG_UNSUPPORTED,
+                     f"disk '{snapdisk.name}' must use snapshot mode '{default}'")
+            if snapdisk.path and snapdisk.snapshot != "external":
+                _err(c.VIR_ERR_CONFIG_UNSUPPORTED,
+                     f"file '{snapdisk.path}' for disk '{snapdisk.name}' requires use of "
+                     "external snapshot mode")
+            snapdisk.name = dst
+        aligned = []
+        for dst, dom_loc, empty, _path in disks:
+            if dst in by_target:
+                aligned.append(by_target[dst])
+                continue
+            loc = "no" if empty else (dom_loc or "default")
+            aligned.append(SnapshotDiskDef(name=dst, snapshot=default if loc == "default"
+                                           else loc))
+        self.disks = aligned
+
     # ---- output --------------------------------------------------------------------------
 
     def to_element(self, *, secure: bool = False, internal: bool = False,
@@ -339,3 +387,32 @@ class SnapshotDef:
         dup.cookie = _copy.deepcopy(self.cookie)
         return dup
 
+
+def _domain_disks(dom: Any) -> list[tuple[str, str | None, bool, str | None]]:
+    """(target, the disk's own snapshot= setting, source is empty, source path) for each
+    disk of a DomainDef (or a RawDomain)."""
+    out: list[tuple[str, str | None, bool, str | None]] = []
+    devices = getattr(dom, "devices", None)
+    if devices is not None:
+        for disk in getattr(devices, "disks", []):
+            extra = getattr(disk, "extra", None)
+            loc = getattr(disk, "snapshot", None) or (
+                extra.attrs.get("snapshot") if extra is not None else None)
+            source = getattr(disk, "source", None)
+            path = source.path if source is not None else None
+            empty = source is None or not (source.attrs or source.children)
+            out.append((disk.target.dev, loc, empty, path))
+        return out
+    element = getattr(dom, "element", None)
+    if element is not None:
+        for disk in element.iterfind("devices/disk"):
+            target = disk.find("target")
+            source = disk.find("source")
+            path = None
+            if source is not None:
+                path = (source.get("file") or source.get("dev") or source.get("dir")
+                        or source.get("name"))
+            empty = source is None or not (len(source) or source.attrib)
+            out.append((target.get("dev", "") if target is not None else "",
+                        disk.get("snapshot"), empty, path))
+    return out

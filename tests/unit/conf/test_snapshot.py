@@ -161,3 +161,82 @@ def test_errors(xml: str, kwargs: dict, code: int, message: str) -> None:
         SnapshotDef.from_xml(xml, **kwargs)
     assert (err.value.get_error_code(), str(err.value)) == (code, message)
     assert err.value.get_error_domain() == c.VIR_FROM_DOMAIN_SNAPSHOT
+
+
+# test:///default's domain 'test' (inactive XML) and the snapshot libvirt 9.0's test driver
+# makes of it from "<domainsnapshot/>" (creation time 1795651954).
+TEST_DOMAIN = """<domain type='test'>
+  <name>test</name>
+  <uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>
+  <memory unit='KiB'>8388608</memory>
+  <currentMemory unit='KiB'>2097152</currentMemory>
+  <vcpu placement='static'>2</vcpu>
+  <os>
+    <type arch='i686'>hvm</type>
+    <boot dev='hd'/>
+  </os>
+  <clock offset='utc'/>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <disk type='file' device='disk'>
+      <source file='/guest/diskimage1'/>
+      <target dev='vda' bus='virtio'/>
+      <address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>
+    </disk>
+    <interface type='network'>
+      <mac address='aa:bb:cc:dd:ee:ff'/>
+      <source network='default'/>
+      <target dev='testnet0'/>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x01' function='0x0'/>
+    </interface>
+    <memballoon model='virtio'>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0'/>
+    </memballoon>
+  </devices>
+</domain>
+"""
+
+
+def test_test_driver_snapshot() -> None:
+    try:
+        from pyvirt.conf.domain import DomainDef
+    except ImportError:
+        pytest.skip("domain model not available")
+    snap = SnapshotDef.from_xml("<domainsnapshot/>", now=1795651954)
+    snap.domain = DomainDef.from_xml(TEST_DOMAIN, inactive=True)
+    snap.state, snap.memory = "running", "internal"
+    snap.align_disks(default="internal", uniform_internal=True)
+    expected = ("<domainsnapshot>\n  <name>1795651954</name>\n  <state>running</state>\n"
+                "  <creationTime>1795651954</creationTime>\n  <memory snapshot='internal'/>\n"
+                "  <disks>\n    <disk name='vda' snapshot='internal'/>\n  </disks>\n"
+                + "".join("  " + line + "\n" for line in TEST_DOMAIN.splitlines())
+                + "</domainsnapshot>\n")
+    assert snap.to_xml() == expected
+
+
+def test_align_disks_errors_and_defaults() -> None:
+    try:
+        from pyvirt.conf.domain import DomainDef
+    except ImportError:
+        pytest.skip("domain model not available")
+    dom = DomainDef.from_xml(TEST_DOMAIN, inactive=True)
+    snap = SnapshotDef.from_xml("<domainsnapshot><disks><disk name='/guest/diskimage1' "
+                                "snapshot='external'><source file='/new.img'/></disk>"
+                                "</disks></domainsnapshot>", now=1)
+    snap.align_disks(dom, default="external")
+    assert [(d.name, d.snapshot, d.path) for d in snap.disks] == [
+        ("vda", "external", "/new.img")]
+    for xml, message in [
+        ("<disks><disk name='vdz'/></disks>", "unsupported configuration: no disk named 'vdz'"),
+        ("<disks><disk name='vda' snapshot='external'><source file='/a'/></disk>"
+         "<disk name='vda'/></disks>",
+         "unsupported configuration: too many disk snapshot requests for domain"),
+        ("<disks><disk name='vda' snapshot='no'/></disks>",
+         "unsupported configuration: disk 'vda' must use snapshot mode 'internal'"),
+    ]:
+        bad = SnapshotDef.from_xml(f"<domainsnapshot>{xml}</domainsnapshot>", now=1)
+        with pytest.raises(libvirtError) as err:
+            bad.align_disks(dom, default="internal", uniform_internal=True)
+        assert str(err.value) == message
