@@ -1,0 +1,508 @@
+"""The test driver: libvirt's in-memory hypervisor (``test:///default``, ``test:///PATH.xml``).
+
+One ``TestDriver`` holds a whole fake host: node info, NUMA cells, capabilities, and the
+objects of every family (domains here and in ``domains.py``; networks, pools, interfaces,
+node devices, secrets and nwfilters in their own mixins). Every entry point that reads or
+changes state holds ``self.lock``. Events go to ``self.events``.
+
+The node file format is libvirt's (``<node>`` with ``<cpu>``, ``<memory>``, ``<domain>``,
+``<network>``, ``<interface>``, ``<pool>``, ``<device>``, ``<auth>``; any object element may
+instead name a file with ``file=``, relative to the node file).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pyvirt import constants as c
+from pyvirt.conf import xmlutil as x
+from pyvirt.conf.xmlutil import Element
+from pyvirt.drivers.base import Driver, check_flags
+from pyvirt.drivers.test.domains import TestDomains
+from pyvirt.drivers.test.snapshots import TestSnapshots
+from pyvirt.errors import libvirtError, raise_error
+
+if TYPE_CHECKING:
+    from pyvirt.api.connect import virConnect
+
+# The other families live in their own mixins; until they exist the driver runs without them.
+try:
+    from pyvirt.drivers.test.networks import TestNetworks
+except ImportError:  # pragma: no cover - transitional
+
+    class TestNetworks:  # type: ignore[no-redef]
+        pass
+
+
+try:
+    from pyvirt.drivers.test.storage import TestStorage
+except ImportError:  # pragma: no cover - transitional
+
+    class TestStorage:  # type: ignore[no-redef]
+        pass
+
+
+try:
+    from pyvirt.drivers.test.interfaces import TestInterfaces
+except ImportError:  # pragma: no cover - transitional
+
+    class TestInterfaces:  # type: ignore[no-redef]
+        pass
+
+
+try:
+    from pyvirt.drivers.test.nodedevs import TestNodeDevices
+except ImportError:  # pragma: no cover - transitional
+
+    class TestNodeDevices:  # type: ignore[no-redef]
+        pass
+
+
+try:
+    from pyvirt.drivers.test.secrets import TestNWFilters, TestSecrets
+except ImportError:  # pragma: no cover - transitional
+
+    class TestSecrets:  # type: ignore[no-redef]
+        pass
+
+    class TestNWFilters:  # type: ignore[no-redef]
+        pass
+
+
+TEST_MODEL = "i686"
+TEST_EMULATOR = "/usr/bin/test-hv"
+TEST_SECMODEL = "testSecurity"
+MAX_VCPUS = 32
+DEFAULT_NODE_XML = Path(__file__).with_name("default_node.xml")
+TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"
+
+# virConnectGetCPUModelNames for x86: libvirt's cpu_map (src/cpu_map/index.xml) order.
+X86_CPU_MODELS = (
+    "486", "pentium", "pentium2", "pentium3", "pentiumpro", "coreduo", "n270", "core2duo",
+    "qemu32", "kvm32", "cpu64-rhel5", "cpu64-rhel6", "qemu64", "kvm64", "Conroe", "Penryn",
+    "Nehalem", "Nehalem-IBRS", "Westmere", "Westmere-IBRS", "SandyBridge", "SandyBridge-IBRS",
+    "IvyBridge", "IvyBridge-IBRS", "Haswell-noTSX", "Haswell-noTSX-IBRS", "Haswell",
+    "Haswell-IBRS", "Broadwell-noTSX", "Broadwell-noTSX-IBRS", "Broadwell", "Broadwell-IBRS",
+    "Skylake-Client", "Skylake-Client-IBRS", "Skylake-Client-noTSX-IBRS", "Skylake-Server",
+    "Skylake-Server-IBRS", "Skylake-Server-noTSX-IBRS", "Cascadelake-Server",
+    "Cascadelake-Server-noTSX", "Icelake-Client", "Icelake-Client-noTSX", "Icelake-Server",
+    "Icelake-Server-noTSX", "Cooperlake", "Snowridge", "athlon", "phenom", "Opteron_G1",
+    "Opteron_G2", "Opteron_G3", "Opteron_G4", "Opteron_G5", "EPYC", "EPYC-IBPB", "EPYC-Rome",
+    "EPYC-Milan", "Dhyana",
+)  # fmt: skip
+
+
+@dataclass
+class NodeInfo:
+    """virNodeInfo; the defaults are the test driver's fake host."""
+
+    model: str = TEST_MODEL
+    memory: int = 3 * 1024 * 1024  # KiB
+    cpus: int = 16
+    mhz: int = 1400
+    nodes: int = 2
+    sockets: int = 2
+    cores: int = 2
+    threads: int = 2
+
+    @property
+    def max_cpus(self) -> int:
+        return self.nodes * self.sockets * self.cores * self.threads
+
+
+@dataclass
+class Cell:
+    mem: int  # KiB
+    free_mem: int  # KiB
+    cpus: list[int] = field(default_factory=list)
+
+
+@dataclass
+class AuthUser:
+    username: str
+    password: str | None
+
+
+def xml_error(detail: str) -> None:
+    raise_error(c.VIR_ERR_XML_ERROR, detail, domain=c.VIR_FROM_TEST)
+
+
+def resolve_included(node: Element, base_dir: Path | None) -> Element:
+    """An object element of the node file, or the root of the file its ``file=`` names
+    (libvirt's testParseXMLDocFromFile)."""
+    rel = node.get("file")
+    if rel is None:
+        return node
+    path = Path(rel) if Path(rel).is_absolute() or base_dir is None else base_dir / rel
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise_error(c.VIR_ERR_XML_ERROR, f"failed to parse xml document '{path}'",
+                    domain=c.VIR_FROM_TEST)
+    return x.parse_xml(data, url=str(path))
+
+
+class TestDriver(
+    Driver,
+    TestDomains,
+    TestSnapshots,
+    TestNetworks,
+    TestStorage,
+    TestInterfaces,
+    TestNodeDevices,
+    TestSecrets,
+    TestNWFilters,
+):
+    """One fake host and everything on it."""
+
+    name = "Test"
+    error_domain = c.VIR_FROM_TEST
+
+    def __init__(self, default_cells: bool = False) -> None:
+        self.lock = threading.RLock()
+        self.events = _new_event_state()
+        self.node_info = NodeInfo()
+        self.cells: list[Cell] = []
+        if default_cells:
+            self.cells = [Cell(mem=(i + 1) * 2048 * 1024, free_mem=(i + 1) * 1024 * 1024,
+                               cpus=list(range(i * 8, i * 8 + 8))) for i in range(2)]
+        self.auth_users: list[AuthUser] = []
+        self._caps_xml: str | None = None
+        self._close_callbacks: dict[int, tuple[Callable[..., Any], Any]] = {}
+        self._init_domains()
+        for init in ("_init_networks", "_init_pools", "_init_interfaces", "_init_nodedevs",
+                     "_init_secrets", "_init_nwfilters"):
+            method = getattr(self, init, None)
+            if method is not None:
+                method()
+
+    # ---- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open_default(cls) -> TestDriver:
+        drv = cls(default_cells=True)
+        root = x.parse_xml(DEFAULT_NODE_XML.read_bytes(), "node", "(test driver)")
+        drv.load_node(root, None)
+        return drv
+
+    @classmethod
+    def open_file(cls, path: str) -> TestDriver:
+        try:
+            data = Path(path).read_bytes()
+            root = x.parse_xml(data, url=path)
+        except (OSError, libvirtError):
+            raise_error(c.VIR_ERR_XML_ERROR, f"failed to parse xml document '{path}'",
+                        domain=c.VIR_FROM_TEST)
+        if root.tag != "node":
+            raise_error(c.VIR_ERR_XML_ERROR,
+                        f"unexpected root element <{root.tag}>, expecting <node>",
+                        domain=c.VIR_FROM_XML)
+        drv = cls()
+        drv.load_node(root, Path(path).parent)
+        return drv
+
+    def load_node(self, root: Element, base_dir: Path | None) -> None:
+        """libvirt's testOpenParse: node info, then each object family, then auth users."""
+        self._parse_node_info(root)
+        self._load_domains(root, base_dir)
+        for loader in ("_load_networks", "_load_interfaces", "_load_pools", "_load_nodedevs"):
+            method = getattr(self, loader, None)
+            if method is not None:
+                method(root, base_dir)
+        self._parse_auth_users(root)
+
+    def _parse_node_info(self, root: Element) -> None:
+        info = self.node_info
+
+        def uint(path: str, what: str) -> int | None:
+            text = x.text_of(root, path)
+            if text is None or text == "":
+                return None
+            try:
+                value = int(text.strip())
+                if value < 0:
+                    raise ValueError
+            except ValueError:
+                xml_error(f"invalid node {what} value")
+            return value
+
+        for attr, path in (("nodes", "cpu/nodes"), ("sockets", "cpu/sockets"),
+                           ("cores", "cpu/cores"), ("threads", "cpu/threads")):
+            value = uint(path, "cpu " + attr)
+            if value is not None:
+                setattr(info, attr, value)
+        info.cpus = info.cores * info.threads * info.sockets * info.nodes
+        active = uint("cpu/active", "cpu active")
+        if active is not None and active < info.cpus:
+            info.cpus = active
+        mhz = uint("cpu/mhz", "cpu mhz")
+        if mhz is not None:
+            info.mhz = mhz
+        model = x.text_of(root, "cpu/model")
+        if model is not None:
+            info.model = model
+        memory = uint("memory", "memory")
+        if memory is not None:
+            info.memory = memory
+
+    def _parse_auth_users(self, root: Element) -> None:
+        for user in root.iterfind("auth/user"):
+            name = "".join(user.itertext())
+            if not name:
+                xml_error("missing username in /node/auth/user field")
+            self.auth_users.append(AuthUser(name, user.get("password")))
+
+    def authenticate(self, auth: Any) -> None:
+        """libvirt's testConnectAuthenticate: with <auth> users in the node file, ask the
+        caller's callback for a user name and password."""
+        if not self.auth_users:
+            return
+        username = _ask_credential(auth, c.VIR_CRED_AUTHNAME, "Enter username for localhost",
+                                   "test")
+        found = next((u for u in self.auth_users if u.username == username), None)
+        password = None
+        if found is None or found.password is not None:
+            password = _ask_credential(auth, c.VIR_CRED_PASSPHRASE,
+                                       f"Enter {username}'s password for localhost", None)
+        if found is None or (password is not None and found.password != password):
+            raise_error(c.VIR_ERR_AUTH_FAILED,
+                        "authentication failed, see test XML for the correct username/password",
+                        domain=c.VIR_FROM_TEST)
+
+    # ---- connection ----------------------------------------------------------------------
+
+    def connectClose(self, conn: virConnect) -> None:  # noqa: N802
+        with self.lock:
+            self._close_callbacks.pop(id(conn), None)
+            deregister = getattr(self.events, "deregister_connection", None)
+            if deregister is not None:
+                deregister(conn)
+        _release(self)
+
+    def connectGetType(self, conn: virConnect) -> str:  # noqa: N802
+        return "TEST"
+
+    def connectGetVersion(self, conn: virConnect) -> int:  # noqa: N802
+        return 2
+
+    def connectGetLibVersion(self, conn: virConnect) -> int:  # noqa: N802
+        return c.LIBVIR_VERSION_NUMBER
+
+    def connectGetURI(self, conn: virConnect) -> str:  # noqa: N802
+        return conn._uri
+
+    def connectGetHostname(self, conn: virConnect) -> str:  # noqa: N802
+        return socket.gethostname()
+
+    def connectIsSecure(self, conn: virConnect) -> int:  # noqa: N802
+        return 1
+
+    def connectIsEncrypted(self, conn: virConnect) -> int:  # noqa: N802
+        return 0
+
+    def connectIsAlive(self, conn: virConnect) -> int:  # noqa: N802
+        return 1
+
+    def connectGetMaxVcpus(self, conn: virConnect, type_: str | None) -> int:  # noqa: N802
+        return MAX_VCPUS
+
+    def connectSetKeepAlive(self, conn: virConnect, interval: int, count: int) -> int:  # noqa: N802
+        # A local driver has no keepalive to run; libvirt answers 1 ("not supported here").
+        return 1
+
+    def connectSupportsFeature(self, conn: virConnect, feature: int) -> int:  # noqa: N802
+        return int(feature in (c.VIR_DRV_FEATURE_TYPED_PARAM_STRING,
+                               c.VIR_DRV_FEATURE_NETWORK_UPDATE_HAS_CORRECT_ORDER))
+
+    def connectGetSysinfo(self, conn: virConnect, flags: int) -> str:  # noqa: N802
+        check_flags("testConnectGetSysinfo", flags, 0, c.VIR_FROM_TEST)
+        bios = x.element("bios")
+        for name, value in (("vendor", "LENOVO"), ("version", "G4ETA1WW (2.61 )"),
+                            ("date", "05/07/2014"), ("release", "2.61")):
+            x.sub(bios, "entry", value, name=name)
+        root = x.element("sysinfo", type="smbios")
+        root.append(bios)
+        return x.to_string(root)
+
+    def connectGetCapabilities(self, conn: virConnect) -> str:  # noqa: N802
+        if self._caps_xml is None:
+            self._caps_xml = self._build_capabilities().to_xml()
+        return self._caps_xml
+
+    def _build_capabilities(self) -> Any:
+        from pyvirt.conf.capabilities import Capabilities, NumaCPU
+
+        caps = Capabilities.new(TEST_MODEL)
+        host = caps.host
+        host.cpu.features = ["pae", "nonpae"]
+        page_sizes = [4, 8, 2048, 1024 * 1024]
+        host.cpu.pages = page_sizes
+        host.iommu = False
+        for i, cell in enumerate(self.cells):
+            first = page_sizes[1] if i == 1 else page_sizes[0]
+            pages = [(first, cell.mem // first)] + [(size, 0) for size in page_sizes[2:]]
+            cpus = [NumaCPU(id=cpu, socket_id=cpu // 8, die_id=0, core_id=cpu % 8,
+                            siblings=str(cpu)) for cpu in cell.cpus]
+            host.add_numa_cell(i, cell.mem, cpus, pages)
+        for os_type in ("hvm", "xen"):
+            guest = caps.add_guest(os_type, TEST_MODEL, 32, TEST_EMULATOR)
+            guest.add_domain("test")
+            guest.add_feature("pae")
+            guest.add_feature("nonpae")
+        host.add_secmodel(TEST_SECMODEL, "")
+        return caps
+
+    def connectGetCPUModelNames(self, conn: virConnect, arch: str, flags: int) -> list[str]:  # noqa: N802
+        check_flags("testConnectGetCPUModelNames", flags, 0, c.VIR_FROM_TEST)
+        if arch in ("i686", "x86_64"):
+            return list(X86_CPU_MODELS)
+        raise_error(c.VIR_ERR_OPERATION_UNSUPPORTED,
+                    f"cannot find CPU models for architecture {arch}", domain=c.VIR_FROM_CPU)
+
+    def connectRegisterCloseCallback(self, conn: virConnect, cb: Callable[..., Any],  # noqa: N802
+                                     opaque: Any) -> int:
+        with self.lock:
+            self._close_callbacks[id(conn)] = (cb, opaque)
+        return 0
+
+    def connectUnregisterCloseCallback(self, conn: virConnect) -> int:  # noqa: N802
+        with self.lock:
+            self._close_callbacks.pop(id(conn), None)
+        return 0
+
+    # ---- the host ------------------------------------------------------------------------
+
+    def nodeGetInfo(self, conn: virConnect) -> list[Any]:  # noqa: N802
+        i = self.node_info
+        return [i.model, i.memory // 1024, i.cpus, i.mhz, i.nodes, i.sockets, i.cores,
+                i.threads]
+
+    def nodeGetFreeMemory(self, conn: virConnect) -> int:  # noqa: N802
+        with self.lock:
+            return sum(cell.free_mem for cell in self.cells)
+
+    def nodeGetCellsFreeMemory(self, conn: virConnect, start: int, maxcells: int) -> list[int]:  # noqa: N802
+        with self.lock:
+            if start < 0 or start > len(self.cells):
+                raise_error(c.VIR_ERR_INVALID_ARG, "Range exceeds available cells",
+                            domain=c.VIR_FROM_TEST)
+            # libvirt's test driver reports each cell's total as its free memory.
+            return [cell.mem for cell in self.cells[start:start + maxcells]]
+
+    def nodeGetCPUStats(self, conn: virConnect, cpu_num: int, flags: int) -> dict[str, int]:  # noqa: N802
+        check_flags("testNodeGetCPUStats", flags, 0, c.VIR_FROM_TEST)
+        return {"user": 9797400000, "kernel": 34678723400000, "idle": 87264900000,
+                "iowait": 763600000}
+
+    def nodeGetFreePages(self, conn: virConnect, pages: list[int], start: int,  # noqa: N802
+                         cell_count: int, flags: int) -> dict[int, dict[int, int]]:
+        check_flags("testNodeGetFreePages", flags, 0, c.VIR_FROM_TEST)
+        result: dict[int, dict[int, int]] = {}
+        value = 1
+        for cell in range(start, start + cell_count):
+            row: dict[int, int] = {}
+            for size in pages:
+                value = value * 2 + 7
+                row[size] = value
+            result[cell] = row
+        return result
+
+    def nodeGetCPUMap(self, conn: virConnect, flags: int) -> tuple[int, list[bool], int]:  # noqa: N802
+        check_flags("testNodeGetCPUMap", flags, 0, c.VIR_FROM_TEST)
+        # libvirt's test driver: eight CPUs, three of them online (0x15).
+        return (8, [bool(0x15 & (1 << i)) for i in range(8)], 3)
+
+    def nodeGetSecurityModel(self, conn: virConnect) -> list[str]:  # noqa: N802
+        return [TEST_SECMODEL, ""]
+
+
+# ---- events ---------------------------------------------------------------------------------
+
+
+def _new_event_state() -> Any:
+    try:
+        from pyvirt.events.state import EventState
+    except ImportError:  # pragma: no cover - until the event bus lands
+        return _NoEvents()
+    return EventState()
+
+
+class _NoEvents:
+    """Stands in for the event bus while it is not available: events are dropped."""
+
+    def queue(self, event: Any) -> None:
+        pass
+
+
+# ---- auth -----------------------------------------------------------------------------------
+
+
+def _ask_credential(auth: Any, cred_type: int, prompt: str, default: str | None) -> str:
+    """Ask libvirt-python's ``auth = [credtypes, callback, opaque]`` for one credential, as
+    virAuthGetUsername/virAuthGetPassword do; no way to ask is an auth failure."""
+    if not auth or len(auth) < 2 or auth[1] is None or cred_type not in (auth[0] or []):
+        what = "username" if cred_type == c.VIR_CRED_AUTHNAME else "password"
+        raise_error(c.VIR_ERR_AUTH_FAILED, f"Missing {what} for test", domain=c.VIR_FROM_AUTH)
+    cred = [cred_type, prompt, "", default or "", None]
+    callback, opaque = auth[1], auth[2] if len(auth) > 2 else None
+    ret = callback([cred], opaque)
+    if isinstance(ret, int) and ret < 0 or cred[4] is None:
+        raise_error(c.VIR_ERR_AUTH_FAILED, "Failed to collect auth credentials",
+                    domain=c.VIR_FROM_AUTH)
+    return str(cred[4])
+
+
+# ---- the shared default instance -----------------------------------------------------------
+
+_default_lock = threading.Lock()
+_default_driver: TestDriver | None = None
+_refs: dict[int, int] = {}
+
+
+def acquire_default() -> TestDriver:
+    """test:///default: one instance shared by every open connection (libvirt's refcounted
+    defaultPrivconn); it is dropped when the last connection closes."""
+    global _default_driver
+    with _default_lock:
+        if _default_driver is None:
+            _default_driver = TestDriver.open_default()
+            _refs[id(_default_driver)] = 0
+        _refs[id(_default_driver)] += 1
+        return _default_driver
+
+
+def _release(drv: TestDriver) -> None:
+    global _default_driver
+    with _default_lock:
+        key = id(drv)
+        if key not in _refs:
+            return
+        _refs[key] -= 1
+        if _refs[key] <= 0:
+            del _refs[key]
+            if drv is _default_driver:
+                _default_driver = None
+
+
+def open_driver(path: str, auth: Any, flags: int) -> TestDriver:
+    check_flags("testConnectOpen", flags, c.VIR_CONNECT_RO, c.VIR_FROM_TEST)
+    if path in ("", "/"):
+        raise_error(c.VIR_ERR_INVALID_ARG, "testOpen: supply a path or use test:///default",
+                    domain=c.VIR_FROM_TEST)
+    if path == "/default":
+        drv = acquire_default()
+    else:
+        drv = TestDriver.open_file(path)
+        with _default_lock:
+            _refs[id(drv)] = 1
+    try:
+        drv.authenticate(auth)
+    except BaseException:
+        _release(drv)
+        raise
+    return drv
