@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pyvirt.api._common import api_boundary, check_writable
+from pyvirt.errors import libvirtError, report
 
 if TYPE_CHECKING:
     from pyvirt.api.connect import virConnect
@@ -35,7 +36,6 @@ class virNodeDevice:  # noqa: N801 - libvirt-python's name
         return self._conn._drv.nodeDeviceGetXMLDesc(self, flags)
 
     def autostart(self) -> Any:
-        check_writable(self._conn, "virNodeDeviceGetAutostart")
         return self._conn._drv.nodeDeviceGetAutostart(self)
 
     def create(self, flags=0) -> Any:
@@ -67,7 +67,13 @@ class virNodeDevice:  # noqa: N801 - libvirt-python's name
         return self._conn._drv.nodeDeviceNumOfCaps(self)
 
     def parent(self) -> Any:
-        return self._conn._drv.nodeDeviceGetParent(self)
+        # libvirt-python returns None (no exception) when virNodeDeviceGetParent fails;
+        # the error still goes to the error handler and the thread's last error.
+        try:
+            return self._conn._drv.nodeDeviceGetParent(self)
+        except libvirtError as exc:
+            report(exc)
+            return None
 
     def reAttach(self) -> Any:
         check_writable(self._conn, "virNodeDeviceReAttach")
