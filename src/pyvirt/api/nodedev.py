@@ -36,6 +36,7 @@ class virNodeDevice:  # noqa: N801 - libvirt-python's name
         return self._conn._drv.nodeDeviceGetXMLDesc(self, flags)
 
     def autostart(self) -> Any:
+        check_writable(self._conn, "virNodeDeviceGetAutostart")
         return self._conn._drv.nodeDeviceGetAutostart(self)
 
     def create(self, flags=0) -> Any:
