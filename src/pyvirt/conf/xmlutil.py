@@ -86,6 +86,20 @@ def parse_xml(text: str | bytes, root: str | None = None, url: str = "(xml)") ->
     return element
 
 
+def parse_document(text: str | bytes, root: str, url: str, domain: int) -> Element:
+    """``parse_xml`` for a model whose syntax errors libvirt reports in its own error
+    ``domain`` (e.g. VIR_FROM_INTERFACE for "(interface_definition)")."""
+    from pyvirt.errors import libvirtError, make_error
+
+    try:
+        return parse_xml(text, root, url)
+    except libvirtError as exc:
+        if exc.get_error_code() != c.VIR_ERR_XML_DETAIL:
+            raise
+        raise make_error(c.VIR_ERR_XML_DETAIL, exc.get_str2(), domain=domain,
+                         message=str(exc), int1=exc.get_int1() or -1) from None
+
+
 def local_name(element: Element) -> str:
     return etree.QName(element).localname
 
