@@ -261,6 +261,7 @@ class ChrDevice(Device):
 
     def parse(self, r: Reader, inactive: bool) -> None:
         self.type = parse_chr_type(r)
+        r.attr("tty")  # derived from the pty path on output
         self.source = ChrSource.parse(self.type, r, inactive)
         tgt = r.first("target")
         if tgt is not None:
@@ -280,6 +281,8 @@ class ChrDevice(Device):
 
     def write(self, w: Writer, inactive: bool, secure: bool) -> None:
         w.attr("type", self.type)
+        if self.tag == "console" and self.type == "pty" and self.source.path and not inactive:
+            w.attr("tty", self.source.path)
         self.source.format(w, inactive)
         tgt = etree.Element("target")
         if self.target_type is not None:

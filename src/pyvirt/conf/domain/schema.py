@@ -33,6 +33,7 @@ def validate(root: Element, schema: str = "domain.rng") -> None:
                     domain=c.VIR_FROM_XML)
     rng = _load(path)
     if not rng.validate(root):
-        detail = "; ".join(str(e.message) for e in rng.error_log) or "document is invalid"
+        # libvirt relays libxml2's messages, one per line
+        detail = "".join(f"{e.message}\n" for e in rng.error_log)
         raise_error(c.VIR_ERR_XML_INVALID_SCHEMA,
                     f"Unable to validate doc against {path}\n{detail}", domain=c.VIR_FROM_XML)
