@@ -448,7 +448,7 @@ class virDomain:  # noqa: N801 - libvirt-python's name
 
     def revertToSnapshot(self, snap, flags=0) -> Any:
         check_writable(self._conn, "virDomainRevertToSnapshot")
-        return self._conn._drv.domainRevertToSnapshot(self, snap, flags)
+        return self._conn._drv.domainRevertToSnapshot(snap, flags)
 
     def save(self, to) -> Any:
         check_writable(self._conn, "virDomainSave")

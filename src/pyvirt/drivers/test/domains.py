@@ -30,6 +30,12 @@ TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"
 DEFAULT_ARCH = "i686"
 SAVE_MAGIC = b"TestGuestMagic\0"
 GUEST_TIME = 627319920
+HOST_MAP_CPUS = 8
+LIST_FILTERS_ALL = 0
+for _name, _value in vars(c).items():
+    if _name.startswith("VIR_CONNECT_LIST_DOMAINS_"):
+        LIST_FILTERS_ALL |= _value
+EVENT_ID_MAX = max(v for k, v in vars(c).items() if k.startswith("VIR_DOMAIN_EVENT_ID_"))
 UINT_MAX_KIB = 9007199254740991  # VIR_DOMAIN_MEMORY_PARAM_UNLIMITED
 
 SHUTOFF = c.VIR_DOMAIN_SHUTOFF
@@ -65,6 +71,11 @@ def err(code: int, detail: str | None = None) -> NoReturn:
 
 def invalid_op(detail: str) -> NoReturn:
     err(c.VIR_ERR_OPERATION_INVALID, detail)
+
+
+def conf_invalid(detail: str) -> NoReturn:
+    """VIR_ERR_OPERATION_INVALID from libvirt's shared domain object code (VIR_FROM_DOMAIN)."""
+    raise_error(c.VIR_ERR_OPERATION_INVALID, detail, domain=c.VIR_FROM_DOMAIN)
 
 
 def now_us() -> int:
@@ -123,7 +134,7 @@ class DomainObj:
 
     def check_active(self) -> None:
         if self.defn.id == -1:
-            invalid_op("domain is not running")
+            conf_invalid("domain is not running")
 
     def defs_for(self, flags: int) -> tuple[DomainDef | None, DomainDef | None]:
         """virDomainObjGetDefs: the (live, persistent) definitions ``flags`` select."""
@@ -135,8 +146,9 @@ class DomainObj:
     def one_def(self, flags: int) -> tuple[DomainDef, bool]:
         """virDomainObjGetOneDefState: one definition and whether it is the live one."""
         if flags & LIVE and flags & CONFIG:
-            err(c.VIR_ERR_INVALID_ARG, "Flags 'VIR_DOMAIN_AFFECT_LIVE' and "
-                "'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive")
+            detail = ("Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are "
+                      "mutually exclusive")
+            raise_error(c.VIR_ERR_INVALID_ARG, detail, domain=c.VIR_FROM_DOMAIN, message=detail)
         flags = self.modification_impact(flags)
         if flags & LIVE:
             return self.defn, True
@@ -148,9 +160,9 @@ class DomainObj:
         if not flags & (LIVE | CONFIG):
             flags |= LIVE if active else CONFIG
         if flags & LIVE and not active:
-            invalid_op("domain is not running")
+            conf_invalid("domain is not running")
         if flags & CONFIG and not self.persistent:
-            invalid_op("transient domains do not have any persistent config")
+            conf_invalid("transient domains do not have any persistent config")
         return flags
 
 
@@ -176,7 +188,7 @@ def parse_test_ns(root: Element) -> NsData:
         if not runstate.isdigit():
             err(c.VIR_ERR_XML_ERROR, "invalid runstate")
         value = int(runstate)
-        if value >= c.VIR_DOMAIN_LAST:
+        if value > c.VIR_DOMAIN_PMSUSPENDED:
             err(c.VIR_ERR_XML_ERROR, f"runstate '{value}' out of range'")
         ns.runstate = value
     if ns.transient and ns.runstate == SHUTOFF:
@@ -343,13 +355,14 @@ class TestDomains:
         obj = self._doms.get(defn.uuid)
         if obj is not None:
             if obj.defn.name != defn.name:
-                err(c.VIR_ERR_OPERATION_FAILED,
-                    f"domain '{obj.defn.name}' is already defined with uuid {obj.defn.uuid}")
+                raise_error(c.VIR_ERR_OPERATION_FAILED,
+                            f"domain '{obj.defn.name}' is already defined with uuid "
+                            f"{obj.defn.uuid}", domain=c.VIR_FROM_DOMAIN)
             if check_live:
                 if obj.active:
-                    invalid_op(f"domain '{obj.defn.name}' is already active")
+                    conf_invalid(f"domain '{obj.defn.name}' is already active")
                 if not obj.persistent:
-                    invalid_op(f"domain '{obj.defn.name}' is already being started")
+                    conf_invalid(f"domain '{obj.defn.name}' is already being started")
             # virDomainObjAssignDef
             if obj.active:
                 self._old_def = obj.new_def
@@ -364,8 +377,9 @@ class TestDomains:
             return obj
         other = self._dom_names.get(defn.name)
         if other is not None:
-            err(c.VIR_ERR_OPERATION_FAILED,
-                f"domain '{defn.name}' already exists with uuid {other.defn.uuid}")
+            raise_error(c.VIR_ERR_OPERATION_FAILED,
+                        f"domain '{defn.name}' already exists with uuid {other.defn.uuid}",
+                        domain=c.VIR_FROM_DOMAIN)
         obj = DomainObj(defn)
         defn.id = -1
         self._doms[defn.uuid] = obj
@@ -421,7 +435,7 @@ class TestDomains:
 
     def connectDomainEventRegisterAny(self, conn: virConnect, dom: virDomain | None,  # noqa: N802
                                       event_id: int, cb: Any, opaque: Any) -> int:
-        if event_id < 0 or event_id >= c.VIR_DOMAIN_EVENT_ID_LAST:
+        if event_id < 0 or event_id > EVENT_ID_MAX:
             err(c.VIR_ERR_INVALID_ARG, f"unsupported event ID {event_id}")
         result: int = self.events.register_domain(conn, dom, event_id, cb, opaque)
         return result
@@ -480,7 +494,7 @@ class TestDomains:
             return sum(1 for o in self._doms.values() if not o.active)
 
     def connectListAllDomains(self, conn: virConnect, flags: int) -> list[virDomain]:  # noqa: N802
-        check_flags("testConnectListAllDomains", flags, c.VIR_CONNECT_LIST_DOMAINS_FILTERS_ALL,
+        check_flags("testConnectListAllDomains", flags, LIST_FILTERS_ALL,
                     c.VIR_FROM_TEST)
         with self.lock:
             return [self._handle(conn, o) for o in self._doms.values()
@@ -608,9 +622,9 @@ class TestDomains:
             if obj.state != SHUTOFF:
                 invalid_op("domain has to be shutoff before renaming")
             if new_name == obj.defn.name:
-                invalid_op("Can't rename domain to itself")
+                conf_invalid("Can't rename domain to itself")
             if new_name in self._dom_names:
-                invalid_op(f"domain with name '{new_name}' already exists")
+                conf_invalid(f"domain with name '{new_name}' already exists")
             if "/" in new_name:
                 err(c.VIR_ERR_XML_ERROR, f"name {new_name} cannot contain '/'")
             self._lifecycle(obj, c.VIR_DOMAIN_EVENT_UNDEFINED,
@@ -618,7 +632,6 @@ class TestDomains:
             del self._dom_names[obj.defn.name]
             obj.defn.name = new_name
             self._dom_names[new_name] = obj
-            dom._name = new_name
             self._lifecycle(obj, c.VIR_DOMAIN_EVENT_DEFINED, c.VIR_DOMAIN_EVENT_DEFINED_RENAMED)
             return 0
 
@@ -729,7 +742,7 @@ class TestDomains:
         check_flags("testDomainSendProcessSignal", flags, 0, c.VIR_FROM_TEST)
         if pid != 1:
             err(c.VIR_ERR_INVALID_ARG, "only sending a signal to pid 1 is supported")
-        if signum >= c.VIR_DOMAIN_PROCESS_SIGNAL_LAST:
+        if signum > c.VIR_DOMAIN_PROCESS_SIGNAL_RT32:
             err(c.VIR_ERR_INVALID_ARG, f"signum value {signum} is out of range")
         with self.lock:
             self._obj(dom).check_active()
@@ -963,6 +976,16 @@ class TestDomains:
         check_flags("testDomainGetLaunchSecurityInfo", flags, 0, c.VIR_FROM_TEST)
         return {}
 
+    def domainListAllCheckpoints(self, dom: virDomain, flags: int) -> list[Any]:  # noqa: N802
+        with self.lock:
+            obj = self._obj(dom)
+            return [self._make_checkpoint(dom, name) for name in obj.checkpoints]
+
+    def _make_checkpoint(self, dom: virDomain, name: str) -> Any:
+        from pyvirt.api.checkpoint import virDomainCheckpoint
+
+        return virDomainCheckpoint(dom, name)
+
     def domainGetMessages(self, dom: virDomain, flags: int) -> list[str]:  # noqa: N802
         check_flags("testDomainGetMessages", flags,
                     c.VIR_DOMAIN_MESSAGE_DEPRECATION | c.VIR_DOMAIN_MESSAGE_TAINTING,
@@ -976,7 +999,7 @@ class TestDomains:
             obj = self._obj(dom)
             obj.check_active()
             # The test driver cycles the error codes over the disks, starting at 1.
-            return {d.target.dev: (i % (c.VIR_DOMAIN_DISK_ERROR_LAST - 1)) + 1
+            return {d.target.dev: (i % 2) + 1  # cycles UNSPEC, NO_SPACE
                     for i, d in enumerate(obj.defn.devices.disks)}
 
     # ---- memory ----------------------------------------------------------------------------
@@ -1209,7 +1232,8 @@ class TestDomains:
             return 0
 
     def _host_cpus(self) -> int:
-        return int(self.node_info.max_cpus)
+        # libvirt-python sizes CPU maps by virNodeGetCPUMap, which the test driver fixes at 8.
+        return HOST_MAP_CPUS
 
     def domainGetVcpus(self, dom: virDomain) -> tuple[list[tuple[int, int, int, int]],  # noqa: N802
                                                       list[tuple[bool, ...]]]:
@@ -1305,8 +1329,8 @@ class TestDomains:
 
     # ---- scheduler, perf -------------------------------------------------------------------
 
-    def domainGetSchedulerType(self, dom: virDomain) -> list[Any]:  # noqa: N802
-        return ["fair", 1]
+    def domainGetSchedulerType(self, dom: virDomain) -> tuple[str, int]:  # noqa: N802
+        return ("fair", 1)
 
     def domainGetSchedulerParameters(self, dom: virDomain) -> dict[str, int]:  # noqa: N802
         return self.domainGetSchedulerParametersFlags(dom, 0)
@@ -1399,7 +1423,7 @@ class TestDomains:
     def domainInterfaceAddresses(self, dom: virDomain, source: int,  # noqa: N802
                                  flags: int) -> dict[str, Any]:
         check_flags("testDomainInterfaceAddresses", flags, 0, c.VIR_FROM_TEST)
-        if source >= c.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LAST:
+        if source > c.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP:
             err(c.VIR_ERR_INVALID_ARG, f"Unknown IP address data source {source}")
         with self.lock:
             obj = self._obj(dom)
@@ -1408,8 +1432,8 @@ class TestDomains:
             for i, net in enumerate(obj.defn.devices.interfaces):
                 addr = self._iface_address(net, i)
                 out[net.target_dev or ""] = {
+                    "addrs": [{"addr": addr, "prefix": 24, "type": c.VIR_IP_ADDR_TYPE_IPV4}],
                     "hwaddr": net.mac,
-                    "addrs": [{"type": c.VIR_IP_ADDR_TYPE_IPV4, "addr": addr, "prefix": 24}],
                 }
             return out
 
@@ -1564,13 +1588,13 @@ class TestDomains:
     def connectGetAllDomainStats(self, conn: virConnect, stats: int,  # noqa: N802
                                  flags: int) -> list[tuple[virDomain, dict[str, Any]]]:
         check_flags("testConnectGetAllDomainStats", flags,
-                    c.VIR_CONNECT_LIST_DOMAINS_FILTERS_ALL
+                    LIST_FILTERS_ALL
                     | c.VIR_CONNECT_GET_ALL_DOMAINS_STATS_BACKING
                     | c.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS
                     | c.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT, c.VIR_FROM_TEST)
         with self.lock:
             return [(self._handle(conn, o), self._stats(o, stats)) for o in self._doms.values()
-                    if self._list_match(o, flags & c.VIR_CONNECT_LIST_DOMAINS_FILTERS_ALL)]
+                    if self._list_match(o, flags & LIST_FILTERS_ALL)]
 
     def domainListGetStats(self, conn: virConnect, doms: list[virDomain], stats: int,  # noqa: N802
                            flags: int) -> list[tuple[virDomain, dict[str, Any]]]:

@@ -106,7 +106,7 @@ class TestSnapshots:
         if snap is None:
             raise_error(c.VIR_ERR_NO_DOMAIN_SNAPSHOT,
                         f"no domain snapshot with matching name '{name}'",
-                        domain=c.VIR_FROM_DOMAIN_SNAPSHOT)
+                        domain=c.VIR_FROM_TEST)
         return snap
 
     def _snap_of(self, snapshot: virDomainSnapshot) -> tuple[DomainObj, SnapshotDef]:
@@ -193,7 +193,7 @@ class TestSnapshots:
             cur = self._obj(dom).current_snapshot
             if cur is None:
                 raise_error(c.VIR_ERR_NO_DOMAIN_SNAPSHOT, "the domain does not have a current "
-                            "snapshot", domain=c.VIR_FROM_DOMAIN_SNAPSHOT)
+                            "snapshot", domain=c.VIR_FROM_TEST)
             return self._handle_snap(dom, cur)
 
     def domainSnapshotGetParent(self, snapshot: virDomainSnapshot,  # noqa: N802
@@ -204,7 +204,7 @@ class TestSnapshots:
             if not snap.parent:
                 raise_error(c.VIR_ERR_NO_DOMAIN_SNAPSHOT,
                             f"snapshot '{snap.name}' does not have a parent",
-                            domain=c.VIR_FROM_DOMAIN_SNAPSHOT)
+                            domain=c.VIR_FROM_TEST)
             return self._handle_snap(snapshot._dom, snap.parent)
 
     def domainSnapshotGetXMLDesc(self, snapshot: virDomainSnapshot, flags: int) -> str:  # noqa: N802
@@ -275,12 +275,12 @@ class TestSnapshots:
         if snap.parent and snap.parent not in obj.snapshots:
             raise_error(c.VIR_ERR_INVALID_ARG,
                         f"parent {snap.parent} for snapshot {snap.name} not found",
-                        domain=c.VIR_FROM_DOMAIN_SNAPSHOT)
+                        domain=c.VIR_FROM_TEST)
         uuid = snap.domain_uuid()
         if uuid and uuid != obj.defn.uuid:
             raise_error(c.VIR_ERR_INVALID_ARG,
                         f"definition for snapshot {snap.name} must use uuid {obj.defn.uuid}",
-                        domain=c.VIR_FROM_DOMAIN_SNAPSHOT)
+                        domain=c.VIR_FROM_TEST)
         obj.snapshots[snap.name] = snap
 
     def domainSnapshotDelete(self, snapshot: virDomainSnapshot, flags: int) -> int:  # noqa: N802
