@@ -631,7 +631,8 @@ class Capabilities:
 
     @classmethod
     def from_xml(cls, text: str | bytes) -> Capabilities:
-        root = x.parse_xml(text, "capabilities", "(capabilities)")
+        root = x.parse_document(text, "capabilities", "(capabilities)",
+                                  c.VIR_FROM_CAPABILITIES)
         return cls.from_element(root)
 
     @classmethod

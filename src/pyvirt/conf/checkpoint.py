@@ -61,7 +61,8 @@ class CheckpointDef:
     @classmethod
     def from_xml(cls, text: str | bytes, *, redefine: bool = False,
                  now: int | None = None) -> CheckpointDef:
-        root = x.parse_xml(text, "domaincheckpoint", "(domain_checkpoint)")
+        root = x.parse_document(text, "domaincheckpoint", "(domain_checkpoint)",
+                                  c.VIR_FROM_DOMAIN_CHECKPOINT)
         return cls.from_element(root, redefine=redefine, now=now)
 
     @classmethod

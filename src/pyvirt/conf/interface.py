@@ -76,7 +76,7 @@ class InterfaceProtocol:
             if peerdns is not None and peerdns not in ("yes", "no"):
                 raise_error(c.VIR_ERR_XML_ERROR,
                             f"Invalid value for attribute 'peerdns' in element 'dhcp': "
-                            f"'{peerdns}'. Expected 'yes' or 'no'", domain=c.VIR_FROM_INTERFACE)
+                            f"'{peerdns}'.", domain=c.VIR_FROM_XML)
             proto.peerdns = None if peerdns is None else peerdns == "yes"
         for ip in node.iterfind("ip"):
             address = ip.get("address")
@@ -88,7 +88,7 @@ class InterfaceProtocol:
             except ValueError:
                 raise_error(c.VIR_ERR_XML_ERROR,
                             f"Invalid value for attribute 'prefix' in element 'ip': '{prefix}'. "
-                            "Expected integer value", domain=c.VIR_FROM_INTERFACE)
+                            "Expected integer value", domain=c.VIR_FROM_XML)
             proto.ips.append(InterfaceIP(address, value))
         return proto
 
@@ -135,7 +135,8 @@ class InterfaceDef:
 
     @classmethod
     def from_xml(cls, text: str | bytes) -> InterfaceDef:
-        root = x.parse_xml(text, "interface", "(interface_definition)")
+        root = x.parse_document(text, "interface", "(interface_definition)",
+                                c.VIR_FROM_INTERFACE)
         return cls.from_element(root)
 
     @classmethod
@@ -144,11 +145,11 @@ class InterfaceDef:
         if kind is None:
             raise_error(c.VIR_ERR_XML_ERROR,
                         "Missing required attribute 'type' in element 'interface'",
-                        domain=c.VIR_FROM_INTERFACE)
+                        domain=c.VIR_FROM_XML)
         if kind not in INTERFACE_TYPES:
             raise_error(c.VIR_ERR_XML_ERROR,
                         f"Invalid value for attribute 'type' in element 'interface': '{kind}'.",
-                        domain=c.VIR_FROM_INTERFACE)
+                        domain=c.VIR_FROM_XML)
         if parent_type is not None and kind not in _ALLOWED_CHILDREN[parent_type]:
             _err(f"interface has unsupported type '{kind}'")
         name = node.get("name")
@@ -165,8 +166,9 @@ class InterfaceDef:
             mtu = node.find("mtu")
             status, value = _xpath_int(mtu, "size")
             if status == -2 or (value is not None and value < 0):
-                raise_error(c.VIR_ERR_XML_ERROR, "Invalid value for mtu size",
-                            domain=c.VIR_FROM_INTERFACE)
+                # libvirt fails here without reporting anything.
+                raise_error(c.VIR_ERR_INTERNAL_ERROR, domain=c.VIR_FROM_NONE,
+                            message="An error occurred, but the cause is unknown")
             iface.mtu = value or 0
             if iface.mtu > 100000:
                 _err("value of the 'size' attribute of 'mtu' element must be at most 100000")
@@ -178,7 +180,7 @@ class InterfaceDef:
                 if state is not None and state not in LINK_STATES:
                     raise_error(c.VIR_ERR_XML_ERROR,
                                 f"Invalid value for attribute 'state' in element 'link': "
-                                f"'{state}'.", domain=c.VIR_FROM_INTERFACE)
+                                f"'{state}'.", domain=c.VIR_FROM_XML)
                 iface.link_state = state
                 speed = link.get("speed")
                 iface.link_speed = x.parse_int(speed, "link speed", minimum=0) or 0

@@ -33,6 +33,11 @@ def _err(code: int, detail: str) -> None:
     raise_error(code, detail, domain=c.VIR_FROM_NODEDEV)
 
 
+def _attr_err(detail: str) -> None:
+    """virXMLProp* errors: reported in the XML error domain."""
+    raise_error(c.VIR_ERR_XML_ERROR, detail, domain=c.VIR_FROM_XML)
+
+
 def _string(node: Element, path: str) -> str | None:
     text = x.text_of(node, path)
     return text if text else None
@@ -432,7 +437,7 @@ class NetCap(NodeDevCap):
         if link is not None:
             state = link.get("state")
             if state is not None and state not in LINK_STATES:
-                _err(c.VIR_ERR_XML_ERROR, f"Invalid value for attribute 'state' in element "
+                _attr_err(f"Invalid value for attribute 'state' in element "
                      f"'link': '{state}'.")
             cap.link_state = state
             cap.link_speed = x.parse_int(link.get("speed"), "link speed", minimum=0) or 0
@@ -466,10 +471,17 @@ class NetCap(NodeDevCap):
             x.sub(node, "capability", type=self.subtype)
 
 
-def random_wwn(virt_type: str | None = None) -> str:
-    """As virRandomGenerateWWN: an NAA-5 WWN under the hypervisor's OUI."""
-    oui = {"qemu": "001a4a", "xen": "00163e", "vmware": "000569",
-           "hyperv": "0003ff"}.get(virt_type or "qemu", "001a4a")
+# virRandomGenerateWWN's OUIs by hypervisor type.
+_WWN_OUI = {"qemu": "001a4a", "xen": "00163e", "libxl": "00163e", "xenlight": "00163e",
+            "vmware": "000569", "esx": "000569", "hyperv": "0003ff"}
+
+
+def random_wwn(virt_type: str | None) -> str | None:
+    """As virRandomGenerateWWN: an NAA-5 WWN under the hypervisor's OUI (None for a
+    hypervisor without one, e.g. the test driver)."""
+    oui = _WWN_OUI.get((virt_type or "").lower())
+    if oui is None:
+        return None
     return f"5{oui}{random.getrandbits(36):09x}"
 
 
@@ -503,8 +515,12 @@ class SCSIHostCap(NodeDevCap):
                 cap.vport_ops = True
             elif kind == "fc_host":
                 cap.fc_host = True
-                cap.wwnn = _string(sub, "wwnn") or random_wwn(virt_type)
-                cap.wwpn = _string(sub, "wwpn") or random_wwn(virt_type)
+                for attr in ("wwnn", "wwpn"):
+                    value = _string(sub, attr) or random_wwn(virt_type)
+                    if value is None:
+                        _err(c.VIR_ERR_INTERNAL_ERROR, f"no {attr.upper()} supplied for "
+                             f"'{dev}', and auto-generation failed")
+                    setattr(cap, attr, value)
                 cap.fabric_wwn = _string(sub, "fabric_wwn")
             else:
                 _err(c.VIR_ERR_INTERNAL_ERROR,
@@ -879,7 +895,8 @@ class NodeDeviceDef:
     @classmethod
     def from_xml(cls, text: str | bytes, *, create: bool = False,
                  virt_type: str | None = None) -> NodeDeviceDef:
-        root = x.parse_xml(text, "device", "(node_device_definition)")
+        root = x.parse_document(text, "device", "(node_device_definition)",
+                                  c.VIR_FROM_NODEDEV)
         return cls.from_element(root, create=create, virt_type=virt_type)
 
     @classmethod
@@ -895,11 +912,9 @@ class NodeDeviceDef:
         for node in root.iterfind("devnode"):
             kind = node.get("type")
             if kind is None:
-                _err(c.VIR_ERR_XML_ERROR,
-                     "Missing required attribute 'type' in element 'devnode'")
+                _attr_err("Missing required attribute 'type' in element 'devnode'")
             if kind not in ("dev", "link"):
-                _err(c.VIR_ERR_XML_ERROR,
-                     f"Invalid value for attribute 'type' in element 'devnode': '{kind}'.")
+                _attr_err(f"Invalid value for attribute 'type' in element 'devnode': '{kind}'.")
             if kind == "dev":
                 dev.devnode = node.text or ""
             else:
@@ -923,11 +938,9 @@ class NodeDeviceDef:
         for node in cap_nodes:
             kind = node.get("type")
             if kind is None:
-                _err(c.VIR_ERR_XML_ERROR,
-                     "Missing required attribute 'type' in element 'capability'")
+                _attr_err("Missing required attribute 'type' in element 'capability'")
             if kind not in CAP_TYPES:
-                _err(c.VIR_ERR_XML_ERROR,
-                     f"Invalid value for attribute 'type' in element 'capability': '{kind}'.")
+                _attr_err(f"Invalid value for attribute 'type' in element 'capability': '{kind}'.")
             if kind == "scsi_host":
                 dev.caps.append(SCSIHostCap.parse(node, dev.name, create, virt_type))
             elif kind in _PARSERS:

@@ -50,7 +50,8 @@ class SecretDef:
 
     @classmethod
     def from_xml(cls, text: str | bytes) -> SecretDef:
-        return cls.from_element(x.parse_xml(text, "secret", "(definition_of_secret)"))
+        return cls.from_element(x.parse_document(text, "secret", "(definition_of_secret)",
+                                            c.VIR_FROM_SECRET))
 
     @classmethod
     def from_element(cls, root: Element) -> SecretDef:

@@ -99,7 +99,7 @@ def _enum(node: Element, attr: str, values: tuple[str, ...], default: str,
     if value not in values or (nonzero and value == values[0]):
         raise_error(c.VIR_ERR_XML_ERROR,
                     f"Invalid value for attribute '{attr}' in element '{x.local_name(node)}': "
-                    f"'{value}'.", domain=c.VIR_FROM_DOMAIN_SNAPSHOT)
+                    f"'{value}'.", domain=c.VIR_FROM_XML)
     return value
 
 
@@ -200,7 +200,8 @@ class SnapshotDef:
     @classmethod
     def from_xml(cls, text: str | bytes, *, redefine: bool = False, internal: bool = False,
                  offline: bool = False, now: int | None = None) -> SnapshotDef:
-        root = x.parse_xml(text, "domainsnapshot", "(domain_snapshot)")
+        root = x.parse_document(text, "domainsnapshot", "(domain_snapshot)",
+                                  c.VIR_FROM_DOMAIN_SNAPSHOT)
         return cls.from_element(root, redefine=redefine, internal=internal, offline=offline,
                                 now=now)
 

@@ -92,3 +92,34 @@ def test_errors(xml: str, message: str) -> None:
         InterfaceDef.from_xml(xml)
     assert err.value.get_error_code() == c.VIR_ERR_XML_ERROR
     assert str(err.value) == message
+    # libvirt reports attribute-level errors (virXMLProp*) in the XML domain.
+    domain = c.VIR_FROM_XML if "attribute '" in message else c.VIR_FROM_INTERFACE
+    assert err.value.get_error_domain() == domain
+
+
+# Checked against libvirt 9.0 (test:///default interfaceDefineXML).
+@pytest.mark.parametrize("xml,code,domain,message", [
+    ("<interface type='bogus' name='x'/>", c.VIR_ERR_XML_ERROR, c.VIR_FROM_XML,
+     "XML error: Invalid value for attribute 'type' in element 'interface': 'bogus'."),
+    ("<interface type='ethernet' name='x'><protocol family='ipv4'><dhcp peerdns='maybe'/>"
+     "</protocol></interface>", c.VIR_ERR_XML_ERROR, c.VIR_FROM_XML,
+     "XML error: Invalid value for attribute 'peerdns' in element 'dhcp': 'maybe'."),
+    ("<interface type='ethernet' name='x'><protocol family='ipv4'><ip address='1.2.3.4' "
+     "prefix='x'/></protocol></interface>", c.VIR_ERR_XML_ERROR, c.VIR_FROM_XML,
+     "XML error: Invalid value for attribute 'prefix' in element 'ip': 'x'. "
+     "Expected integer value"),
+    ("<interface type='ethernet' name='x'><link state='bogus'/></interface>",
+     c.VIR_ERR_XML_ERROR, c.VIR_FROM_XML,
+     "XML error: Invalid value for attribute 'state' in element 'link': 'bogus'."),
+    ("<interface type='ethernet' name='x'><mtu size='abc'/></interface>",
+     c.VIR_ERR_INTERNAL_ERROR, c.VIR_FROM_NONE, "An error occurred, but the cause is unknown"),
+    ("<interface", c.VIR_ERR_XML_DETAIL, c.VIR_FROM_INTERFACE, None),
+    ("<domain/>", c.VIR_ERR_XML_ERROR, c.VIR_FROM_XML,
+     "XML error: expecting root element of 'interface', not 'domain'"),
+])
+def test_errors_like_libvirt(xml: str, code: int, domain: int, message: str | None) -> None:
+    with pytest.raises(libvirtError) as err:
+        InterfaceDef.from_xml(xml)
+    assert (err.value.get_error_code(), err.value.get_error_domain()) == (code, domain)
+    if message is not None:
+        assert str(err.value) == message

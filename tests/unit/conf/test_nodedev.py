@@ -98,10 +98,12 @@ def test_build_programmatically() -> None:
     assert NodeDeviceDef.from_xml(dev.to_xml()).to_xml() == dev.to_xml()
 
 
+VHBA = ("<device><parent>scsi_host1</parent><capability type='scsi_host'>"
+        "<capability type='fc_host'/></capability></device>")
+
+
 def test_create_mode_vhba() -> None:
-    dev = NodeDeviceDef.from_xml(
-        "<device><parent>scsi_host1</parent><capability type='scsi_host'>"
-        "<capability type='fc_host'/></capability></device>", create=True)
+    dev = NodeDeviceDef.from_xml(VHBA, create=True, virt_type="QEMU")
     cap = dev.cap("scsi_host")
     assert dev.name == "new device"
     assert isinstance(cap, SCSIHostCap) and cap.fc_host
@@ -118,6 +120,15 @@ def test_pci_fields() -> None:
     assert isinstance(pci, PCICap)
     assert str(pci.address) == "0000:02:10.7"
     assert pci.virt_functions and len(pci.virt_functions) == 4
+
+
+def test_create_mode_without_wwn_oui() -> None:
+    # The test driver has no WWN prefix: libvirt 9.0 fails exactly like this.
+    with pytest.raises(libvirtError) as err:
+        NodeDeviceDef.from_xml(VHBA, create=True, virt_type="test")
+    assert str(err.value) == ("internal error: no WWNN supplied for 'new device', and "
+                              "auto-generation failed")
+    assert err.value.get_error_domain() == c.VIR_FROM_NODEDEV
 
 
 @pytest.mark.parametrize("xml,code,message", [
@@ -141,6 +152,8 @@ def test_pci_fields() -> None:
 def test_errors(xml: str, code: int, message: str | None) -> None:
     with pytest.raises(libvirtError) as err:
         NodeDeviceDef.from_xml(xml)
+    if "Invalid value for attribute" in (message or ""):
+        assert err.value.get_error_domain() == c.VIR_FROM_XML
     assert err.value.get_error_code() == code
     if message:
         assert str(err.value) == message

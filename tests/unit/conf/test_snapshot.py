@@ -160,7 +160,9 @@ def test_errors(xml: str, kwargs: dict, code: int, message: str) -> None:
     with pytest.raises(libvirtError) as err:
         SnapshotDef.from_xml(xml, **kwargs)
     assert (err.value.get_error_code(), str(err.value)) == (code, message)
-    assert err.value.get_error_domain() == c.VIR_FROM_DOMAIN_SNAPSHOT
+    # As libvirt 9.0: attribute errors (virXMLPropEnum) come from the XML domain.
+    domain = c.VIR_FROM_XML if "attribute '" in message else c.VIR_FROM_DOMAIN_SNAPSHOT
+    assert err.value.get_error_domain() == domain
 
 
 # test:///default's domain 'test' (inactive XML) and the snapshot libvirt 9.0's test driver
