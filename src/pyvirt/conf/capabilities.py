@@ -4,6 +4,20 @@ Drivers build a ``Capabilities`` programmatically (see ``Capabilities.add_guest`
 ``HostCaps.add_numa_cell``) and print it with ``to_xml()``, which follows libvirt's
 virCapabilitiesFormatXML exactly, including the blank line after each top-level section.
 ``Capabilities.from_xml`` reads the same format back (for tests and remote clients).
+
+Building, e.g. libvirt's test driver host::
+
+    caps = Capabilities.new("i686")
+    caps.host.cpu.flags = ["pae", "nonpae"]
+    caps.host.cpu.pages = [4, 8, 2048, 1048576]
+    caps.host.add_numa_cell(0, 2097152, [NumaCPU(id=0, socket_id=0, core_id=0, siblings="0")],
+                            pages=[(4, 524288), (2048, 0), (1048576, 0)])
+    caps.host.add_secmodel("testSecurity")
+    guest = caps.add_guest("hvm", "i686", 32, "/usr/bin/test-hv")
+    guest.add_domain("test")
+    guest.add_feature("pae")
+    guest.add_feature("nonpae")
+    xml = caps.to_xml()
 """
 
 from __future__ import annotations
@@ -628,6 +642,26 @@ class Capabilities:
                 continue
             return guest
         return None
+
+    def emulator_for(self, os_type: str, arch: str, virt_type: str) -> str | None:
+        """The emulator a domain of this kind gets by default (the per-domain-type one first,
+        as virCapabilitiesDomainDataLookup), or None when the host cannot run it."""
+        guest = self.guest_for(os_type, arch, virt_type)
+        if guest is None:
+            return None
+        for dom in guest.domains:
+            if dom.type == virt_type and dom.emulator:
+                return dom.emulator
+        return guest.emulator
+
+    def machines_for(self, os_type: str, arch: str, virt_type: str) -> list[Machine]:
+        guest = self.guest_for(os_type, arch, virt_type)
+        if guest is None:
+            return []
+        for dom in guest.domains:
+            if dom.type == virt_type and dom.machines:
+                return dom.machines
+        return guest.machines
 
     @classmethod
     def from_xml(cls, text: str | bytes) -> Capabilities:

@@ -137,6 +137,11 @@ def test_guests_machines_and_features() -> None:
     assert xml.index("<acpi default='on' toggle='yes'/>") < xml.index("<apic")
     assert "<live/>" in xml and "<uri_transport>tcp</uri_transport>" in xml
     assert Capabilities.from_xml(xml).to_xml() == xml
+    assert caps.emulator_for("hvm", "x86_64", "kvm") == "/usr/bin/qemu-system-x86_64"
+    assert caps.emulator_for("hvm", "x86_64", "qemu") == "/usr/bin/qemu-system-x86_64"
+    assert caps.emulator_for("hvm", "aarch64", "qemu") is None
+    assert [m.name for m in caps.machines_for("hvm", "x86_64", "kvm")] == ["old"]
+    assert len(caps.machines_for("hvm", "x86_64", "qemu")) == 3
 
 
 def test_empty_host_is_left_out() -> None:
