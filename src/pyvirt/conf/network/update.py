@@ -25,7 +25,8 @@ from pyvirt.conf.network.model import (
 )
 from pyvirt.conf.network.netdev import is_ipv4, is_ipv6, parse_ip, parse_mac
 from pyvirt.conf.xmlutil import Element  # noqa: E402
-from pyvirt.errors import raise_error
+from pyvirt.conf.network.xmldoc import parse_document
+from pyvirt.errors import libvirtError, raise_error
 
 ADD_FIRST = c.VIR_NETWORK_UPDATE_COMMAND_ADD_FIRST
 ADD_LAST = c.VIR_NETWORK_UPDATE_COMMAND_ADD_LAST
@@ -394,7 +395,13 @@ _SECTIONS: dict[int, Callable[[NetworkDef, int, int, Element], None]] = {
 
 def update_section(netdef: NetworkDef, command: int, section: int, parent_index: int,
                    xml: str) -> None:
-    node = x.parse_xml(xml, url="network_update_xml")
+    try:
+        node = x.parse_xml(xml, url="network_update_xml")
+    except libvirtError as exc:
+        if exc.get_error_code() == c.VIR_ERR_XML_DETAIL:
+            # re-raised in the network domain with libvirt's context lines
+            parse_document(xml, "", "network_update_xml", c.VIR_FROM_NETWORK)
+        raise
     handler = _SECTIONS.get(section)
     if handler is None:
         _fail(c.VIR_ERR_OPERATION_UNSUPPORTED, "can't update unrecognized section of network")
