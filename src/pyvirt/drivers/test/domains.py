@@ -1508,7 +1508,7 @@ class TestDomains:
                     raise_error(c.VIR_ERR_INVALID_ARG, "uri", domain=c.VIR_FROM_DOMAIN)
                 value = defn.metadata.get_xml(uri)
             else:
-                raise_error(c.VIR_ERR_INVALID_ARG, "unknown metadata type '%d'" % type_,
+                raise_error(c.VIR_ERR_INVALID_ARG, f"unknown metadata type '{type_}'",
                             domain=c.VIR_FROM_DOMAIN)
             if value is None:
                 raise_error(c.VIR_ERR_NO_DOMAIN_METADATA,
@@ -1539,7 +1539,7 @@ class TestDomains:
                     else:
                         defn.metadata.remove(uri)
                 else:
-                    raise_error(c.VIR_ERR_INVALID_ARG, "unknown metadata type '%d'" % type_,
+                    raise_error(c.VIR_ERR_INVALID_ARG, f"unknown metadata type '{type_}'",
                                 domain=c.VIR_FROM_DOMAIN)
             self._domain_event(c.VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, obj, type_, uri)
             return 0

@@ -64,11 +64,16 @@ except ImportError:  # pragma: no cover - transitional
 
 
 try:
-    from pyvirt.drivers.test.secrets import TestNWFilters, TestSecrets
+    from pyvirt.drivers.test.secrets import TestSecrets
 except ImportError:  # pragma: no cover - transitional
 
     class TestSecrets:  # type: ignore[no-redef]
         pass
+
+
+try:
+    from pyvirt.drivers.test.nwfilters import TestNWFilters
+except ImportError:  # pragma: no cover - transitional
 
     class TestNWFilters:  # type: ignore[no-redef]
         pass
