@@ -3,8 +3,10 @@
 One typed class per capability type (system, pci, usb_device, usb, net, scsi_host,
 scsi_target, scsi, storage, drm, mdev, ccw, css, ap_card, ap_queue, ap_matrix); a PCI
 device's <capability type='vpd'> (vendor data read from sysfs, never written by users) is
-kept as XML. ``NodeDeviceDef.from_xml(text, create=True)`` follows libvirt's parse for
-virNodeDeviceCreateXML/DefineXML (no name or host numbers required, WWNs generated).
+kept as XML. ``NodeDeviceDef.from_xml(text, create=True, virt_type=...)`` follows libvirt's
+parse for virNodeDeviceCreateXML/DefineXML: no name or host numbers required, and missing
+fc_host WWNs generated under ``virt_type``'s OUI; with no OUI (None, "test") that fails as
+it does in libvirt 9.0's test driver.
 """
 
 from __future__ import annotations
@@ -476,9 +478,9 @@ _WWN_OUI = {"qemu": "001a4a", "xen": "00163e", "libxl": "00163e", "xenlight": "0
             "vmware": "000569", "esx": "000569", "hyperv": "0003ff"}
 
 
-def random_wwn(virt_type: str | None) -> str | None:
+def random_wwn(virt_type: str | None = "qemu") -> str | None:
     """As virRandomGenerateWWN: an NAA-5 WWN under the hypervisor's OUI (None for a
-    hypervisor without one, e.g. the test driver)."""
+    hypervisor without one, e.g. the test driver, or no hypervisor at all)."""
     oui = _WWN_OUI.get((virt_type or "").lower())
     if oui is None:
         return None
