@@ -40,6 +40,7 @@ _API_ERROR_DOMAINS: tuple[tuple[str, int], ...] = (
     ("virStorage", c.VIR_FROM_STORAGE),
     ("virConnectStoragePool", c.VIR_FROM_STORAGE),
     ("virConnectFindStoragePoolSources", c.VIR_FROM_STORAGE),
+    ("virConnectGetStoragePoolCapabilities", c.VIR_FROM_STORAGE),
     ("virConnectListAllStoragePools", c.VIR_FROM_STORAGE),
     ("virConnectListStoragePools", c.VIR_FROM_STORAGE),
     ("virConnectListDefinedStoragePools", c.VIR_FROM_STORAGE),
