@@ -84,9 +84,15 @@ class InterfaceConnectMixin:
         return self._drv.interfaceLookupByName(self, name)
 
     def listDefinedInterfaces(self) -> Any:
+        # libvirt-python counts first: its errors come from the count call
+        if not self._drv.connectNumOfDefinedInterfaces(self):
+            return []
         return self._drv.connectListDefinedInterfaces(self)
 
     def listInterfaces(self) -> Any:
+        # libvirt-python counts first: its errors come from the count call
+        if not self._drv.connectNumOfInterfaces(self):
+            return []
         return self._drv.connectListInterfaces(self)
 
     def numOfDefinedInterfaces(self) -> Any:

@@ -147,9 +147,15 @@ class NetworkConnectMixin:
     _readonly: bool
 
     def listDefinedNetworks(self) -> Any:
+        # libvirt-python counts first: its errors come from the count call
+        if not self._drv.connectNumOfDefinedNetworks(self):
+            return []
         return self._drv.connectListDefinedNetworks(self)
 
     def listNetworks(self) -> Any:
+        # libvirt-python counts first: its errors come from the count call
+        if not self._drv.connectNumOfNetworks(self):
+            return []
         return self._drv.connectListNetworks(self)
 
     def networkCreateXML(self, xmlDesc) -> Any:

@@ -62,6 +62,9 @@ class virNodeDevice:  # noqa: N801 - libvirt-python's name
         return self._conn._drv.nodeDeviceIsPersistent(self)
 
     def listCaps(self) -> Any:
+        # libvirt-python counts first: its errors come from the count call
+        if not self._conn._drv.nodeDeviceNumOfCaps(self):
+            return []
         return self._conn._drv.nodeDeviceListCaps(self)
 
     def numOfCaps(self) -> Any:
@@ -100,6 +103,9 @@ class NodeDeviceConnectMixin:
     _readonly: bool
 
     def listDevices(self, cap, flags=0) -> Any:
+        # libvirt-python counts first: its errors come from the count call
+        if not self._drv.nodeNumOfDevices(self, cap, flags):
+            return []
         return self._drv.nodeListDevices(self, cap, flags)
 
     def nodeDeviceCreateXML(self, xmlDesc, flags=0) -> Any:

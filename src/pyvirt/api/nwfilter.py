@@ -89,6 +89,9 @@ class NWFilterConnectMixin:
     _readonly: bool
 
     def listNWFilters(self) -> Any:
+        # libvirt-python counts first: its errors come from the count call
+        if not self._drv.connectNumOfNWFilters(self):
+            return []
         return self._drv.connectListNWFilters(self)
 
     def numOfNWFilters(self) -> Any:

@@ -68,6 +68,9 @@ class SecretConnectMixin:
     _readonly: bool
 
     def listSecrets(self) -> Any:
+        # libvirt-python counts first: its errors come from the count call
+        if not self._drv.connectNumOfSecrets(self):
+            return []
         return self._drv.connectListSecrets(self)
 
     def numOfSecrets(self) -> Any:

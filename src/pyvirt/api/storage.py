@@ -80,6 +80,9 @@ class virStoragePool:  # noqa: N801 - libvirt-python's name
         return self._conn._drv.storagePoolIsPersistent(self)
 
     def listVolumes(self) -> Any:
+        # libvirt-python counts first: its errors come from the count call
+        if not self._conn._drv.storagePoolNumOfVolumes(self):
+            return []
         return self._conn._drv.storagePoolListVolumes(self)
 
     def numOfVolumes(self) -> Any:
@@ -186,9 +189,15 @@ class StorageConnectMixin:
         return self._drv.connectGetStoragePoolCapabilities(self, flags)
 
     def listDefinedStoragePools(self) -> Any:
+        # libvirt-python counts first: its errors come from the count call
+        if not self._drv.connectNumOfDefinedStoragePools(self):
+            return []
         return self._drv.connectListDefinedStoragePools(self)
 
     def listStoragePools(self) -> Any:
+        # libvirt-python counts first: its errors come from the count call
+        if not self._drv.connectNumOfStoragePools(self):
+            return []
         return self._drv.connectListStoragePools(self)
 
     def numOfDefinedStoragePools(self) -> Any:

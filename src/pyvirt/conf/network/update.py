@@ -24,8 +24,8 @@ from pyvirt.conf.network.model import (
     PortGroup,
 )
 from pyvirt.conf.network.netdev import is_ipv4, is_ipv6, parse_ip, parse_mac
-from pyvirt.conf.xmlutil import Element  # noqa: E402
 from pyvirt.conf.network.xmldoc import parse_document
+from pyvirt.conf.xmlutil import Element  # noqa: E402
 from pyvirt.errors import libvirtError, raise_error
 
 ADD_FIRST = c.VIR_NETWORK_UPDATE_COMMAND_ADD_FIRST
