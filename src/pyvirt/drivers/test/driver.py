@@ -321,8 +321,8 @@ class TestDriver(
         return 1
 
     def connectSupportsFeature(self, conn: virConnect, feature: int) -> int:  # noqa: N802
-        return int(feature in (c.VIR_DRV_FEATURE_TYPED_PARAM_STRING,
-                               c.VIR_DRV_FEATURE_NETWORK_UPDATE_HAS_CORRECT_ORDER))
+        # libvirt_internal.h: TYPED_PARAM_STRING (9), NETWORK_UPDATE_HAS_CORRECT_ORDER (16).
+        return int(feature in (9, 16))
 
     def connectGetSysinfo(self, conn: virConnect, flags: int) -> str:  # noqa: N802
         check_flags("testConnectGetSysinfo", flags, 0, c.VIR_FROM_TEST)
