@@ -431,10 +431,17 @@ def _new_event_state() -> Any:
 
 
 class _NoEvents:
-    """Stands in for the event bus while it is not available: events are dropped."""
+    """Stands in for the event bus while it is not available: events are dropped and
+    registrations are refused as unsupported."""
 
     def queue(self, event: Any) -> None:
         pass
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        def refuse(*_args: Any, **_kwargs: Any) -> Any:
+            raise_error(c.VIR_ERR_NO_SUPPORT, "event callbacks", domain=c.VIR_FROM_TEST)
+
+        return refuse
 
 
 # ---- auth -----------------------------------------------------------------------------------
