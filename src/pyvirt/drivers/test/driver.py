@@ -437,6 +437,9 @@ class _NoEvents:
     def queue(self, event: Any) -> None:
         pass
 
+    def deregister_connection(self, conn: Any) -> None:
+        pass
+
     def __getattr__(self, name: str) -> Callable[..., Any]:
         def refuse(*_args: Any, **_kwargs: Any) -> Any:
             raise_error(c.VIR_ERR_NO_SUPPORT, "event callbacks", domain=c.VIR_FROM_TEST)
