@@ -6,6 +6,7 @@ import uuid as _uuid
 from typing import TYPE_CHECKING, Any
 
 from pyvirt.api._common import api_boundary, check_writable, uuid_from_bytes, uuid_from_string
+from pyvirt.errors import libvirtError
 
 if TYPE_CHECKING:
     from pyvirt.api.connect import virConnect
@@ -195,6 +196,9 @@ class NetworkConnectMixin:
         return self._drv.connectNetworkEventDeregisterAny(self, callbackID)
 
     def networkEventRegisterAny(self, net, eventID, cb, opaque) -> Any:
+        # libvirt-python has no callback for an unknown ID and fails before the call
+        if not 0 <= eventID < 1:
+            raise libvirtError("virConnectNetworkEventRegisterAny() failed")
         return self._drv.connectNetworkEventRegisterAny(self, net, eventID, cb, opaque)
 
     def listAllNetworks(self, flags=0) -> Any:

@@ -129,6 +129,9 @@ class NodeDeviceConnectMixin:
         return self._drv.connectNodeDeviceEventDeregisterAny(self, callbackID)
 
     def nodeDeviceEventRegisterAny(self, dev, eventID, cb, opaque) -> Any:
+        # libvirt-python has no callback for an unknown ID and fails before the call
+        if not 0 <= eventID < 2:
+            raise libvirtError("virConnectNodeDeviceEventRegisterAny() failed")
         return self._drv.connectNodeDeviceEventRegisterAny(self, dev, eventID, cb, opaque)
 
     def listAllDevices(self, flags=0) -> Any:

@@ -6,6 +6,7 @@ import uuid as _uuid
 from typing import TYPE_CHECKING, Any
 
 from pyvirt.api._common import api_boundary, check_writable, uuid_from_bytes, uuid_from_string
+from pyvirt.errors import libvirtError
 
 if TYPE_CHECKING:
     from pyvirt.api.connect import virConnect
@@ -95,6 +96,9 @@ class SecretConnectMixin:
         return self._drv.connectSecretEventDeregisterAny(self, callbackID)
 
     def secretEventRegisterAny(self, secret, eventID, cb, opaque) -> Any:
+        # libvirt-python has no callback for an unknown ID and fails before the call
+        if not 0 <= eventID < 2:
+            raise libvirtError("virConnectSecretEventRegisterAny() failed")
         return self._drv.connectSecretEventRegisterAny(self, secret, eventID, cb, opaque)
 
     def listAllSecrets(self, flags=0) -> Any:

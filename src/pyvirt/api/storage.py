@@ -6,6 +6,7 @@ import uuid as _uuid
 from typing import TYPE_CHECKING, Any
 
 from pyvirt.api._common import api_boundary, check_writable, uuid_from_bytes, uuid_from_string
+from pyvirt.errors import libvirtError
 
 if TYPE_CHECKING:
     from pyvirt.api.connect import virConnect
@@ -240,6 +241,9 @@ class StorageConnectMixin:
         return self._drv.connectStoragePoolEventDeregisterAny(self, callbackID)
 
     def storagePoolEventRegisterAny(self, pool, eventID, cb, opaque) -> Any:
+        # libvirt-python has no callback for an unknown ID and fails before the call
+        if not 0 <= eventID < 2:
+            raise libvirtError("virConnectStoragePoolEventRegisterAny() failed")
         return self._drv.connectStoragePoolEventRegisterAny(self, pool, eventID, cb, opaque)
 
     def listAllStoragePools(self, flags=0) -> Any:

@@ -7,6 +7,7 @@ while the network runs); like libvirt's test driver, destroy never swaps them ba
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from dataclasses import dataclass
@@ -32,23 +33,30 @@ LIST_FILTERS_ALL = (
 )
 
 
-def queue_event(driver: Any, type_name: str, **fields: Any) -> None:
-    """Queue a ``pyvirt.events.types.<type_name>`` event on the driver's event state.
+# family -> the pyvirt.events.types class used when the event state has no factory
+_EVENT_TYPES = {"network": "NetworkEvent", "storage_pool": "StoragePoolEvent",
+                "node_device": "NodeDeviceEvent"}
 
-    Tolerates an event layer that is not there (yet): a driver without events just
-    does not publish them.
-    """
+
+def queue_event(driver: Any, family: str, event_id: int, ident: tuple[Any, ...],
+                *payload: Any) -> None:
+    """Queue a ``family`` event (``ident``: name[, uuid] of the object) on the driver's
+    event state: through its ``<family>_event`` factory when it has one, else as a
+    ``pyvirt.events.types`` object. A driver without the event layer publishes nothing."""
     events = getattr(driver, "events", None)
     if events is None:
         return
+    make = getattr(type(events), f"{family}_event", None)
+    if make is not None:
+        events.queue(make(events, event_id, *ident, *payload))
+        return
     try:
-        from pyvirt.events import types
+        types = importlib.import_module("pyvirt.events.types")
     except ImportError:
         return
-    cls = getattr(types, type_name, None)
-    if cls is None:
-        return
-    events.queue(cls(**fields))
+    cls = getattr(types, _EVENT_TYPES[family], None)
+    if cls is not None:
+        events.queue(cls(event_id, *ident, payload))
 
 
 def resolve_file_ref(el: Element, base_dir: str | os.PathLike[str] | None) -> Element:
@@ -93,6 +101,7 @@ class TestNetworks:
 
     lock: threading.RLock
     error_domain: int
+    events: Any
     _networks: dict[str, NetworkObj]  # by UUID, in creation order
 
     def _init_networks(self) -> None:
@@ -204,8 +213,8 @@ class TestNetworks:
         return obj
 
     def _net_event(self, obj: NetworkObj, event: int) -> None:
-        queue_event(self, "NetworkLifecycleEvent", name=obj.def_.name, uuid=obj.def_.uuid,
-                    event=event, detail=0)
+        queue_event(self, "network", c.VIR_NETWORK_EVENT_ID_LIFECYCLE,
+                    (obj.def_.name, obj.def_.uuid), event, 0)
 
     def networkCreateXMLFlags(self, conn: virConnect, xml: str, flags: int) -> virNetwork:  # noqa: N802
         check_flags("testNetworkCreateXMLFlags", flags, c.VIR_NETWORK_CREATE_VALIDATE,
@@ -347,11 +356,11 @@ class TestNetworks:
         self, conn: virConnect, net: virNetwork | None, eventID: int, cb: Any, opaque: Any,  # noqa: N803
     ) -> int:
         key = net.UUIDString() if net is not None else None
-        result: int = self.events.register(conn, "network", eventID, key, cb, opaque)  # type: ignore[attr-defined]
+        result: int = self.events.register(conn, "network", eventID, key, cb, opaque)
         return result
 
     def connectNetworkEventDeregisterAny(self, conn: virConnect, callbackID: int) -> int:  # noqa: N802, N803
-        self.events.deregister(conn, callbackID)  # type: ignore[attr-defined]
+        self.events.deregister(conn, callbackID)
         return 0
 
 

@@ -66,6 +66,7 @@ class TestNodeDevices:
 
     lock: threading.RLock
     error_domain: int
+    events: Any
     _nodedevs: dict[str, NodeDeviceDef]  # by name, in creation order
 
     def _init_nodedevs(self) -> None:
@@ -85,7 +86,7 @@ class TestNodeDevices:
         return dev
 
     def _dev_event(self, name: str, event: int) -> None:
-        queue_event(self, "NodeDeviceLifecycleEvent", name=name, event=event, detail=0)
+        queue_event(self, "node_device", c.VIR_NODE_DEVICE_EVENT_ID_LIFECYCLE, (name,), event, 0)
 
     # ---- lookups and lists --------------------------------------------------------------
 
@@ -223,9 +224,9 @@ class TestNodeDevices:
         opaque: Any,
     ) -> int:
         key = dev.name() if dev is not None else None
-        result: int = self.events.register(conn, "nodedev", eventID, key, cb, opaque)  # type: ignore[attr-defined]
+        result: int = self.events.register(conn, "node_device", eventID, key, cb, opaque)
         return result
 
     def connectNodeDeviceEventDeregisterAny(self, conn: virConnect, callbackID: int) -> int:  # noqa: N802, N803
-        self.events.deregister(conn, callbackID)  # type: ignore[attr-defined]
+        self.events.deregister(conn, callbackID)
         return 0

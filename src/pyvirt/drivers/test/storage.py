@@ -114,6 +114,7 @@ class TestStorage:
 
     lock: threading.RLock
     error_domain: int
+    events: Any
     _pools: dict[str, PoolObj]  # by UUID, in creation order
 
     def _init_pools(self) -> None:
@@ -266,8 +267,8 @@ class TestStorage:
         return obj
 
     def _pool_event(self, name: str, uuid: str, event: int) -> None:
-        queue_event(self, "StoragePoolLifecycleEvent", name=name, uuid=uuid, event=event,
-                    detail=0)
+        queue_event(self, "storage_pool", c.VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE, (name, uuid),
+                    event, 0)
 
     def _fc_host_vport(self, pooldef: PoolDef, create: bool) -> None:
         """A fc_host adapter makes (or removes) the test driver's mock vHBA node device."""
@@ -355,8 +356,8 @@ class TestStorage:
         check_flags("testStoragePoolRefresh", flags, 0, self.error_domain)
         with self.lock:
             self._pool_active(pool.name())
-            queue_event(self, "StoragePoolRefreshEvent", name=pool.name(),
-                        uuid=pool.UUIDString())
+            queue_event(self, "storage_pool", c.VIR_STORAGE_POOL_EVENT_ID_REFRESH,
+                        (pool.name(), pool.UUIDString()))
             return 0
 
     # ---- pool state and description -----------------------------------------------------
@@ -565,9 +566,9 @@ class TestStorage:
         opaque: Any,
     ) -> int:
         key = pool.UUIDString() if pool is not None else None
-        result: int = self.events.register(conn, "storage", eventID, key, cb, opaque)  # type: ignore[attr-defined]
+        result: int = self.events.register(conn, "storage_pool", eventID, key, cb, opaque)
         return result
 
     def connectStoragePoolEventDeregisterAny(self, conn: virConnect, callbackID: int) -> int:  # noqa: N802, N803
-        self.events.deregister(conn, callbackID)  # type: ignore[attr-defined]
+        self.events.deregister(conn, callbackID)
         return 0
