@@ -207,3 +207,26 @@ def test_flag_checks(pool: pyvirt.virStoragePool) -> None:
           "unsupported flags (0x1) in function testStorageVolGetXMLDesc")
     fails(lambda: pool.XMLDesc(1), c.VIR_ERR_INVALID_ARG, c.VIR_FROM_TEST,
           "unsupported flags (0x1) in function testStoragePoolGetXMLDesc")
+
+
+def test_node_file_pools_and_volumes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "vol.xml").write_text(
+        "<volume><name>b</name><key>mykey</key><capacity unit='K'>4</capacity>"
+        "<target><path>/elsewhere/b</path></target></volume>")
+    (tmp_path / "pool2.xml").write_text(
+        "<pool type='logical'><name>vg</name><source><name>vg</name></source></pool>")
+    (tmp_path / "node.xml").write_text(
+        "<node><pool type='dir'><name>p1</name><target><path>/p1</path></target>"
+        "<volume><name>a</name><capacity>1000</capacity><allocation>500</allocation></volume>"
+        "<volume file='vol.xml'/></pool><pool file='pool2.xml'/></node>")
+    conn = pyvirt.open(f"test://{tmp_path / 'node.xml'}")
+    try:
+        p1 = conn.storagePoolLookupByName("p1")
+        assert p1.info() == [2, CAP, 4596, CAP - 4596]
+        assert p1.storageVolLookupByName("a").key() == "/p1/a"
+        assert conn.storageVolLookupByKey("mykey").path() == "/elsewhere/b"
+        vg = conn.storagePoolLookupByName("vg")
+        vol = vg.createXML("<volume><name>lv</name><capacity>1024</capacity></volume>")
+        assert (vol.path(), vol.info()) == ("/dev/vg/lv", [c.VIR_STORAGE_VOL_BLOCK, 1024, 1024])
+    finally:
+        conn.close()
