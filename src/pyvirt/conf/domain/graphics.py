@@ -48,6 +48,7 @@ class Graphics(Device):
 
     type: str = "vnc"
     port: int = 0
+    tls_port: int = 0
     autoport: bool = False
     websocket: int | None = None
     listens: list[GraphicsListen] = field(default_factory=list)
@@ -101,6 +102,40 @@ class Graphics(Device):
                                 f"Invalid value for attribute 'websocket' in element "
                                 f"'graphics': '{ws}'. Expected integer value",
                                 domain=c.VIR_FROM_DOMAIN)
+
+        elif self.type == "spice":
+            self.port = self._int_attr(r, "port")
+            self.tls_port = self._int_attr(r, "tlsPort")
+            autoport = r.attr("autoport")
+            if autoport not in (None, "yes", "no"):
+                raise_error(c.VIR_ERR_XML_ERROR,
+                            f"Invalid value for attribute 'autoport' in element 'graphics': "
+                            f"'{autoport}'. Expected 'yes' or 'no'", domain=c.VIR_FROM_DOMAIN)
+            self.autoport = autoport == "yes"
+            if self.port == -1 and self.tls_port == -1:  # legacy spelling of autoport
+                self.autoport = True
+            if self.autoport and inactive:
+                self.port = self.tls_port = 0
+
+    @staticmethod
+    def _int_attr(r: Reader, name: str) -> int:
+        value = r.attr(name)
+        if value is None:
+            return 0
+        try:
+            return int(value)
+        except ValueError:
+            raise_error(c.VIR_ERR_XML_ERROR,
+                        f"Invalid value for attribute '{name}' in element 'graphics': "
+                        f"'{value}'. Expected integer value", domain=c.VIR_FROM_DOMAIN)
+
+    def post_parse(self) -> None:
+        # spice with no ports and autoport='no' listens nowhere: listen type 'none'
+        if self.type == "spice" and self.listens:
+            first = self.listens[0]
+            if (first.type == "address" and not self.port and not self.tls_port
+                    and not self.autoport):
+                self.listens[0] = GraphicsListen("none")
 
     def _parse_listens(self, r: Reader, inactive: bool) -> None:
         el = r.el
@@ -181,9 +216,17 @@ class Graphics(Device):
                 w.attr("autoport", "yes" if self.autoport else "no")
                 w.attr("websocket", self.websocket or None)
                 w.attr("listen", self._compat_addr(first, inactive))
-        elif self.type in ("spice", "rdp") and first is not None:
-            # port/tlsPort/autoport precede the legacy listen attribute
-            for key in ("port", "tlsPort", "autoport", "multiUser", "replaceUser"):
+        elif self.type == "spice" and first is not None:
+            if first.type in ("address", "network"):
+                w.attr("port", self.port or None)
+                w.attr("tlsPort", self.tls_port or None)
+                w.attr("autoport", "yes" if self.autoport else "no")
+                w.attr("listen", self._compat_addr(first, inactive))
+            elif first.type == "socket" and self.autoport:
+                w.attr("autoport", "yes")
+        elif self.type == "rdp" and first is not None:
+            # port/autoport precede the legacy listen attribute
+            for key in ("port", "autoport", "replaceUser", "multiUser"):
                 if key in self.extra.attrs:
                     w.attr(key, self.extra.attrs[key])
             w.attr("listen", self._compat_addr(first, inactive))

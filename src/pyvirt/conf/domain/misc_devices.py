@@ -196,6 +196,19 @@ class Hostdev(GenericDevice):
     def mode(self) -> str | None:
         return self.extra.attrs.get("mode")
 
+    @property
+    def managed(self) -> bool:
+        return self.extra.attrs.get("managed") == "yes"
+
+    def post_parse(self) -> None:
+        # libvirt always prints managed= for subsystem hostdevs, right after type=
+        attrs = self.extra.attrs
+        if attrs.get("mode", "subsystem") == "subsystem":
+            managed = "yes" if attrs.get("managed") == "yes" else "no"
+            rest = {k: v for k, v in attrs.items() if k not in ("mode", "type", "managed")}
+            self.extra.attrs = {"mode": attrs.get("mode", "subsystem"),
+                                "type": attrs.get("type", ""), "managed": managed, **rest}
+
 
 @dataclass(kw_only=True)
 class Filesystem(GenericDevice):

@@ -9,13 +9,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pyvirt import constants as c
-from pyvirt.conf.domain import cputune
+from pyvirt.conf.domain import cpu, cputune
 from pyvirt.conf.domain.address import Address
+from pyvirt.conf.domain.chardevs import ChrDevice
 from pyvirt.conf.domain.controllers import Controller
 from pyvirt.errors import raise_error
 
 if TYPE_CHECKING:
     from pyvirt.conf.domain.core import DomainDef
+    from pyvirt.conf.domain.devices import Devices
 
 
 def post_parse(d: DomainDef, inactive: bool) -> None:
@@ -28,6 +30,8 @@ def post_parse(d: DomainDef, inactive: bool) -> None:
         d.os.arch = _HOST_ARCH
     _memory(d)
     cputune.canonicalise(d)
+    if d.cpu is not None:
+        cpu.canonicalise(d.cpu)
     if d.os.type == "hvm":
         _boot_order(d)
     devs = d.devices
@@ -41,6 +45,10 @@ def post_parse(d: DomainDef, inactive: bool) -> None:
         rng.post_parse()
     for fs in devs.filesystems:
         fs.post_parse()
+    for hostdev in devs.hostdevs:
+        hostdev.post_parse()
+    for gfx in devs.graphics:
+        gfx.post_parse()
     _chardevs(d)
     _implicit_controllers(d)
     _controller_indexes(d)
@@ -91,6 +99,34 @@ def _chardevs(d: DomainDef) -> None:
             if chr_.target_port is None:
                 ports = [x.target_port for x in group if x.target_port is not None]
                 chr_.target_port = max(ports, default=-1) + 1
+    if d.os.type == "hvm":
+        _console_compat(devs)
+
+
+# Serial target types for which libvirt pairs serials[0] with a console stub.
+_STUB_SERIAL_TYPES = (None, "isa-serial", "spapr-vio-serial", "system-serial", "sclp-serial")
+
+
+def _console_compat(devs: Devices) -> None:
+    """virDomainDefAddConsoleCompat: an hvm guest's first <console> is an alias of
+    <serial> 0 (created from the console when missing)."""
+    for cons in devs.consoles[1:]:
+        if cons.target_type == "serial":
+            raise_error(c.VIR_ERR_CONFIG_UNSUPPORTED,
+                        "Only the first console can be a serial port", domain=c.VIR_FROM_DOMAIN)
+    stub = ChrDevice(tag="console", type="pty", target_type="serial", target_port=0)
+    if devs.consoles and devs.consoles[0].target_type == "serial":
+        first = devs.consoles[0]
+        if not devs.serials:
+            first.tag = "serial"
+            first.target_type = None
+            first.target_port = 0
+            devs.serials.append(first)
+            devs.consoles[0] = stub
+        elif devs.serials[0].source != first.source:
+            devs.consoles[0] = stub
+    elif devs.serials and devs.serials[0].target_type in _STUB_SERIAL_TYPES:
+        devs.consoles.insert(0, stub)
 
 
 def _implicit_controllers(d: DomainDef) -> None:
