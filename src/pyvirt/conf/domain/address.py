@@ -25,7 +25,13 @@ class Address:
     # Typed views of the common address kinds.
     def num(self, name: str) -> int:
         value = self.attrs.get(name)
-        return parse_int(value, f"address {name}") or 0 if value is not None else 0
+        if value is None:
+            return 0
+        text = value.strip()
+        try:
+            return int(text, 16) if text.lower().startswith("0x") else int(text, 10)
+        except ValueError:
+            return parse_int(value, f"address {name}") or 0
 
     @property
     def controller(self) -> int:
@@ -50,8 +56,9 @@ class Address:
         addr = cls(el.get("type") or "", attrs, kids)
         for name in attrs:
             if name in ("domain", "bus", "slot", "function", "controller", "target", "unit",
-                        "port", "cssid", "ssid", "devno", "iobase", "irq") and addr.type != "usb":
-                parse_int(attrs[name], f"address {name}", minimum=0)
+                        "cssid", "ssid", "devno", "iobase", "irq", "reg", "base") \
+                    and addr.type != "usb":
+                addr.num(name)
         return addr
 
     def format(self) -> Element:
@@ -68,6 +75,21 @@ class Address:
             for key, value in a.items():
                 if key not in ("domain", "bus", "slot", "function"):
                     el.set(key, value)
+        elif self.type == "ccw":
+            el.set("cssid", f"0x{self.num('cssid'):x}")
+            el.set("ssid", f"0x{self.num('ssid'):x}")
+            el.set("devno", f"0x{self.num('devno'):04x}")
+        elif self.type == "spapr-vio" and "reg" in a:
+            el.set("reg", f"0x{self.num('reg'):08x}")
+        elif self.type == "isa":
+            if self.num("iobase") > 0:
+                el.set("iobase", f"0x{self.num('iobase'):x}")
+            if self.num("irq") > 0:
+                el.set("irq", f"0x{self.num('irq'):x}")
+        elif self.type == "dimm":
+            el.set("slot", str(self.num("slot")))
+            if self.num("base"):
+                el.set("base", f"0x{self.num('base'):x}")
         elif self.type in ("drive", "virtio-serial", "ccid"):
             names = {"drive": _DRIVE, "virtio-serial": _VIOSERIAL, "ccid": _CCID}[self.type]
             for name in names:

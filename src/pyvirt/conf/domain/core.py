@@ -86,7 +86,13 @@ class Loader:
 
     def format(self) -> Element:
         el = etree.Element("loader")
-        for key, value in self.attrs.items():
+        attrs = dict(self.attrs)
+        if self.path and "type" not in attrs:
+            attrs["type"] = "rom"  # virDomainDefPostParseOs
+        for key in ("readonly", "secure", "type", "stateless"):
+            if key in attrs:
+                el.set(key, attrs.pop(key))
+        for key, value in attrs.items():
             el.set(key, value)
         if self.path:
             el.text = self.path

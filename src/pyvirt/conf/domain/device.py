@@ -48,10 +48,14 @@ class Device:
         dev.parse(r, inactive)
         dev.info = DeviceInfo.parse(r, inactive)
         dev.extra = r.extra()
+        dev.finish(inactive)
         return dev
 
     def parse(self, r: Reader, inactive: bool) -> None:
         """Read the typed fields (subclasses)."""
+
+    def finish(self, inactive: bool) -> None:
+        """Adjust what was kept untyped, once parsing is done (subclasses)."""
 
     def write(self, w: Writer, inactive: bool, secure: bool) -> None:
         """Add the typed attributes and children (subclasses)."""

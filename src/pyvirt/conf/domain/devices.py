@@ -9,7 +9,7 @@ from lxml import etree
 from pyvirt.conf.domain.chardevs import ChrBackedDevice, ChrDevice
 from pyvirt.conf.domain.controllers import Controller
 from pyvirt.conf.domain.device import Device, GenericDevice
-from pyvirt.conf.domain.disks import Disk
+from pyvirt.conf.domain.disks import Disk, disk_name_to_index
 from pyvirt.conf.domain.graphics import Graphics
 from pyvirt.conf.domain.interfaces import Interface
 from pyvirt.conf.domain.misc_devices import (
@@ -118,6 +118,8 @@ class Devices:
                 dev = _class_for(tag).from_element(child, inactive)
                 if isinstance(dev, Controller):
                     devs.insert_controller(dev)
+                elif isinstance(dev, Disk):
+                    devs.insert_disk(dev)
                 elif isinstance(dev, Video) and dev.primary and devs.videos:
                     # libvirt keeps the primary video first
                     devs.videos.insert(0, dev)
@@ -127,6 +129,24 @@ class Devices:
                 devs.extra.children.append((tuple(reversed(seen)), XNode.from_element(child)))
             seen.append(tag)
         return devs
+
+    def insert_disk(self, disk: Disk) -> None:
+        """virDomainDiskInsert: disks on one bus stay ordered by their target name."""
+        idx_new = disk_name_to_index(disk.target_dev)
+        insert_at = -1
+        for i in range(len(self.disks) - 1, -1, -1):
+            cur = self.disks[i]
+            if cur.target_bus != disk.target_bus:
+                continue
+            if cur.target_dev and disk.target_dev and \
+                    disk_name_to_index(cur.target_dev) > idx_new:
+                insert_at = i
+            elif insert_at == -1:
+                insert_at = i + 1
+        if insert_at == -1:
+            self.disks.append(disk)
+        else:
+            self.disks.insert(insert_at, disk)
 
     def insert_controller(self, cont: Controller) -> None:
         """virDomainControllerInsertPreAlloced: keep controllers grouped by type, by index."""

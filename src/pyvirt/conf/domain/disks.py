@@ -28,6 +28,11 @@ _PATH_ATTR = {"file": "file", "block": "dev", "dir": "dir", "network": "name", "
               "volume": "volume", "vhostuser": "path"}
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21, "ftps": 990, "tftp": 69,
+                  "sheepdog": 7000, "nbd": 10809, "ssh": 22, "iscsi": 3260, "gluster": 24007,
+                  "vxhs": 9999}
+
+
 def disk_name_to_index(name: str) -> int:
     """virDiskNameToIndex: 'hda' -> 0, 'sdb' -> 1, 'vdaa' -> 26; -1 when not a disk name."""
     for prefix in ("fd", "hd", "vd", "sd", "xvd", "ubd"):
@@ -82,8 +87,11 @@ class DiskSource:
     def hosts(self) -> list[dict[str, str]]:
         return [h.attrs for h in self.children if h.tag == "host"]
 
-    def format(self) -> Element:
-        return XNode("source", dict(self.attrs), None, list(self.children)).to_element()
+    def format(self, inactive: bool = False) -> Element:
+        attrs = dict(self.attrs)
+        if "pool" in attrs:  # pool before volume
+            attrs = {"pool": attrs.pop("pool"), **attrs}
+        return XNode("source", attrs, None, list(self.children)).to_element()
 
 
 @dataclass
@@ -195,6 +203,10 @@ class Disk(Device):
             self.source = DiskSource(dict(src.attrib),
                                      [XNode.from_element(ch) for ch in src
                                       if isinstance(ch.tag, str)])
+        if inactive:
+            # backing chain indexes are runtime state: an inactive parse drops them
+            if self.source is not None:
+                self.source.attrs.pop("index", None)
         tgt = r.first("target")
         if tgt is None or not tgt.get("dev"):
             raise_error(c.VIR_ERR_NO_TARGET, self.path or None, domain=c.VIR_FROM_DOMAIN)
@@ -211,6 +223,19 @@ class Disk(Device):
         self.shareable = r.child("shareable") is not None
         self.serial = r.text("serial")
 
+    def finish(self, inactive: bool) -> None:
+        if not inactive:
+            return
+
+        def strip(node: XNode) -> None:
+            if node.tag == "backingStore":
+                node.attrs.pop("index", None)
+            for child in node.children:
+                strip(child)
+
+        for _, node in self.extra.children:
+            strip(node)
+
     def write(self, w: Writer, inactive: bool, secure: bool) -> None:
         w.attr("type", self.type)
         w.attr("device", self.device)
@@ -219,7 +244,10 @@ class Disk(Device):
             w.child(drv.format())
         if self.source is not None:
             w.child(self.source.format())
-        w.child(self.target.format())
+        tgt = self.target.format()
+        if tgt.get("tray") is not None and (inactive or tgt.get("tray") != "open"):
+            del tgt.attrib["tray"]  # only an open tray of a running guest is shown
+        w.child(tgt)
         if self.readonly:
             w.sub("readonly")
         if self.shareable:
@@ -228,6 +256,14 @@ class Disk(Device):
             w.sub("serial", self.serial)
 
     def post_parse(self) -> None:
+        if self.source is not None and self.type == "network":
+            port = _DEFAULT_PORTS.get(self.source.protocol or "")
+            for host in self.source.children:
+                if (host.tag == "host" and port and "port" not in host.attrs
+                        and host.attrs.get("transport", "tcp") == "tcp" and "name" in host.attrs):
+                    host.attrs["port"] = str(port)
+        if self.type == "vhostuser" and "snapshot" not in self.extra.attrs:
+            self.extra.attrs["snapshot"] = "no"
         if self.target_dev.startswith("ioemu:"):
             self.target_dev = self.target_dev[len("ioemu:"):]
         if self.device == "cdrom":
