@@ -276,6 +276,8 @@ class ChrDevice(Device):
             self.target_attrs = {k: v for k, v in tgt.attrib.items()
                                  if k not in ("type",) and
                                  not (k == "port" and self.tag != "channel")}
+            if inactive:
+                self.target_attrs.pop("state", None)  # runtime state of a virtio channel
             self.target_children = [XNode.from_element(x) for x in tgt
                                     if isinstance(x.tag, str)]
 

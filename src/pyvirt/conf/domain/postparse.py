@@ -13,6 +13,7 @@ from pyvirt.conf.domain import cpu, cputune
 from pyvirt.conf.domain.address import Address
 from pyvirt.conf.domain.chardevs import ChrDevice
 from pyvirt.conf.domain.controllers import Controller
+from pyvirt.conf.domain.xnode import XNode
 from pyvirt.errors import raise_error
 
 if TYPE_CHECKING:
@@ -29,11 +30,15 @@ def post_parse(d: DomainDef, inactive: bool) -> None:
     if not d.os.arch:
         d.os.arch = _HOST_ARCH
     _memory(d)
+    _iothreads(d)
     cputune.canonicalise(d)
     if d.cpu is not None:
         cpu.canonicalise(d.cpu)
     if d.os.type == "hvm":
         _boot_order(d)
+    for _, node in d.os.extra.children:
+        if node.tag == "bootmenu" and node.attrs.get("enable") != "yes":
+            node.attrs.pop("timeout", None)  # only read for an enabled menu
     devs = d.devices
     for disk in devs.disks:
         disk.post_parse()
@@ -69,6 +74,27 @@ def _memory(d: DomainDef) -> None:
     if d.max_memory_kib and d.max_memory_kib < d.memory_kib:
         raise_error(c.VIR_ERR_XML_ERROR, "maximum memory size must be equal or greater than "
                     "the actual memory size", domain=c.VIR_FROM_DOMAIN)
+
+
+def _iothreads(d: DomainDef) -> None:
+    """virDomainIOThreadIDDefArrayInit: <iothreads> counts the ids; missing ids are filled
+    in with the lowest free numbers (printed only when some ids were given)."""
+    node = next((n for _, n in d.extra.children if n.tag == "iothreadids"), None)
+    if node is None:
+        return
+    ids = []
+    for child in node.findall("iothread"):
+        try:
+            ids.append(int(child.attrs.get("id", "")))
+        except ValueError:
+            raise_error(c.VIR_ERR_XML_ERROR, "invalid iothread 'id' value",
+                        domain=c.VIR_FROM_DOMAIN)
+    d.iothreads = max(d.iothreads, len(ids))
+    free = (i for i in range(1, d.iothreads + 1) if i not in ids)
+    while len(ids) < d.iothreads:
+        new = next(free)
+        ids.append(new)
+        node.children.append(XNode("iothread", {"id": str(new)}))
 
 
 def _boot_order(d: DomainDef) -> None:
