@@ -63,7 +63,8 @@ def _memory_kib(node: Element | None, xpath: str, capped: bool = True) -> int:
         return 0
     text = (node.text or "").strip()
     unit = node.get("unit")
-    limit = (2**63 - 1) if not capped else (2**53 - 1) * 1024  # ULLONG/LLONG limits, in bytes
+    # virMemoryMaxValue on 64-bit hosts: off_t's range, or any unsigned long long
+    limit = (2**63 - 1) if capped else (2**64 - 1)
     try:
         int(text)
         if int(text) < 0:

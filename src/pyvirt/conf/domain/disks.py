@@ -224,8 +224,12 @@ class Disk(Device):
         self.serial = r.text("serial")
 
     def finish(self, inactive: bool) -> None:
+        if self.readonly and self.extra.attrs.get("snapshot") == "no":
+            del self.extra.attrs["snapshot"]  # implied for read-only disks
         if not inactive:
             return
+        # a block job's <mirror> is runtime state
+        self.extra.children = [(p, n) for p, n in self.extra.children if n.tag != "mirror"]
 
         def strip(node: XNode) -> None:
             if node.tag == "backingStore":
@@ -245,8 +249,8 @@ class Disk(Device):
         if self.source is not None:
             w.child(self.source.format())
         tgt = self.target.format()
-        if tgt.get("tray") is not None and (inactive or tgt.get("tray") != "open"):
-            del tgt.attrib["tray"]  # only an open tray of a running guest is shown
+        if tgt.get("tray") is not None and tgt.get("tray") != "open":
+            del tgt.attrib["tray"]  # only an open tray is shown
         w.child(tgt)
         if self.readonly:
             w.sub("readonly")

@@ -96,7 +96,10 @@ class Interface(Device):
             self.mac_check = mac.get("check")
         src = r.first("source")
         if src is not None:
-            self.source = NetSource(dict(src.attrib),
+            attrs = dict(src.attrib)
+            if inactive:
+                attrs.pop("portid", None)  # the network port exists while running
+            self.source = NetSource(attrs,
                                     [XNode.from_element(ch) for ch in src
                                      if isinstance(ch.tag, str)])
         model = r.first("model")

@@ -201,6 +201,10 @@ class Hostdev(GenericDevice):
         return self.extra.attrs.get("managed") == "yes"
 
     def post_parse(self) -> None:
+        for _, node in self.extra.children:
+            if node.tag == "source":
+                for addr in node.findall("address"):
+                    _pci_hex(addr)
         # libvirt always prints managed= for subsystem hostdevs, right after type=
         attrs = self.extra.attrs
         if attrs.get("mode", "subsystem") == "subsystem":
@@ -241,6 +245,21 @@ class Filesystem(GenericDevice):
                                "filesystem usage")
                 node.attrs["usage"] = str((nbytes + 1023) // 1024)
                 node.attrs["units"] = "KiB"
+
+
+def _pci_hex(addr: XNode) -> None:
+    """A host PCI address as libvirt prints it (0x%04x:0x%02x:0x%02x.0x%d)."""
+    a = addr.attrs
+    if not all(k in a for k in ("domain", "bus", "slot", "function")):
+        return
+    try:
+        nums = [int(a[k], 0) if a[k].lower().startswith("0x") else int(a[k])
+                for k in ("domain", "bus", "slot", "function")]
+    except ValueError:
+        return
+    formatted = {"domain": f"0x{nums[0]:04x}", "bus": f"0x{nums[1]:02x}",
+                 "slot": f"0x{nums[2]:02x}", "function": f"0x{nums[3]:d}"}
+    addr.attrs = {**formatted, **{k: v for k, v in a.items() if k not in formatted}}
 
 
 DEVICE_CLASSES: dict[str, type[Device]] = {

@@ -14,6 +14,7 @@ from pyvirt.conf.domain.address import Address
 from pyvirt.conf.domain.chardevs import ChrDevice
 from pyvirt.conf.domain.controllers import Controller
 from pyvirt.conf.domain.xnode import XNode
+from pyvirt.conf.xmlutil import scale
 from pyvirt.errors import raise_error
 
 if TYPE_CHECKING:
@@ -29,11 +30,14 @@ def post_parse(d: DomainDef, inactive: bool) -> None:
                     domain=c.VIR_FROM_DOMAIN)
     if not d.os.arch:
         d.os.arch = _HOST_ARCH
-    _memory(d)
-    _iothreads(d)
-    cputune.canonicalise(d)
     if d.cpu is not None:
         cpu.canonicalise(d.cpu)
+        if not d.cpu.attrs and not d.cpu.children:
+            d.cpu = None  # an empty <cpu/> says nothing
+    _memory(d)
+    _iothreads(d)
+    _memory_units(d)
+    cputune.canonicalise(d)
     if d.os.type == "hvm":
         _boot_order(d)
     for _, node in d.os.extra.children:
@@ -64,6 +68,9 @@ def post_parse(d: DomainDef, inactive: bool) -> None:
 
 def _memory(d: DomainDef) -> None:
     if d.memory_kib == 0:
+        # the NUMA cells' sizes add up to the total
+        d.memory_kib = sum(int(cell.get("memory", "0")) for cell in cpu.numa_cells(d.cpu))
+    if d.memory_kib == 0:
         raise_error(c.VIR_ERR_XML_ERROR, "Memory size must be specified via <memory> or in "
                     "the <numa> configuration", domain=c.VIR_FROM_DOMAIN)
     if d.current_memory_kib == 0 or d.current_memory_kib > d.memory_kib:
@@ -74,6 +81,29 @@ def _memory(d: DomainDef) -> None:
     if d.max_memory_kib and d.max_memory_kib < d.memory_kib:
         raise_error(c.VIR_ERR_XML_ERROR, "maximum memory size must be equal or greater than "
                     "the actual memory size", domain=c.VIR_FROM_DOMAIN)
+
+
+_MEMTUNE = ("hard_limit", "soft_limit", "swap_hard_limit", "min_guarantee")
+
+
+def _memory_units(d: DomainDef) -> None:
+    """Scaled sizes libvirt keeps in KiB: <memtune> limits, hugepage sizes."""
+    for _, node in d.extra.children:
+        if node.tag == "memtune":
+            for child in node.children:
+                if child.tag in _MEMTUNE and child.text:
+                    nbytes = scale(child.text.strip(), child.attrs.get("unit"), "KiB",
+                                   child.tag)
+                    child.text = str((nbytes + 1023) // 1024)
+                    child.attrs = {"unit": "KiB"}
+        elif node.tag == "memoryBacking":
+            pages = node.find("hugepages")
+            for page in pages.findall("page") if pages is not None else []:
+                if "size" in page.attrs:
+                    nbytes = scale(page.attrs["size"], page.attrs.get("unit"), "KiB",
+                                   "hugepage size")
+                    rest = {k: v for k, v in page.attrs.items() if k not in ("size", "unit")}
+                    page.attrs = {"size": str(nbytes // 1024), "unit": "KiB", **rest}
 
 
 def _iothreads(d: DomainDef) -> None:
