@@ -7,8 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyvirt.api.checkpoint import virDomainCheckpoint
 from pyvirt.api.connect import virConnect
@@ -23,40 +22,30 @@ from pyvirt.api.storage import virStoragePool, virStorageVol
 from pyvirt.api.stream import virStream
 from pyvirt.constants import *  # noqa: F403 - libvirt-python exposes every VIR_* name here
 from pyvirt.constants import LIBVIR_VERSION_NUMBER, VIR_CONNECT_RO
-from pyvirt.errors import RawError, libvirtError
 from pyvirt.errors import last_error as _last_error
+from pyvirt.errors import libvirtError
 from pyvirt.errors import register_error_handler as _register_error_handler
 from pyvirt.errors import report as _report
 from pyvirt.errors import reset_last_error as _reset_last_error
-from pyvirt.events.loop import (
-    add_handle as virEventAddHandle,
-)
-from pyvirt.events.loop import (
-    add_timeout as virEventAddTimeout,
-)
-from pyvirt.events.loop import (
-    register_default_impl as virEventRegisterDefaultImpl,
-)
-from pyvirt.events.loop import (
-    register_impl as _register_impl,
-)
-from pyvirt.events.loop import (
-    remove_handle as virEventRemoveHandle,
-)
-from pyvirt.events.loop import (
-    remove_timeout as virEventRemoveTimeout,
-)
-from pyvirt.events.loop import (
-    run_default_impl as virEventRunDefaultImpl,
-)
-from pyvirt.events.loop import (
-    update_handle as virEventUpdateHandle,
-)
-from pyvirt.events.loop import (
-    update_timeout as virEventUpdateTimeout,
-)
+from pyvirt.events import loop as _loop
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pyvirt.errors import RawError
 
 __version__ = "0.1.0"
+
+# The event loop functions under libvirt-python's names.
+virEventRegisterDefaultImpl = _loop.register_default_impl
+virEventRunDefaultImpl = _loop.run_default_impl
+virEventAddHandle = _loop.add_handle
+virEventUpdateHandle = _loop.update_handle
+virEventRemoveHandle = _loop.remove_handle
+virEventAddTimeout = _loop.add_timeout
+virEventUpdateTimeout = _loop.update_timeout
+virEventRemoveTimeout = _loop.remove_timeout
+virEventInvokeFreeCallback = _loop.invoke_free_callback
 
 __all__ = [
     "libvirtError",
@@ -80,6 +69,7 @@ __all__ = [
     "virEventAddTimeout",
     "virEventUpdateTimeout",
     "virEventRemoveTimeout",
+    "virEventInvokeFreeCallback",
     "virConnect",
     "virDomain",
     "virDomainCheckpoint",
@@ -172,4 +162,6 @@ def virEventRegisterImpl(  # noqa: N802
     removeTimeout: Callable[..., int],  # noqa: N803
 ) -> None:
     """Make the given six functions the process's event loop implementation."""
-    _register_impl(addHandle, updateHandle, removeHandle, addTimeout, updateTimeout, removeTimeout)
+    _loop.register_impl(
+        addHandle, updateHandle, removeHandle, addTimeout, updateTimeout, removeTimeout
+    )

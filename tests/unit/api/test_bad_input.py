@@ -78,7 +78,9 @@ def test_billion_laughs_is_refused_quickly(conn: libvirt.virConnect) -> None:
     )
     xml = f"<!DOCTYPE d [{entities}]><domain type='test'><name>&l9;</name></domain>"
     before = snapshot_of_state(conn)
-    assert error_of(lambda: conn.defineXML(xml)).get_error_code() == c.VIR_ERR_XML_ERROR
+    # Refused either by libxml2's amplification guard or by the no-DTD rule.
+    code = error_of(lambda: conn.defineXML(xml)).get_error_code()
+    assert code in (c.VIR_ERR_XML_ERROR, c.VIR_ERR_XML_DETAIL)
     assert snapshot_of_state(conn) == before
 
 
@@ -120,17 +122,26 @@ def test_missing_objects(conn: libvirt.virConnect) -> None:
 
 
 def test_wrong_states(conn: libvirt.virConnect) -> None:
+    # libvirt 9.0's test driver reports these as internal errors (resume, create, suspend)
+    # and OPERATION_INVALID from the generic check (destroy of an inactive domain).
     dom = conn.lookupByName("test")
     before = snapshot_of_state(conn)
     exc = error_of(dom.resume)
-    assert exc.get_error_code() == c.VIR_ERR_OPERATION_INVALID
-    assert exc.get_error_domain() == c.VIR_FROM_TEST
-    assert error_of(dom.create).get_error_code() == c.VIR_ERR_OPERATION_INVALID
+    assert (exc.get_error_code(), exc.get_error_domain(), str(exc)) == (
+        c.VIR_ERR_INTERNAL_ERROR, c.VIR_FROM_TEST, "internal error: domain 'test' not paused")
+    exc = error_of(dom.create)
+    assert (exc.get_error_code(), str(exc)) == (
+        c.VIR_ERR_INTERNAL_ERROR, "internal error: Domain 'test' is already running")
     assert snapshot_of_state(conn) == before
     dom.destroy()
     try:
-        assert error_of(dom.suspend).get_error_code() == c.VIR_ERR_OPERATION_INVALID
-        assert error_of(dom.destroy).get_error_code() == c.VIR_ERR_OPERATION_INVALID
+        exc = error_of(dom.suspend)
+        assert (exc.get_error_code(), str(exc)) == (
+            c.VIR_ERR_INTERNAL_ERROR, "internal error: domain 'test' not running")
+        exc = error_of(dom.destroy)
+        assert (exc.get_error_code(), exc.get_error_domain(), str(exc)) == (
+            c.VIR_ERR_OPERATION_INVALID, c.VIR_FROM_DOMAIN,
+            "Requested operation is not valid: domain is not running")
     finally:
         dom.create()
 
