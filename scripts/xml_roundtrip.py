@@ -442,10 +442,13 @@ def snapshot_cases(src: str) -> list[Case]:
             if running:
                 snap.state = "running"
 
+        def fmt_snap(s: Any, i: Any = internal, u: Any = uuid) -> str:
+            return str(s.to_xml(secure=True, internal=i, domain_uuid=u))
+
         out.append(_reformat_case(
             f"{name} ({os.path.basename(indir)[-2:]})", os.path.join(indir, f"{name}.xml"),
             os.path.join(outdir, f"{name}.xml"), "pyvirt.conf.snapshot", "SnapshotDef", fix,
-            lambda s, i=internal, u=uuid: s.to_xml(secure=True, internal=i, domain_uuid=u),
+            fmt_snap,
             redefine="REDEFINE" in flags, internal=internal, now=mocktime or None))
     return out
 
@@ -485,10 +488,12 @@ def checkpoint_cases(src: str) -> list[Case]:
             if "SIZE" in flags:
                 chk.disks[0].size = 1048576
 
+        def fmt_chk(ch: Any, f: str = flags) -> str:
+            return str(ch.to_xml(secure=True, size="SIZE" in f))
+
         out.append(_reformat_case(
             name, os.path.join(indir, f"{name}.xml"), os.path.join(dout, f"{name}.xml"),
-            "pyvirt.conf.checkpoint", "CheckpointDef", fix,
-            lambda ch, f=flags: ch.to_xml(secure=True, size="SIZE" in f),
+            "pyvirt.conf.checkpoint", "CheckpointDef", fix, fmt_chk,
             redefine="REDEFINE" in flags, now=mocktime))
     return out
 
