@@ -22,21 +22,17 @@ once a removed watch is done with, :func:`invoke_free_callback` ``(opaque)``.
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import select
+import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from pyvirt import constants as c
 from pyvirt.errors import libvirtError, reset_last_error
-
-log = logging.getLogger(__name__)
 
 HandleCallback = Callable[[int, int, int, Any], Any]
 TimeoutCallback = Callable[[int, Any], Any]
@@ -61,37 +57,52 @@ def _from_poll(revents: int) -> int:
     return out
 
 
+# Kept free of logging/traceback/dataclasses imports: this module loads with ``import pyvirt``.
+
+
+def _print_exc() -> None:
+    # libvirt-python prints the traceback of a failing Python callback and carries on.
+    import traceback
+
+    traceback.print_exc()
+
+
 def _call_safely(func: Callable[..., Any], *args: Any) -> None:
-    # libvirt-python prints a failing Python callback's traceback and carries on.
     try:
         func(*args)
     except Exception:
-        traceback.print_exc()
+        _print_exc()
 
 
 # ---- the default implementation ---------------------------------------------------------
 
 
-@dataclass(eq=False)
 class _Handle:
-    watch: int
-    fd: int
-    events: int
-    cb: HandleCallback
-    opaque: Any
-    ff: FreeCallback | None
-    deleted: bool = False
+    __slots__ = ("watch", "fd", "events", "cb", "opaque", "ff", "deleted")
+
+    def __init__(self, watch: int, fd: int, events: int, cb: HandleCallback, opaque: Any,
+                 ff: FreeCallback | None) -> None:
+        self.watch = watch
+        self.fd = fd
+        self.events = events
+        self.cb = cb
+        self.opaque = opaque
+        self.ff = ff
+        self.deleted = False
 
 
-@dataclass(eq=False)
 class _Timer:
-    timer: int
-    interval: int  # ms; -1 disabled, 0 every iteration, N every N ms
-    deadline: float  # time.monotonic() of the next firing
-    cb: TimeoutCallback
-    opaque: Any
-    ff: FreeCallback | None
-    deleted: bool = False
+    __slots__ = ("timer", "interval", "deadline", "cb", "opaque", "ff", "deleted")
+
+    def __init__(self, timer: int, interval: int, deadline: float, cb: TimeoutCallback,
+                 opaque: Any, ff: FreeCallback | None) -> None:
+        self.timer = timer
+        self.interval = interval  # ms; -1 disabled, 0 every iteration, N every N ms
+        self.deadline = deadline  # time.monotonic() of the next firing
+        self.cb = cb
+        self.opaque = opaque
+        self.ff = ff
+        self.deleted = False
 
 
 class DefaultEventLoop:
@@ -376,7 +387,7 @@ def _custom_call(func: Callable[..., Any], *args: Any) -> int:
     try:
         result = func(*args)
     except Exception:
-        traceback.print_exc()
+        _print_exc()
         return -1
     try:
         return int(result)
@@ -405,7 +416,7 @@ def impl_update_handle(watch: int, events: int) -> None:
     try:
         impl.update_handle(watch, events)
     except Exception:
-        traceback.print_exc()
+        _print_exc()
 
 
 def impl_remove_handle(watch: int) -> int:
@@ -438,7 +449,7 @@ def impl_update_timeout(timer: int, interval: int) -> None:
     try:
         impl.update_timeout(timer, interval)
     except Exception:
-        traceback.print_exc()
+        _print_exc()
 
 
 def impl_remove_timeout(timer: int) -> int:
@@ -491,7 +502,8 @@ def register_impl(add_handle: Callable[..., Any], update_handle: Callable[..., A
         if _custom is not None:
             raise RuntimeError("Event loop is already registered")
         if _default_registered:
-            log.warning("Ignoring attempt to replace registered event loop")
+            sys.stderr.write("warning : virEventRegisterImpl: "
+                             "Ignoring attempt to replace registered event loop\n")
             return
         _custom = _CustomImpl(*funcs)
 
