@@ -112,6 +112,7 @@ def run(tests: Path, shim: Path, verbose: bool) -> int:
     env["PYTHONPATH"] = os.pathsep.join([str(shim), str(TOP / "src"), env.get("PYTHONPATH", "")])
     env["LIBVIRT_API_COVERAGE"] = "1"
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "pyvirt_lvtests_plugin",
+           "--continue-on-collection-errors",
            "-p", "no:cacheprovider", f"--junitxml={report}", "-o", "junit_family=xunit1",
            "--rootdir", str(tests), *files]
     proc = subprocess.run(cmd, cwd=tests, env=env, capture_output=not verbose, text=True)

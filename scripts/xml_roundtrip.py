@@ -88,12 +88,14 @@ def fetch_source(cache: str = CACHE_DIR) -> str:
     """Download and unpack Debian's libvirt source package into ``cache``."""
     os.makedirs(cache, exist_ok=True)
     ensure_deb_src()
-    subprocess.run(["apt-get", "source", "--download-only", "libvirt"], cwd=cache, check=True)
+    subprocess.run(["apt-get", "source", "--download-only", "libvirt"], cwd=cache, check=True,
+                   stdout=sys.stderr)
     dscs = sorted(glob.glob(os.path.join(cache, "libvirt_*.dsc")))
     if not dscs:
         raise SystemExit("xml_roundtrip: apt-get source produced no .dsc")
     target = os.path.join(cache, "libvirt")
-    subprocess.run(["dpkg-source", "-x", dscs[-1], target], cwd=cache, check=True)
+    subprocess.run(["dpkg-source", "-x", dscs[-1], target], cwd=cache, check=True,
+                   stdout=sys.stderr)
     return target
 
 
@@ -569,6 +571,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="run only this corpus (repeatable): "
                          + ", ".join(c.name for c in CORPORA))
     ap.add_argument("-v", "--verbose", action="store_true", help="list failures with causes")
+    ap.add_argument("--print-source", action="store_true",
+                    help="find (or fetch) the libvirt source tree, print its path, and exit")
     ap.add_argument("--min-pass-rate", type=float, default=None, metavar="R",
                     help="exit 1 when the overall pass rate (0..1) is below R")
     args = ap.parse_args(argv)
@@ -577,6 +581,9 @@ def main(argv: list[str] | None = None) -> int:
         if name not in known:
             ap.error(f"unknown corpus {name!r}")
     src = find_source(args.libvirt_src)
+    if args.print_source:
+        print(src)
+        return 0
     results = run(src, args.corpus)
     total_p = total_f = 0
     for corpus in CORPORA:

@@ -12,7 +12,10 @@ from pyvirt import constants as c
 from pyvirt.conf.capabilities import Capabilities, Machine, NumaCPU
 from pyvirt.errors import libvirtError
 
-LIBVIRT_TESTS = "/tmp/libvirt-src/src/tests"
+# libvirt 9.0.0's source tree (scripts/run-tests exports it; tests skip without it).
+LIBVIRT_SRC = os.environ.get("PYVIRT_LIBVIRT_SRC", "/tmp/libvirt-src/src")
+
+LIBVIRT_TESTS = os.path.join(LIBVIRT_SRC, "tests")
 VIRCAPS = sorted(glob.glob(f"{LIBVIRT_TESTS}/vircaps2xmldata/*.xml"))
 SCHEMA = sorted(glob.glob(f"{LIBVIRT_TESTS}/capabilityschemadata/*.xml"))
 

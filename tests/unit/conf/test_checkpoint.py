@@ -11,7 +11,10 @@ from pyvirt import constants as c
 from pyvirt.conf.checkpoint import CheckpointDef, CheckpointDiskDef
 from pyvirt.errors import libvirtError
 
-DATA = "/tmp/libvirt-src/src/tests"
+# libvirt 9.0.0's source tree (scripts/run-tests exports it; tests skip without it).
+LIBVIRT_SRC = os.environ.get("PYVIRT_LIBVIRT_SRC", "/tmp/libvirt-src/src")
+
+DATA = os.path.join(LIBVIRT_SRC, "tests")
 IN, OUT = "qemudomaincheckpointxml2xmlin", "qemudomaincheckpointxml2xmlout"
 REDEFINE, PARENT, VDA_BITMAP, SIZE = 1, 2, 4, 8
 

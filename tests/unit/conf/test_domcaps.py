@@ -10,7 +10,10 @@ import pytest
 
 from pyvirt.conf.domcaps import CapsBlock, CPUModel, DomainCapabilities
 
-CORPUS = sorted(glob.glob("/tmp/libvirt-src/src/tests/domaincapsdata/*.xml"))
+# libvirt 9.0.0's source tree (scripts/run-tests exports it; tests skip without it).
+LIBVIRT_SRC = os.environ.get("PYVIRT_LIBVIRT_SRC", "/tmp/libvirt-src/src")
+
+CORPUS = sorted(glob.glob(os.path.join(LIBVIRT_SRC, "tests", "domaincapsdata/*.xml")))
 
 
 @pytest.mark.skipif(not CORPUS, reason="libvirt source tree not available")
@@ -21,9 +24,14 @@ def test_corpus_roundtrip(path: str) -> None:
 
 
 def test_build() -> None:
-    caps = DomainCapabilities(path="/usr/bin/qemu-system-x86_64", virt_type="kvm",
-                              arch="x86_64", machine="pc-q35-7.2", max_vcpus=288,
-                              iothreads=True)
+    caps = DomainCapabilities(
+        path="/usr/bin/qemu-system-x86_64",
+        virt_type="kvm",
+        arch="x86_64",
+        machine="pc-q35-7.2",
+        max_vcpus=288,
+        iothreads=True,
+    )
     caps.os.supported = True
     caps.os.enum("firmware", ["bios", "efi"])
     loader = caps.os.children.setdefault("loader", CapsBlock(supported=True))

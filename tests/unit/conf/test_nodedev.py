@@ -13,7 +13,10 @@ from pyvirt import constants as c
 from pyvirt.conf.nodedev import NodeDeviceDef, PCICap, SCSIHostCap, StorageCap, SystemCap
 from pyvirt.errors import libvirtError
 
-DATA = "/tmp/libvirt-src/src/tests"
+# libvirt 9.0.0's source tree (scripts/run-tests exports it; tests skip without it).
+LIBVIRT_SRC = os.environ.get("PYVIRT_LIBVIRT_SRC", "/tmp/libvirt-src/src")
+
+DATA = os.path.join(LIBVIRT_SRC, "tests")
 HAVE_DATA = os.path.isfile(f"{DATA}/nodedevxml2xmltest.c")
 NAMES = (re.findall(r'DO_TEST\("([^"]+)"\)', open(f"{DATA}/nodedevxml2xmltest.c").read())
          if HAVE_DATA else [])
