@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable as _Callable
 from typing import TYPE_CHECKING, Any
+from typing import TypeVar as _TypeVar
 
 from pyvirt.api.checkpoint import virDomainCheckpoint
 from pyvirt.api.connect import virConnect
@@ -35,6 +37,22 @@ if TYPE_CHECKING:
     from pyvirt.errors import RawError
 
 __version__ = "0.1.0"
+
+# libvirt-python's typing aliases; code written for it (and its tests) annotates with them.
+_T = _TypeVar("_T")
+_EventCB = _Callable[[int, int, int, _T], None]
+_EventAddHandleFunc = _Callable[[int, int, _EventCB, _T], int]
+_EventUpdateHandleFunc = _Callable[[int, int], None]
+_EventRemoveHandleFunc = _Callable[[int], int]
+_TimerCB = _Callable[[int, _T], None]
+_EventAddTimeoutFunc = _Callable[[int, _TimerCB, _T], int]
+_EventUpdateTimeoutFunc = _Callable[[int, int], None]
+_EventRemoveTimeoutFunc = _Callable[[int], int]
+_DomainCB = _Callable[["virConnect", "virDomain", int, int, _T], int | None]
+_BlkioParameter = dict[str, Any]
+_MemoryParameter = dict[str, Any]
+_SchedParameter = dict[str, Any]
+_TypedParameter = dict[str, Any]
 
 # The event loop functions under libvirt-python's names.
 virEventRegisterDefaultImpl = _loop.register_default_impl
