@@ -232,8 +232,9 @@ class DefaultEventLoop:
                     self._drain_wakeups()
                 else:
                     revents_by_fd[fd] = revents
-            self._dispatch_timers()
+            # Watches before timers: the order libvirt's (GLib) default loop shows.
             self._dispatch_handles(revents_by_fd)
+            self._dispatch_timers()
             self._free_removed()
         return 0
 
