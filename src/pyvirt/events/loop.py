@@ -124,6 +124,9 @@ class DefaultEventLoop:
         self._next_timer = 1
         self._to_free: list[tuple[FreeCallback, Any]] = []
         self._polling_thread: int | None = None
+        # The poll set is rebuilt only after watches changed.
+        self._poller: Any = None
+        self._fds_dirty = True
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -136,6 +139,7 @@ class DefaultEventLoop:
             watch = self._next_watch
             self._next_watch += 1
             self._handles[watch] = _Handle(watch, fd, events, cb, opaque, ff)
+            self._fds_dirty = True
             self._wake_if_other_thread()
         return watch
 
@@ -145,6 +149,7 @@ class DefaultEventLoop:
             if h is None:
                 return
             h.events = events
+            self._fds_dirty = True
             self._wake_if_other_thread()
 
     def remove_handle(self, watch: int) -> int:
@@ -155,6 +160,7 @@ class DefaultEventLoop:
             h.deleted = True
             if h.ff is not None:
                 self._to_free.append((h.ff, h.opaque))
+            self._fds_dirty = True
             self._wake_if_other_thread()
         return 0
 
@@ -210,17 +216,13 @@ class DefaultEventLoop:
         """Wait for the first due timer or ready fd (or an interrupt), then dispatch."""
         with self._run_lock:
             self._free_removed()
-            poller = select.poll()
-            poller.register(self._wake_r, select.POLLIN)
             with self._lock:
-                masks: dict[int, int] = {}
-                for h in self._handles.values():
-                    if h.events and h.fd >= 0:
-                        masks[h.fd] = masks.get(h.fd, 0) | _to_poll(h.events)
+                if self._fds_dirty or self._poller is None:
+                    self._poller = self._build_poller()
+                    self._fds_dirty = False
+                poller = self._poller
                 timeout = self._poll_timeout()
                 self._polling_thread = threading.get_ident()
-            for fd, mask in masks.items():
-                poller.register(fd, mask)
             try:
                 ready = poller.poll(timeout)
             finally:
@@ -237,6 +239,17 @@ class DefaultEventLoop:
             self._dispatch_timers()
             self._free_removed()
         return 0
+
+    def _build_poller(self) -> Any:
+        masks: dict[int, int] = {}
+        for h in self._handles.values():
+            if h.events and h.fd >= 0:
+                masks[h.fd] = masks.get(h.fd, 0) | _to_poll(h.events)
+        poller = select.poll()
+        poller.register(self._wake_r, select.POLLIN)
+        for fd, mask in masks.items():
+            poller.register(fd, mask)
+        return poller
 
     def _poll_timeout(self) -> int | None:
         """Milliseconds until the first enabled timer is due; None to block."""
@@ -286,6 +299,8 @@ class DefaultEventLoop:
                 _call_safely(h.cb, h.watch, h.fd, events, h.opaque)
 
     def _free_removed(self) -> None:
+        if not self._to_free:
+            return
         with self._lock:
             pending, self._to_free = self._to_free, []
         for ff, opaque in pending:

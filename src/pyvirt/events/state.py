@@ -69,8 +69,9 @@ class EventState:
         self._queue: list[ObjectEvent] = []
         self._timer = -1
         self._dispatching = False
-        self._listeners: list[Listener] = []
-        self._subscriptions: list[EventSubscription] = []
+        # Copied on write, so that queue() reads them without copying.
+        self._listeners: tuple[Listener, ...] = ()
+        self._subscriptions: tuple[EventSubscription, ...] = ()
 
     # ---- registration ---------------------------------------------------------------
 
@@ -183,8 +184,8 @@ class EventState:
         """Publish ``event`` (any thread). Listeners and subscriptions get it now; libvirt
         callbacks at the next run of the event loop, if any are registered."""
         with self._lock:
-            listeners = list(self._listeners)
-            subscriptions = list(self._subscriptions)
+            listeners = self._listeners
+            subscriptions = self._subscriptions
             if self._timer != -1:
                 self._queue.append(event)
                 if len(self._queue) == 1:
@@ -237,14 +238,14 @@ class EventState:
     def add_listener(self, fn: Listener) -> None:
         """Call ``fn(event)`` for every queued event, in the queuing thread."""
         with self._lock:
-            self._listeners.append(fn)
+            self._listeners = (*self._listeners, fn)
 
     def remove_listener(self, fn: Listener) -> None:
         with self._lock:
-            try:
-                self._listeners.remove(fn)
-            except ValueError:
-                pass
+            items = list(self._listeners)
+            if fn in items:
+                items.remove(fn)
+                self._listeners = tuple(items)
 
     def subscribe(self, family: str | None = None, event_id: int | None = None, *,
                   maxsize: int = 0) -> EventSubscription:
@@ -256,15 +257,12 @@ class EventState:
             raise ValueError(f"unknown event family {family!r}")
         sub = EventSubscription(self, family, event_id, maxsize)
         with self._lock:
-            self._subscriptions.append(sub)
+            self._subscriptions = (*self._subscriptions, sub)
         return sub
 
     def _unsubscribe(self, sub: EventSubscription) -> None:
         with self._lock:
-            try:
-                self._subscriptions.remove(sub)
-            except ValueError:
-                pass
+            self._subscriptions = tuple(s for s in self._subscriptions if s is not sub)
 
     # ---- factories for drivers (event by number) ---------------------------------------
 

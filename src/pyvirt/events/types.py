@@ -25,6 +25,9 @@ FAMILIES = ("domain", "network", "storage_pool", "node_device", "secret")
 
 Params = tuple[tuple[str, Any], ...]
 
+# class -> names of its payload fields (dataclasses.fields() is slow for the dispatch path)
+_PAYLOAD_NAMES: dict[type, tuple[str, ...]] = {}
+
 
 def _freeze_params(params: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Params:
     items = params.items() if isinstance(params, Mapping) else params
@@ -55,7 +58,11 @@ class ObjectEvent:
 
     def payload(self) -> tuple[Any, ...]:
         """The payload fields in declaration order (libvirt's callback order)."""
-        return tuple(getattr(self, f.name) for f in dataclasses.fields(self)[self._IDENT_FIELDS:])
+        names = _PAYLOAD_NAMES.get(type(self))
+        if names is None:
+            names = tuple(f.name for f in dataclasses.fields(self)[self._IDENT_FIELDS:])
+            _PAYLOAD_NAMES[type(self)] = names
+        return tuple([getattr(self, n) for n in names])
 
     def payload_args(self) -> tuple[Any, ...]:
         """The payload as libvirt-python passes it (fresh mutable dicts/lists)."""

@@ -405,7 +405,7 @@ def test_async_subscribe() -> None:
 
     out = asyncio.run(asyncio.wait_for(main(), 5))
     assert [e.name for e in out] == ["vm1", "vm2"]  # type: ignore[attr-defined]
-    assert st._subscriptions == []
+    assert st._subscriptions == ()
 
 
 @pytest.mark.usefixtures("no_loop")
