@@ -63,7 +63,9 @@ class EventState:
     """One per driver instance; thread-safe."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Reentrant: a custom loop implementation might run the timer from within
+        # update_timeout(), i.e. while queue() holds the lock.
+        self._lock = threading.RLock()
         self._callbacks: list[_Callback] = []
         self._next_id = 0
         self._queue: list[ObjectEvent] = []
@@ -149,11 +151,27 @@ class EventState:
                     return cb.event_id
         raise_error(c.VIR_ERR_INVALID_ARG, f"event callback id {callback_id} not registered")
 
-    def callback_count(self, conn: Any = None) -> int:
-        """Live registrations (of ``conn`` when given)."""
+    def callback_count(self, conn: Any = None, family: str | None = None,
+                       event_id: int | None = None) -> int:
+        """Live registrations, optionally only those of ``conn`` / ``family`` / ``event_id``
+        (a remote driver uses this to know when to (de)register on the server)."""
         with self._lock:
             return sum(1 for cb in self._callbacks
-                       if not cb.deleted and (conn is None or cb.conn is conn))
+                       if not cb.deleted and (conn is None or cb.conn is conn)
+                       and (family is None or cb.family == family)
+                       and (event_id is None or cb.event_id == event_id))
+
+    def close(self) -> None:
+        """The driver instance goes away: drop every callback, the loop timer, queued
+        events, listeners, and end all subscriptions."""
+        with self._lock:
+            for i in range(len(self._callbacks) - 1, -1, -1):
+                self._drop(i)
+            self._cleanup_timer(clear_queue=True)
+            subscriptions, self._subscriptions = self._subscriptions, ()
+            self._listeners = ()
+        for sub in subscriptions:
+            sub.close()
 
     def _drop(self, index: int) -> None:
         # While dispatching, only mark: the dispatcher holds an index-stable snapshot.

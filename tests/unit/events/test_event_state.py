@@ -435,3 +435,44 @@ def test_async_subscribe_close_ends_iteration_and_maxsize_drops() -> None:
 def test_subscribe_rejects_unknown_family() -> None:
     with pytest.raises(ValueError):
         EventState().subscribe("bogus")
+
+
+def test_close_drops_everything(default_loop: loop.DefaultEventLoop) -> None:
+    st = EventState()
+    conn = FakeConn()
+    st.register(conn, "domain", LIFECYCLE, None, lambda *a: None, None)
+    st.register(conn, "network", 0, None, lambda *a: None, None)
+    assert st.callback_count(conn, "domain") == 1
+    assert st.callback_count(family="network", event_id=0) == 1
+    assert st.callback_count(event_id=REBOOT) == 0
+    seen: list[Any] = []
+    st.add_listener(seen.append)
+    sub = st.subscribe()
+    st.close()
+    assert st.callback_count() == 0 and default_loop.timer_count() == 0
+    st.queue(started())
+    assert seen == [] and sub.get_nowait() is None
+
+
+@pytest.mark.usefixtures("no_loop")
+def test_custom_impl_firing_synchronously_does_not_deadlock() -> None:
+    # A pathological implementation that runs the timer inside update_timeout().
+    timers: dict[int, tuple[Any, Any]] = {}
+
+    def add_timeout(ms: int, cb: Any, opaque: Any) -> int:
+        timers[1] = (cb, opaque)
+        return 1
+
+    def update_timeout(timer: int, ms: int) -> None:
+        if ms == 0:
+            cb, opaque = timers[timer]
+            cb(timer, opaque)
+
+    loop.register_impl(lambda *a: -1, lambda *a: None, lambda *a: -1, add_timeout,
+                       update_timeout, lambda t: 0)
+    st = EventState()
+    conn = FakeConn()
+    got: list[Any] = []
+    st.register(conn, "domain", LIFECYCLE, None, lambda *a: got.append(a[2]), None)
+    st.queue(started())
+    assert got == [c.VIR_DOMAIN_EVENT_STARTED]
