@@ -476,3 +476,42 @@ def test_custom_impl_firing_synchronously_does_not_deadlock() -> None:
     st.register(conn, "domain", LIFECYCLE, None, lambda *a: got.append(a[2]), None)
     st.queue(started())
     assert got == [c.VIR_DOMAIN_EVENT_STARTED]
+
+
+def test_default_loop_thread_with_test_driver(default_loop: Any) -> None:
+    """The classic libvirt-python pattern: a thread runs virEventRunDefaultImpl()."""
+    import pyvirt
+
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            pyvirt.virEventRunDefaultImpl()
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    conn = pyvirt.open("test:///default")
+    try:
+        got: list[tuple[str, int, int, int]] = []
+        done = threading.Event()
+
+        def cb(conn: Any, dom: Any, event: int, detail: int, opaque: Any) -> None:
+            got.append((dom.name(), event, detail, threading.get_ident()))
+            if len(got) == 2:
+                done.set()
+
+        cid = conn.domainEventRegisterAny(None, c.VIR_DOMAIN_EVENT_ID_LIFECYCLE, cb, None)
+        dom = conn.lookupByName("test")
+        dom.suspend()
+        dom.resume()
+        assert done.wait(2)
+        assert [g[:3] for g in got] == [
+            ("test", c.VIR_DOMAIN_EVENT_SUSPENDED, c.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED),
+            ("test", c.VIR_DOMAIN_EVENT_RESUMED, c.VIR_DOMAIN_EVENT_RESUMED_UNPAUSED)]
+        assert {g[3] for g in got} == {th.ident}
+        conn.domainEventDeregisterAny(cid)
+    finally:
+        conn.close()
+        stop.set()
+        loop.interrupt_default_impl()
+        th.join(2)

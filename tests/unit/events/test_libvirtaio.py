@@ -208,3 +208,40 @@ def test_public_names() -> None:
     assert set(libvirtaio.__all__) == {"getCurrentImpl", "virEventAsyncIOImpl",
                                        "virEventRegisterAsyncIOImpl"}
     assert hasattr(pyvirt, "virEventRegisterImpl")
+
+
+def test_test_aio_scenario_with_test_driver(register_mock: mock.MagicMock) -> None:
+    """libvirt-python's tests/test_aio.py, run against pyvirt's test driver."""
+
+    async def main() -> None:
+        events = libvirtaio.virEventRegisterAsyncIOImpl()
+        conn = pyvirt.open("test:///default")
+        dom = conn.lookupByName("test")
+        changed = asyncio.Event()
+
+        def on_lifecycle(conn: Any, dom: Any, event: int, detail: int, opaque: Any) -> None:
+            if event in (c.VIR_DOMAIN_EVENT_STOPPED, c.VIR_DOMAIN_EVENT_STARTED):
+                opaque.set()
+
+        try:
+            assert dom.state() == [c.VIR_DOMAIN_RUNNING, c.VIR_DOMAIN_RUNNING_UNKNOWN]
+            assert events.is_idle()
+            conn.domainEventRegisterAny(dom, c.VIR_DOMAIN_EVENT_ID_LIFECYCLE, on_lifecycle,
+                                        changed)
+            assert not events.is_idle()
+            dom.destroy()
+            await asyncio.wait_for(changed.wait(), 2)
+            assert dom.state() == [c.VIR_DOMAIN_SHUTOFF, c.VIR_DOMAIN_SHUTOFF_DESTROYED]
+            changed.clear()
+            dom.create()
+            await asyncio.wait_for(changed.wait(), 2)
+            assert dom.state() == [c.VIR_DOMAIN_RUNNING, c.VIR_DOMAIN_RUNNING_BOOTED]
+            assert not events.is_idle()
+            conn.domainEventDeregisterAny(c.VIR_DOMAIN_EVENT_ID_LIFECYCLE)  # the first id: 0
+            await events.drain()
+            assert events.is_idle()
+        finally:
+            conn.close()
+
+    asyncio.run(main())
+    register_mock.assert_called_once()
