@@ -199,17 +199,20 @@ class EventState:
     # ---- delivery -------------------------------------------------------------------
 
     def queue(self, event: ObjectEvent) -> None:
-        """Publish ``event`` (any thread). Listeners and subscriptions get it now; libvirt
-        callbacks at the next run of the event loop, if any are registered."""
+        """Publish ``event`` (any thread). Subscriptions and listeners get it now; libvirt
+        callbacks at the next run of the event loop, if any are registered.
+
+        Subscriptions see events in the same order as the callbacks (they are fed under the
+        state's lock); listeners are called after it is released, so that they may call
+        back into the state, and see concurrent publishers' events in either order."""
         with self._lock:
             listeners = self._listeners
-            subscriptions = self._subscriptions
             if self._timer != -1:
                 self._queue.append(event)
                 if len(self._queue) == 1:
                     loop.impl_update_timeout(self._timer, 0)
-        for sub in subscriptions:
-            sub._push(event)
+            for sub in self._subscriptions:
+                sub._push(event)
         for fn in listeners:
             try:
                 fn(event)

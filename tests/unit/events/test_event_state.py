@@ -515,3 +515,52 @@ def test_default_loop_thread_with_test_driver(default_loop: Any) -> None:
         stop.set()
         loop.interrupt_default_impl()
         th.join(2)
+
+
+def test_concurrent_publishers_and_churn(default_loop: Any) -> None:
+    """Several driver threads queue while the loop thread dispatches and another thread
+    registers/deregisters: every event reaches the steady callback once, in per-thread
+    order, and subscriptions see the same order as the callback."""
+    st = EventState()
+    conn, churn_conn = FakeConn("steady"), FakeConn("churn")
+    got: list[tuple[str, int]] = []
+    st.register(conn, "domain", c.VIR_DOMAIN_EVENT_ID_RTC_CHANGE, None,
+                lambda conn, dom, off, op: got.append((dom[1], off)), None)
+    sub = st.subscribe("domain")
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            loop.run_default_impl()
+
+    def publish(name: str) -> None:
+        for i in range(300):
+            st.queue(st.domain_event(c.VIR_DOMAIN_EVENT_ID_RTC_CHANGE, name, U1, 1, i))
+
+    def churn() -> None:
+        for _ in range(200):
+            cid = st.register(churn_conn, "domain", c.VIR_DOMAIN_EVENT_ID_RTC_CHANGE, None,
+                              lambda *a: None, None)
+            st.deregister(churn_conn, cid)
+
+    looper = threading.Thread(target=run, daemon=True)
+    looper.start()
+    workers = [threading.Thread(target=publish, args=(f"vm{i}",)) for i in range(4)]
+    workers.append(threading.Thread(target=churn))
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(10)
+    deadline = time.monotonic() + 5
+    while len(got) < 1200 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
+    loop.interrupt_default_impl()
+    looper.join(2)
+    assert len(got) == 1200
+    for i in range(4):
+        assert [off for name, off in got if name == f"vm{i}"] == list(range(300))
+    subbed = []
+    while (ev := sub.get_nowait()) is not None:
+        subbed.append((ev.name, ev.utcoffset))  # type: ignore[attr-defined]
+    assert subbed == got
