@@ -422,16 +422,8 @@ class TestDomains:
         self._domain_event(c.VIR_DOMAIN_EVENT_ID_LIFECYCLE, obj, event, detail)
 
     def _domain_event(self, event_id: int, obj: DomainObj, *payload: Any) -> None:
-        make = getattr(type(self.events), "domain_event", None)
         d = obj.defn
-        if make is not None:
-            self.events.queue(make(self.events, event_id, d.name, d.uuid, d.id, *payload))
-            return
-        try:
-            from pyvirt.events.types import DomainEvent
-        except ImportError:
-            return
-        self.events.queue(DomainEvent(event_id, d.name, d.uuid, d.id, payload))
+        self.events.queue(self.events.domain_event(event_id, d.name, d.uuid, d.id, *payload))
 
     def connectDomainEventRegisterAny(self, conn: virConnect, dom: virDomain | None,  # noqa: N802
                                       event_id: int, cb: Any, opaque: Any) -> int:

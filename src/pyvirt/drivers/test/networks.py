@@ -7,7 +7,6 @@ while the network runs); like libvirt's test driver, destroy never swaps them ba
 
 from __future__ import annotations
 
-import importlib
 import os
 import threading
 from dataclasses import dataclass
@@ -33,30 +32,12 @@ LIST_FILTERS_ALL = (
 )
 
 
-# family -> the pyvirt.events.types class used when the event state has no factory
-_EVENT_TYPES = {"network": "NetworkEvent", "storage_pool": "StoragePoolEvent",
-                "node_device": "NodeDeviceEvent"}
-
-
 def queue_event(driver: Any, family: str, event_id: int, ident: tuple[Any, ...],
                 *payload: Any) -> None:
     """Queue a ``family`` event (``ident``: name[, uuid] of the object) on the driver's
-    event state: through its ``<family>_event`` factory when it has one, else as a
-    ``pyvirt.events.types`` object. A driver without the event layer publishes nothing."""
-    events = getattr(driver, "events", None)
-    if events is None:
-        return
-    make = getattr(type(events), f"{family}_event", None)
-    if make is not None:
-        events.queue(make(events, event_id, *ident, *payload))
-        return
-    try:
-        types = importlib.import_module("pyvirt.events.types")
-    except ImportError:
-        return
-    cls = getattr(types, _EVENT_TYPES[family], None)
-    if cls is not None:
-        events.queue(cls(event_id, *ident, payload))
+    event state, built by the state's ``<family>_event`` factory."""
+    make = getattr(driver.events, f"{family}_event")
+    driver.events.queue(make(event_id, *ident, *payload))
 
 
 def resolve_file_ref(el: Element, base_dir: str | os.PathLike[str] | None) -> Element:
