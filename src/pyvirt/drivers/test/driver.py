@@ -24,59 +24,19 @@ from pyvirt.conf import xmlutil as x
 from pyvirt.conf.xmlutil import Element
 from pyvirt.drivers.base import Driver, check_flags
 from pyvirt.drivers.test.domains import TestDomains
+from pyvirt.drivers.test.interfaces import TestInterfaces
+from pyvirt.drivers.test.networks import TestNetworks
+from pyvirt.drivers.test.nodedevs import TestNodeDevices
+from pyvirt.drivers.test.nwfilters import TestNWFilters
+from pyvirt.drivers.test.secrets import TestSecrets
 from pyvirt.drivers.test.snapshots import TestSnapshots
+from pyvirt.drivers.test.storage import TestStorage
 from pyvirt.errors import libvirtError, raise_error
+from pyvirt.events.state import EventState
 
 if TYPE_CHECKING:
     from pyvirt.api.connect import virConnect
 
-# The other families live in their own mixins; until they exist the driver runs without them.
-try:
-    from pyvirt.drivers.test.networks import TestNetworks
-except ImportError:  # pragma: no cover - transitional
-
-    class TestNetworks:  # type: ignore[no-redef]
-        pass
-
-
-try:
-    from pyvirt.drivers.test.storage import TestStorage
-except ImportError:  # pragma: no cover - transitional
-
-    class TestStorage:  # type: ignore[no-redef]
-        pass
-
-
-try:
-    from pyvirt.drivers.test.interfaces import TestInterfaces
-except ImportError:  # pragma: no cover - transitional
-
-    class TestInterfaces:  # type: ignore[no-redef]
-        pass
-
-
-try:
-    from pyvirt.drivers.test.nodedevs import TestNodeDevices
-except ImportError:  # pragma: no cover - transitional
-
-    class TestNodeDevices:  # type: ignore[no-redef]
-        pass
-
-
-try:
-    from pyvirt.drivers.test.secrets import TestSecrets
-except ImportError:  # pragma: no cover - transitional
-
-    class TestSecrets:  # type: ignore[no-redef]
-        pass
-
-
-try:
-    from pyvirt.drivers.test.nwfilters import TestNWFilters
-except ImportError:  # pragma: no cover - transitional
-
-    class TestNWFilters:  # type: ignore[no-redef]
-        pass
 
 
 TEST_MODEL = "i686"
@@ -170,7 +130,7 @@ class TestDriver(
 
     def __init__(self, default_cells: bool = False) -> None:
         self.lock = threading.RLock()
-        self.events = _new_event_state()
+        self.events = EventState()
         self.node_info = NodeInfo()
         self.cells: list[Cell] = []
         if default_cells:
@@ -284,9 +244,7 @@ class TestDriver(
     def connectClose(self, conn: virConnect) -> None:  # noqa: N802
         with self.lock:
             self._close_callbacks.pop(id(conn), None)
-            deregister = getattr(self.events, "deregister_connection", None)
-            if deregister is not None:
-                deregister(conn)
+            self.events.deregister_connection(conn)
         _release(self)
 
     def connectGetType(self, conn: virConnect) -> str:  # noqa: N802
@@ -417,34 +375,6 @@ class TestDriver(
 
     def nodeGetSecurityModel(self, conn: virConnect) -> list[str]:  # noqa: N802
         return [TEST_SECMODEL, ""]
-
-
-# ---- events ---------------------------------------------------------------------------------
-
-
-def _new_event_state() -> Any:
-    try:
-        from pyvirt.events.state import EventState
-    except ImportError:  # pragma: no cover - until the event bus lands
-        return _NoEvents()
-    return EventState()
-
-
-class _NoEvents:
-    """Stands in for the event bus while it is not available: events are dropped and
-    registrations are refused as unsupported."""
-
-    def queue(self, event: Any) -> None:
-        pass
-
-    def deregister_connection(self, conn: Any) -> None:
-        pass
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        def refuse(*_args: Any, **_kwargs: Any) -> Any:
-            raise_error(c.VIR_ERR_NO_SUPPORT, "event callbacks", domain=c.VIR_FROM_TEST)
-
-        return refuse
 
 
 # ---- auth -----------------------------------------------------------------------------------

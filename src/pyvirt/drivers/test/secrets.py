@@ -8,11 +8,6 @@ NO_SUPPORT rule in ``Driver.__getattr__`` gives exactly libvirt's error.
 
 from __future__ import annotations
 
-# driver.py imports both mixins from here; the nwfilter one lives in its own module.
-from pyvirt.drivers.test.nwfilters import TestNWFilters
-
-__all__ = ["TestNWFilters", "TestSecrets"]
-
 
 class TestSecrets:
     """Mixin of TestDriver for the secret family (deliberately empty, see module doc)."""
