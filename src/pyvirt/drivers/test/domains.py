@@ -968,16 +968,6 @@ class TestDomains:
         check_flags("testDomainGetLaunchSecurityInfo", flags, 0, c.VIR_FROM_TEST)
         return {}
 
-    def domainListAllCheckpoints(self, dom: virDomain, flags: int) -> list[Any]:  # noqa: N802
-        with self.lock:
-            obj = self._obj(dom)
-            return [self._make_checkpoint(dom, name) for name in obj.checkpoints]
-
-    def _make_checkpoint(self, dom: virDomain, name: str) -> Any:
-        from pyvirt.api.checkpoint import virDomainCheckpoint
-
-        return virDomainCheckpoint(dom, name)
-
     def domainGetMessages(self, dom: virDomain, flags: int) -> list[str]:  # noqa: N802
         check_flags("testDomainGetMessages", flags,
                     c.VIR_DOMAIN_MESSAGE_DEPRECATION | c.VIR_DOMAIN_MESSAGE_TAINTING,

@@ -23,6 +23,7 @@ from pyvirt import constants as c
 from pyvirt.conf import xmlutil as x
 from pyvirt.conf.xmlutil import Element
 from pyvirt.drivers.base import Driver, check_flags
+from pyvirt.drivers.test.checkpoints import TestCheckpoints
 from pyvirt.drivers.test.domains import TestDomains
 from pyvirt.drivers.test.interfaces import TestInterfaces
 from pyvirt.drivers.test.networks import TestNetworks
@@ -116,6 +117,7 @@ class TestDriver(
     Driver,
     TestDomains,
     TestSnapshots,
+    TestCheckpoints,
     TestNetworks,
     TestStorage,
     TestInterfaces,
