@@ -208,10 +208,12 @@ class TestCheckpoints:
         else:
             found = _children(objs, start)
         if flags & LIST_FILTERS:
+            # Each filter applies on its own: both together select nothing.
             parents = {o.parent for o in objs.values()}
-            found = [o for o in found
-                     if (o.name in parents and flags & c.VIR_DOMAIN_CHECKPOINT_LIST_NO_LEAVES)
-                     or (o.name not in parents and flags & c.VIR_DOMAIN_CHECKPOINT_LIST_LEAVES)]
+            if flags & c.VIR_DOMAIN_CHECKPOINT_LIST_LEAVES:
+                found = [o for o in found if o.name not in parents]
+            if flags & c.VIR_DOMAIN_CHECKPOINT_LIST_NO_LEAVES:
+                found = [o for o in found if o.name in parents]
         return [o.name for o in found]
 
     @staticmethod
