@@ -87,7 +87,7 @@ def fetch_tests(cache: Path) -> Path:
             members = [m for m in tar.getmembers() if "/tests/" in m.name or
                        m.name.endswith("/tests")]
             tar.extractall(tmp, members=members, filter="data")
-        extracted = next(Path(tmp).glob("libvirt_python-*"))
+        extracted = next(p for p in Path(tmp).glob("libvirt_python-*") if p.is_dir())
         staging = cache / f".libvirt-python-{VERSION}.tmp"
         shutil.rmtree(staging, ignore_errors=True)
         shutil.move(str(extracted), staging)
