@@ -112,7 +112,7 @@ class DefaultEventLoop:
     another thread sits in ``run_once()`` wakes it up so the change takes effect at once.
     Callbacks run in the thread calling ``run_once()``, without any lock held, so they may
     add, update and remove watches and timers (their own included). Free callbacks of
-    removed entries run at the start of the next iteration, as libvirt defers them.
+    removed entries run in the next iteration, as libvirt defers them.
     """
 
     def __init__(self) -> None:
@@ -122,7 +122,7 @@ class DefaultEventLoop:
         self._timers: dict[int, _Timer] = {}
         self._next_watch = 1
         self._next_timer = 1
-        self._to_free: list[tuple[FreeCallback, Any]] = []
+        self._to_free: list[tuple[FreeCallback | None, Any]] = []
         self._polling_thread: int | None = None
         # The poll set is rebuilt only after watches changed.
         self._poller: Any = None
@@ -158,8 +158,7 @@ class DefaultEventLoop:
             if h is None:
                 return -1
             h.deleted = True
-            if h.ff is not None:
-                self._to_free.append((h.ff, h.opaque))
+            self._to_free.append((h.ff, h.opaque))
             self._fds_dirty = True
             self._wake_if_other_thread()
         return 0
@@ -190,8 +189,7 @@ class DefaultEventLoop:
             if t is None:
                 return -1
             t.deleted = True
-            if t.ff is not None:
-                self._to_free.append((t.ff, t.opaque))
+            self._to_free.append((t.ff, t.opaque))
             self._wake_if_other_thread()
         return 0
 
@@ -213,21 +211,27 @@ class DefaultEventLoop:
     # -- one iteration (the loop thread) --
 
     def run_once(self) -> int:
-        """Wait for the first due timer or ready fd (or an interrupt), then dispatch."""
+        """Wait for the first due timer or ready fd (or an interrupt), then dispatch.
+
+        As in libvirt's GLib loop, each removal leaves an idle job behind (running the free
+        callback, if any): an iteration with such jobs pending does not block."""
         with self._run_lock:
-            self._free_removed()
             with self._lock:
+                to_free, self._to_free = self._to_free, []
                 if self._fds_dirty or self._poller is None:
                     self._poller = self._build_poller()
                     self._fds_dirty = False
                 poller = self._poller
-                timeout = self._poll_timeout()
+                timeout = 0 if to_free else self._poll_timeout()
                 self._polling_thread = threading.get_ident()
             try:
                 ready = poller.poll(timeout)
             finally:
                 with self._lock:
                     self._polling_thread = None
+            for ff, opaque in to_free:
+                if ff is not None:
+                    _call_safely(ff, opaque)
             revents_by_fd: dict[int, int] = {}
             for fd, revents in ready:
                 if fd == self._wake_r:
@@ -237,7 +241,6 @@ class DefaultEventLoop:
             # Watches before timers: the order libvirt's (GLib) default loop shows.
             self._dispatch_handles(revents_by_fd)
             self._dispatch_timers()
-            self._free_removed()
         return 0
 
     def _build_poller(self) -> Any:
@@ -297,14 +300,6 @@ class DefaultEventLoop:
                     h.events | c.VIR_EVENT_HANDLE_ERROR | c.VIR_EVENT_HANDLE_HANGUP)
             if events:
                 _call_safely(h.cb, h.watch, h.fd, events, h.opaque)
-
-    def _free_removed(self) -> None:
-        if not self._to_free:
-            return
-        with self._lock:
-            pending, self._to_free = self._to_free, []
-        for ff, opaque in pending:
-            _call_safely(ff, opaque)
 
     def close(self) -> None:
         for fd in (self._wake_r, self._wake_w):

@@ -325,3 +325,19 @@ def test_invoke_callbacks_old_style_opaque() -> None:
     loop.invoke_handle_callback(1, 2, R, lambda *a: got.append(a), "compat")
     loop.invoke_timeout_callback(3, lambda *a: got.append(a), "compat")
     assert got == [(1, 2, R, "compat"), (3, "compat")]
+
+
+def test_iteration_after_a_removal_does_not_block(ev: DefaultEventLoop) -> None:
+    # libvirt's GLib loop leaves an idle job per removal; the next iteration runs it and
+    # returns even when nothing else is pending (libvirt-python programs rely on this).
+    t = ev.add_timeout(-1, lambda *a: None, None)
+    ev.remove_timeout(t)
+    start = time.monotonic()
+    ev.run_once()
+    assert time.monotonic() - start < 0.5
+    done = threading.Event()
+    th = threading.Thread(target=lambda: (ev.run_once(), done.set()), daemon=True)
+    th.start()
+    assert not done.wait(0.1)  # now there is nothing: it blocks
+    ev.interrupt()
+    assert done.wait(2)
