@@ -5,8 +5,9 @@
     async with await aio.open("test:///default") as conn:
         dom = await conn.lookupByName("test")
         state, reason = await dom.state()
-        async for event in conn.events("domain"):
-            ...
+        async with conn.events("domain") as stream:
+            async for event in stream:
+                ...
 
 Every method of the synchronous handles (``virConnect``, ``virDomain``, ...) is available
 under the same name as a coroutine; objects it returns are wrapped in the matching async
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pyvirt
@@ -84,18 +85,17 @@ class AsyncConnection(AsyncHandle):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def events(
-        self, family: str = "domain", event_id: int | None = None
-    ) -> AsyncIterator[Any]:
-        """Yield the driver's events of ``family`` ('domain', 'network', 'storage_pool',
-        'node_device', 'secret'), optionally only ``event_id`` (VIR_*_EVENT_ID_*)."""
+    def events(self, family: str = "domain", event_id: int | None = None) -> Any:
+        """Subscribe now to the driver's events of ``family`` ('domain', 'network',
+        'storage_pool', 'node_device', 'secret'), optionally only ``event_id``
+        (VIR_*_EVENT_ID_*). Returns an async iterator of event records; use it as
+        ``async with conn.events() as stream: async for event in stream: ...``."""
         state = getattr(self.sync._drv, "events", None)
         if state is None:
             from pyvirt.drivers.base import unsupported
 
             unsupported("virConnectDomainEventRegisterAny")
-        async for event in state.subscribe(family=family, event_id=event_id):
-            yield event
+        return state.subscribe(family=family, event_id=event_id)
 
 
 async def _open(name: str | None, opener: Callable[[str | None], virConnect]) -> AsyncConnection:
