@@ -85,3 +85,55 @@ def uuid_from_bytes(api_name: str, raw: bytes) -> str:
     if not isinstance(raw, (bytes, bytearray)) or len(raw) != 16:
         invalid_arg(api_name, "Invalid UUID", "uuid")
     return str(_uuid.UUID(bytes=bytes(raw)))
+
+
+class NamedHandle:
+    """Identity of a handle known by name and UUID (networks, pools, nwfilters): answered
+    from the handle itself, as libvirt answers it from the virXxxPtr."""
+
+    __slots__ = ("_conn", "_name", "_uuid")
+
+    def __init__(self, conn: Any, name: str, uuid: str) -> None:
+        self._conn = conn
+        self._name = name
+        self._uuid = uuid
+
+    def connect(self) -> Any:
+        return self._conn
+
+    def name(self) -> str:
+        return self._name
+
+    def UUID(self) -> bytes:  # noqa: N802
+        import uuid as _uuid
+
+        return _uuid.UUID(self._uuid).bytes
+
+    def UUIDString(self) -> str:  # noqa: N802
+        return self._uuid
+
+
+class DomainChildHandle:
+    """Identity of a handle that belongs to a domain (snapshots, checkpoints)."""
+
+    __slots__ = ("_dom", "_conn", "_name")
+
+    def __init__(self, dom: Any, name: str) -> None:
+        self._dom = dom
+        self._conn = dom._conn
+        self._name = name
+
+    def domain(self) -> Any:
+        return self._dom
+
+    def getDomain(self) -> Any:  # noqa: N802
+        return self._dom
+
+    def connect(self) -> Any:
+        return self._conn
+
+    def getConnect(self) -> Any:  # noqa: N802
+        return self._conn
+
+    def getName(self) -> str:  # noqa: N802
+        return self._name

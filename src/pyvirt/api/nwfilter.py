@@ -2,41 +2,25 @@
 
 from __future__ import annotations
 
-import uuid as _uuid
 from typing import TYPE_CHECKING, Any
 
-from pyvirt.api._common import api_boundary, check_writable, uuid_from_bytes, uuid_from_string
+from pyvirt.api._common import (
+    NamedHandle,
+    api_boundary,
+    check_writable,
+    uuid_from_bytes,
+    uuid_from_string,
+)
 
 if TYPE_CHECKING:
     from pyvirt.api.connect import virConnect
 
 
 @api_boundary
-class virNWFilter:  # noqa: N801 - libvirt-python's name
+class virNWFilter(NamedHandle):  # noqa: N801 - libvirt-python's name
     """Handle of a network filter."""
 
-    __slots__ = (
-        "_conn",
-        "_name",
-        "_uuid",
-    )
-
-    def __init__(self, conn: virConnect, name: str, uuid: str) -> None:
-        self._conn = conn
-        self._name = name
-        self._uuid = uuid
-
-    def connect(self) -> virConnect:
-        return self._conn
-
-    def name(self) -> str:
-        return self._name
-
-    def UUID(self) -> bytes:  # noqa: N802
-        return _uuid.UUID(self._uuid).bytes
-
-    def UUIDString(self) -> str:  # noqa: N802
-        return self._uuid
+    __slots__ = ()
 
     # ---- the rest goes to the driver ----------------------------------------------------
 

@@ -4,42 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pyvirt.api._common import api_boundary, check_writable
+from pyvirt.api._common import DomainChildHandle, api_boundary, check_writable
 
 if TYPE_CHECKING:
-    from pyvirt.api.connect import virConnect
-    from pyvirt.api.domain import virDomain
+    pass
 
 
 @api_boundary
-class virDomainSnapshot:  # noqa: N801 - libvirt-python's name
+class virDomainSnapshot(DomainChildHandle):  # noqa: N801 - libvirt-python's name
     """Handle of a domain snapshot."""
 
-    __slots__ = (
-        "_dom",
-        "_conn",
-        "_name",
-    )
-
-    def __init__(self, dom: virDomain, name: str) -> None:
-        self._dom = dom
-        self._conn = dom._conn
-        self._name = name
-
-    def domain(self) -> virDomain:
-        return self._dom
-
-    def getDomain(self) -> virDomain:  # noqa: N802
-        return self._dom
-
-    def connect(self) -> virConnect:
-        return self._conn
-
-    def getConnect(self) -> virConnect:  # noqa: N802
-        return self._conn
-
-    def getName(self) -> str:  # noqa: N802
-        return self._name
+    __slots__ = ()
 
     # ---- the rest goes to the driver ----------------------------------------------------
 
