@@ -78,10 +78,10 @@ def _call_safely(func: Callable[..., Any], *args: Any) -> None:
 
 
 class _Handle:
-    __slots__ = ("watch", "fd", "events", "cb", "opaque", "ff", "deleted")
+    __slots__ = ("watch", "fd", "events", "cb", "opaque", "ff", "deleted", "seq")
 
     def __init__(self, watch: int, fd: int, events: int, cb: HandleCallback, opaque: Any,
-                 ff: FreeCallback | None) -> None:
+                 ff: FreeCallback | None, seq: int) -> None:
         self.watch = watch
         self.fd = fd
         self.events = events
@@ -89,13 +89,14 @@ class _Handle:
         self.opaque = opaque
         self.ff = ff
         self.deleted = False
+        self.seq = seq  # dispatch order among ready entries (GLib's source attach order)
 
 
 class _Timer:
-    __slots__ = ("timer", "interval", "deadline", "cb", "opaque", "ff", "deleted")
+    __slots__ = ("timer", "interval", "deadline", "cb", "opaque", "ff", "deleted", "seq")
 
     def __init__(self, timer: int, interval: int, deadline: float, cb: TimeoutCallback,
-                 opaque: Any, ff: FreeCallback | None) -> None:
+                 opaque: Any, ff: FreeCallback | None, seq: int) -> None:
         self.timer = timer
         self.interval = interval  # ms; -1 disabled, 0 every iteration, N every N ms
         self.deadline = deadline  # time.monotonic() of the next firing
@@ -103,16 +104,25 @@ class _Timer:
         self.opaque = opaque
         self.ff = ff
         self.deleted = False
+        self.seq = seq
 
 
 class DefaultEventLoop:
     """libvirt's default event loop: poll() over the watched fds, periodic timers.
 
+    It follows what libvirt's GLib-based loop does, observably:
+
+    * ready watches and due timers are dispatched in the order their GLib source would have
+      been attached (creation, or an update that recreates it);
+    * removing a watch leaves a high-priority job (its free callback) which the next
+      iteration runs alone; removing a timer leaves an idle-priority job which runs in the
+      first iteration where no watch or timer is ready. Either way an iteration with such a
+      job pending does not block.
+
     Thread-safe: watches and timers may be changed from any thread; a change made while
     another thread sits in ``run_once()`` wakes it up so the change takes effect at once.
     Callbacks run in the thread calling ``run_once()``, without any lock held, so they may
-    add, update and remove watches and timers (their own included). Free callbacks of
-    removed entries run in the next iteration, as libvirt defers them.
+    add, update and remove watches and timers (their own included).
     """
 
     def __init__(self) -> None:
@@ -122,23 +132,34 @@ class DefaultEventLoop:
         self._timers: dict[int, _Timer] = {}
         self._next_watch = 1
         self._next_timer = 1
-        self._to_free: list[tuple[FreeCallback | None, Any]] = []
+        self._next_seq = 0
+        # Free callbacks (or None) of removed watches (high priority) and timers (idle).
+        self._high_jobs: list[tuple[FreeCallback | None, Any]] = []
+        self._idle_jobs: list[tuple[FreeCallback | None, Any]] = []
         self._polling_thread: int | None = None
         # The poll set is rebuilt only after watches changed.
         self._poller: Any = None
         self._fds_dirty = True
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
+        # Self-wakeup: an eventfd (one fd, like GLib's) where there is one, else a pipe.
+        if hasattr(os, "eventfd"):
+            self._wake_r = self._wake_w = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        else:  # pragma: no cover - not Linux
+            self._wake_r, self._wake_w = os.pipe()
+            os.set_blocking(self._wake_r, False)
+            os.set_blocking(self._wake_w, False)
 
     # -- changes (any thread) --
+
+    def _seq(self) -> int:
+        self._next_seq += 1
+        return self._next_seq
 
     def add_handle(self, fd: int, events: int, cb: HandleCallback, opaque: Any,
                    ff: FreeCallback | None = None) -> int:
         with self._lock:
             watch = self._next_watch
             self._next_watch += 1
-            self._handles[watch] = _Handle(watch, fd, events, cb, opaque, ff)
+            self._handles[watch] = _Handle(watch, fd, events, cb, opaque, ff, self._seq())
             self._fds_dirty = True
             self._wake_if_other_thread()
         return watch
@@ -146,9 +167,10 @@ class DefaultEventLoop:
     def update_handle(self, watch: int, events: int) -> None:
         with self._lock:
             h = self._handles.get(watch)
-            if h is None:
+            if h is None or h.events == events:
                 return
             h.events = events
+            h.seq = self._seq()
             self._fds_dirty = True
             self._wake_if_other_thread()
 
@@ -158,7 +180,7 @@ class DefaultEventLoop:
             if h is None:
                 return -1
             h.deleted = True
-            self._to_free.append((h.ff, h.opaque))
+            self._high_jobs.append((h.ff, h.opaque))
             self._fds_dirty = True
             self._wake_if_other_thread()
         return 0
@@ -169,7 +191,7 @@ class DefaultEventLoop:
             timer = self._next_timer
             self._next_timer += 1
             self._timers[timer] = _Timer(timer, interval, self._deadline(interval), cb, opaque,
-                                         ff)
+                                         ff, self._seq())
             self._wake_if_other_thread()
         return timer
 
@@ -178,9 +200,10 @@ class DefaultEventLoop:
             t = self._timers.get(timer)
             if t is None:
                 return
-            # Like libvirt, an update restarts the countdown.
+            # Like libvirt, an update restarts the countdown (a new GLib source).
             t.interval = interval
             t.deadline = self._deadline(interval)
+            t.seq = self._seq()
             self._wake_if_other_thread()
 
     def remove_timeout(self, timer: int) -> int:
@@ -189,15 +212,15 @@ class DefaultEventLoop:
             if t is None:
                 return -1
             t.deleted = True
-            self._to_free.append((t.ff, t.opaque))
+            self._idle_jobs.append((t.ff, t.opaque))
             self._wake_if_other_thread()
         return 0
 
     def interrupt(self) -> None:
         """Wake a thread blocked in ``run_once()`` (it returns after this iteration)."""
         try:
-            os.write(self._wake_w, b"\0")
-        except BlockingIOError:  # the pipe is full: a wakeup is pending anyway
+            os.write(self._wake_w, (1).to_bytes(8, "little"))
+        except BlockingIOError:  # full (counter or pipe): a wakeup is pending anyway
             pass
 
     @staticmethod
@@ -211,37 +234,73 @@ class DefaultEventLoop:
     # -- one iteration (the loop thread) --
 
     def run_once(self) -> int:
-        """Wait for the first due timer or ready fd (or an interrupt), then dispatch.
-
-        As in libvirt's GLib loop, each removal leaves an idle job behind (running the free
-        callback, if any): an iteration with such jobs pending does not block."""
+        """Wait for the first due timer or ready fd (or an interrupt, or a pending job from
+        a removal), then dispatch the ready entries of the best priority level."""
         with self._run_lock:
             with self._lock:
-                to_free, self._to_free = self._to_free, []
-                if self._fds_dirty or self._poller is None:
-                    self._poller = self._build_poller()
-                    self._fds_dirty = False
-                poller = self._poller
-                timeout = 0 if to_free else self._poll_timeout()
-                self._polling_thread = threading.get_ident()
+                high, self._high_jobs = self._high_jobs, []
+                if not high:
+                    if self._fds_dirty or self._poller is None:
+                        self._poller = self._build_poller()
+                        self._fds_dirty = False
+                    poller = self._poller
+                    timeout = 0 if self._idle_jobs else self._poll_timeout()
+                    self._polling_thread = threading.get_ident()
+            if high:
+                _run_jobs(high)
+                return 0
             try:
                 ready = poller.poll(timeout)
             finally:
                 with self._lock:
                     self._polling_thread = None
-            for ff, opaque in to_free:
-                if ff is not None:
-                    _call_safely(ff, opaque)
             revents_by_fd: dict[int, int] = {}
             for fd, revents in ready:
                 if fd == self._wake_r:
                     self._drain_wakeups()
                 else:
                     revents_by_fd[fd] = revents
-            # Watches before timers: the order libvirt's (GLib) default loop shows.
-            self._dispatch_handles(revents_by_fd)
-            self._dispatch_timers()
+            if not self._dispatch_ready(revents_by_fd):
+                with self._lock:
+                    idle, self._idle_jobs = self._idle_jobs, []
+                _run_jobs(idle)
         return 0
+
+    def _dispatch_ready(self, revents_by_fd: dict[int, int]) -> bool:
+        """Run the callbacks of ready watches and due timers; False if there were none."""
+        now = time.monotonic()
+        entries: list[_Handle | _Timer] = []
+        with self._lock:
+            for h in self._handles.values():
+                if h.fd in revents_by_fd and self._handle_events(h, revents_by_fd[h.fd]):
+                    entries.append(h)
+            for t in self._timers.values():
+                if t.interval >= 0 and t.deadline <= now:
+                    entries.append(t)
+        if not entries:
+            return False
+        entries.sort(key=lambda e: e.seq)
+        for e in entries:
+            if isinstance(e, _Handle):
+                with self._lock:
+                    events = 0 if e.deleted else self._handle_events(e, revents_by_fd[e.fd])
+                if events:
+                    _call_safely(e.cb, e.watch, e.fd, events, e.opaque)
+            else:
+                with self._lock:
+                    # An earlier callback may have removed, disabled or re-armed it.
+                    if e.deleted or e.interval < 0 or e.deadline > now:
+                        continue
+                    e.deadline = now + e.interval / 1000.0
+                _call_safely(e.cb, e.timer, e.opaque)
+        return True
+
+    @staticmethod
+    def _handle_events(h: _Handle, revents: int) -> int:
+        if not h.events:
+            return 0
+        return _from_poll(revents) & (
+            h.events | c.VIR_EVENT_HANDLE_ERROR | c.VIR_EVENT_HANDLE_HANGUP)
 
     def _build_poller(self) -> Any:
         masks: dict[int, int] = {}
@@ -273,36 +332,8 @@ class DefaultEventLoop:
         except BlockingIOError:
             pass
 
-    def _dispatch_timers(self) -> None:
-        now = time.monotonic()
-        with self._lock:
-            due = sorted((t for t in self._timers.values()
-                          if t.interval >= 0 and t.deadline <= now),
-                         key=lambda t: (t.deadline, t.timer))
-        for t in due:
-            with self._lock:
-                # An earlier callback may have removed, disabled or re-armed this one.
-                if t.deleted or t.interval < 0 or t.deadline > now:
-                    continue
-                t.deadline = now + t.interval / 1000.0
-            _call_safely(t.cb, t.timer, t.opaque)
-
-    def _dispatch_handles(self, revents_by_fd: dict[int, int]) -> None:
-        if not revents_by_fd:
-            return
-        with self._lock:
-            candidates = [h for h in self._handles.values() if h.fd in revents_by_fd]
-        for h in candidates:
-            with self._lock:
-                if h.deleted:
-                    continue
-                events = _from_poll(revents_by_fd[h.fd]) & (
-                    h.events | c.VIR_EVENT_HANDLE_ERROR | c.VIR_EVENT_HANDLE_HANGUP)
-            if events:
-                _call_safely(h.cb, h.watch, h.fd, events, h.opaque)
-
     def close(self) -> None:
-        for fd in (self._wake_r, self._wake_w):
+        for fd in {self._wake_r, self._wake_w}:
             try:
                 os.close(fd)
             except OSError:
@@ -317,6 +348,12 @@ class DefaultEventLoop:
     def timer_count(self) -> int:
         with self._lock:
             return len(self._timers)
+
+
+def _run_jobs(jobs: list[tuple[FreeCallback | None, Any]]) -> None:
+    for ff, opaque in jobs:
+        if ff is not None:
+            _call_safely(ff, opaque)
 
 
 # ---- the process-wide indirection -------------------------------------------------------

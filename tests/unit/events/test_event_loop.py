@@ -140,26 +140,58 @@ def test_removal_during_dispatch(ev: DefaultEventLoop, pipe: tuple[int, int]) ->
         ev.remove_timeout(timers["t2"])
         ev.remove_timeout(timer)
 
+    ev.remove_handle(watches["first"])
+    ev.run_once()  # runs the removal's job only
     timers["t1"] = ev.add_timeout(0, t1, None)
     timers["t2"] = ev.add_timeout(0, lambda *a: got.append("t2"), None)
-    ev.remove_handle(watches["first"])
     ev.run_once()
     assert got == ["t1"]
     assert ev.timer_count() == 0
 
 
-def test_free_callbacks_run_on_next_iteration(ev: DefaultEventLoop) -> None:
+def test_free_callbacks_run_as_libvirt_glib_jobs(ev: DefaultEventLoop,
+                                                 pipe: tuple[int, int]) -> None:
+    r, w = pipe
     freed: list[Any] = []
-    t = ev.add_timeout(-1, lambda *a: None, "data", freed.append)
+    got: list[str] = []
+    # A removed timer's job has idle priority: it waits while anything else is ready.
+    t = ev.add_timeout(-1, lambda *a: None, "timer-data", freed.append)
     assert ev.remove_timeout(t) == 0
-    assert freed == []
-    ev.add_timeout(0, lambda *a: None, None)
+    every = ev.add_timeout(0, lambda *a: got.append("tick"), None)
     ev.run_once()
-    assert freed == ["data"]
+    assert (freed, got) == ([], ["tick"])
+    ev.update_timeout(every, -1)
+    ev.run_once()
+    assert freed == ["timer-data"]
+
+    # A removed watch's job has high priority: the next iteration runs it alone.
+    h = ev.add_handle(r, R, lambda *a: None, "watch-data", freed.append)
+    ev.update_timeout(every, 0)
+    assert ev.remove_handle(h) == 0
+    ev.run_once()
+    assert freed[-1] == "watch-data" and got == ["tick"]
+    ev.run_once()
+    assert got == ["tick", "tick"]
+
     assert ev.remove_timeout(t) == -1
     assert ev.remove_handle(99) == -1
     ev.update_timeout(99, 0)  # unknown: ignored, as libvirt does
     ev.update_handle(99, R)
+
+
+def test_dispatch_order_is_source_attach_order(ev: DefaultEventLoop,
+                                                pipe: tuple[int, int]) -> None:
+    r, w = pipe
+    got: list[str] = []
+    t = ev.add_timeout(0, lambda *a: got.append("timer"), None)
+    ev.add_handle(r, R, lambda *a: got.append("watch"), None)
+    os.write(w, b"x")
+    ev.run_once()
+    assert got == ["timer", "watch"]
+    got.clear()
+    ev.update_timeout(t, 0)  # re-attached: now after the watch
+    ev.run_once()
+    assert got == ["watch", "timer"]
 
 
 def test_callback_exception_is_printed_and_loop_goes_on(
