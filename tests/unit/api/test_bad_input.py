@@ -183,3 +183,19 @@ def test_bad_uris(uri: str) -> None:
         assert exc.get_error_message()
     finally:
         libvirt.registerErrorHandler(None, None)
+
+
+def test_unknown_elements_dropped_or_refused_with_validation(conn: libvirt.virConnect) -> None:
+    xml = ("<domain type='test'><name>with-bogus</name><memory>1024</memory>"
+           "<os><type>hvm</type></os><bogus/></domain>")
+    before = snapshot_of_state(conn)
+    exc = error_of(lambda: conn.defineXMLFlags(xml, libvirt.VIR_DOMAIN_DEFINE_VALIDATE))
+    assert exc.get_error_code() == c.VIR_ERR_XML_INVALID_SCHEMA
+    assert "Element domain has extra content: bogus" in str(exc)
+    assert snapshot_of_state(conn) == before
+    # Without validation libvirt ignores what it does not know.
+    dom = conn.defineXMLFlags(xml, 0)
+    try:
+        assert "bogus" not in dom.XMLDesc()
+    finally:
+        dom.undefine()

@@ -422,7 +422,12 @@ class DomainDef:
                 setattr(self, tag, value)
         devices = r.first("devices")
         self.devices = Devices.parse(devices, inactive)
-        self.extra = r.extra()
+        extra = r.extra()
+        # libvirt ignores elements it does not know (schema validation is where they are
+        # refused); namespaced ones stay for the drivers' namespace handlers.
+        extra.children = [(prev, node) for prev, node in extra.children
+                          if node.tag in TOP_ORDER or node.tag.startswith("{")]
+        self.extra = extra
 
     # ---- format --------------------------------------------------------------------------
 
