@@ -13,6 +13,9 @@ This is libvirt's ``virObjectEventState`` (src/conf/object_event.c) for pyvirt:
   callback per event ID), a connection may hold only one callback per (family, event ID,
   object filter); a second is "event callback already tracked".
 
+A remote driver ties callbacks to server-side registrations (``set_remote``) and queues
+relayed events with ``queue(event, remote_id)``, as libvirt's remote client does.
+
 Besides the libvirt callbacks, events go straight to in-process consumers that do not
 depend on any event loop implementation: synchronous listeners (``add_listener``, called in
 the queuing thread) and asyncio subscriptions (``subscribe()``, one FIFO per consumer).
@@ -52,10 +55,11 @@ class _Callback:
     opaque: Any
     legacy: bool
     deleted: bool = False
+    remote_id: int = -1  # set by a remote driver: only events queued with this id match
 
-    def matches(self, event: ObjectEvent) -> bool:
+    def matches(self, event: ObjectEvent, remote_id: int) -> bool:
         return (not self.deleted and self.family == event.family
-                and self.event_id == event.event_id
+                and self.event_id == event.event_id and self.remote_id == remote_id
                 and (self.key is None or self.key == event.key))
 
 
@@ -68,7 +72,7 @@ class EventState:
         self._lock = threading.RLock()
         self._callbacks: list[_Callback] = []
         self._next_id = 0
-        self._queue: list[ObjectEvent] = []
+        self._queue: list[tuple[ObjectEvent, int]] = []  # (event, remote id or -1)
         self._timer = -1
         self._dispatching = False
         # Copied on write, so that queue() reads them without copying.
@@ -151,6 +155,23 @@ class EventState:
                     return cb.event_id
         raise_error(c.VIR_ERR_INVALID_ARG, f"event callback id {callback_id} not registered")
 
+    def set_remote(self, conn: Any, callback_id: int, remote_id: int) -> None:
+        """Tie callback ``callback_id`` of ``conn`` to the server-side registration
+        ``remote_id`` (libvirt's virObjectEventStateSetRemote); unknown IDs are ignored."""
+        with self._lock:
+            for cb in self._callbacks:
+                if cb.callback_id == callback_id and cb.conn is conn and not cb.deleted:
+                    cb.remote_id = remote_id
+                    return
+
+    def remote_id_of(self, conn: Any, callback_id: int) -> int:
+        """The server-side registration of callback ``callback_id`` (-1 if none)."""
+        with self._lock:
+            for cb in self._callbacks:
+                if cb.callback_id == callback_id and cb.conn is conn and not cb.deleted:
+                    return cb.remote_id
+        raise_error(c.VIR_ERR_INVALID_ARG, f"event callback id {callback_id} not registered")
+
     def callback_count(self, conn: Any = None, family: str | None = None,
                        event_id: int | None = None) -> int:
         """Live registrations, optionally only those of ``conn`` / ``family`` / ``event_id``
@@ -198,17 +219,20 @@ class EventState:
 
     # ---- delivery -------------------------------------------------------------------
 
-    def queue(self, event: ObjectEvent) -> None:
+    def queue(self, event: ObjectEvent, remote_id: int = -1) -> None:
         """Publish ``event`` (any thread). Subscriptions and listeners get it now; libvirt
         callbacks at the next run of the event loop, if any are registered.
 
         Subscriptions see events in the same order as the callbacks (they are fed under the
         state's lock); listeners are called after it is released, so that they may call
-        back into the state, and see concurrent publishers' events in either order."""
+        back into the state, and see concurrent publishers' events in either order.
+
+        ``remote_id`` (remote drivers): deliver only to the callbacks tied to that server-side
+        registration with ``set_remote()``; local drivers leave it at -1."""
         with self._lock:
             listeners = self._listeners
             if self._timer != -1:
-                self._queue.append(event)
+                self._queue.append((event, remote_id))
                 if len(self._queue) == 1:
                     loop.impl_update_timeout(self._timer, 0)
             for sub in self._subscriptions:
@@ -232,12 +256,12 @@ class EventState:
             if self._timer != -1:
                 loop.impl_update_timeout(self._timer, -1)
         try:
-            for event in events:
+            for event, remote_id in events:
                 with self._lock:
                     # Callbacks added meanwhile see the next event; removed ones are marked.
                     snapshot = list(self._callbacks)
                 for cb in snapshot:
-                    if cb.matches(event):
+                    if cb.matches(event, remote_id):
                         self._dispatch(event, cb)
         finally:
             with self._lock:

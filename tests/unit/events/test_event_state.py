@@ -564,3 +564,24 @@ def test_concurrent_publishers_and_churn(default_loop: Any) -> None:
     while (ev := sub.get_nowait()) is not None:
         subbed.append((ev.name, ev.utcoffset))  # type: ignore[attr-defined]
     assert subbed == got
+
+
+def test_remote_ids(default_loop: Any) -> None:
+    """A remote driver ties each callback to its server-side registration; events it queues
+    with that id reach only that callback (libvirt's QueueRemote/SetRemote)."""
+    st = EventState()
+    conn = FakeConn()
+    got: list[str] = []
+    a = st.register(conn, "domain", LIFECYCLE, None, lambda *x: got.append("a"), None)
+    b = st.register(conn, "domain", LIFECYCLE, U1, lambda *x: got.append("b"), None)
+    st.set_remote(conn, a, 10)
+    st.set_remote(conn, b, 11)
+    st.set_remote(conn, 99, 12)  # unknown: ignored
+    assert (st.remote_id_of(conn, a), st.remote_id_of(conn, b)) == (10, 11)
+    st.queue(started(), remote_id=11)
+    st.queue(started(), remote_id=10)
+    st.queue(started())  # a local event matches neither
+    run_pending()
+    assert got == ["b", "a"]
+    with pytest.raises(libvirtError, match="event callback id 99 not registered"):
+        st.remote_id_of(conn, 99)
