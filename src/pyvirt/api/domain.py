@@ -757,12 +757,12 @@ class DomainConnectMixin:
     def domainEventRegisterAny(self, dom, eventID, cb, opaque) -> Any:
         return self._drv.connectDomainEventRegisterAny(self, dom, eventID, cb, opaque)
 
-    def domainEventDeregisterAny(self, callbackID) -> Any:
-        return self._drv.connectDomainEventDeregisterAny(self, callbackID)
+    def domainEventDeregisterAny(self, callbackID) -> None:
+        self._drv.connectDomainEventDeregisterAny(self, callbackID)
 
-    def domainEventRegister(self, cb, opaque) -> Any:
+    def domainEventRegister(self, cb, opaque) -> None:
         """The old lifecycle-only registration: one per callback function."""
-        return self._drv.connectDomainEventRegister(self, cb, opaque)
+        self._drv.connectDomainEventRegister(self, cb, opaque)
 
-    def domainEventDeregister(self, cb) -> Any:
-        return self._drv.connectDomainEventDeregister(self, cb)
+    def domainEventDeregister(self, cb) -> None:
+        self._drv.connectDomainEventDeregister(self, cb)

@@ -177,8 +177,8 @@ class NetworkConnectMixin:
     def numOfNetworks(self) -> Any:
         return self._drv.connectNumOfNetworks(self)
 
-    def networkEventDeregisterAny(self, callbackID) -> Any:
-        return self._drv.connectNetworkEventDeregisterAny(self, callbackID)
+    def networkEventDeregisterAny(self, callbackID) -> None:
+        self._drv.connectNetworkEventDeregisterAny(self, callbackID)
 
     def networkEventRegisterAny(self, net, eventID, cb, opaque) -> Any:
         # libvirt-python has no callback for an unknown ID and fails before the call

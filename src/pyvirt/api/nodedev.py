@@ -125,8 +125,8 @@ class NodeDeviceConnectMixin:
     def numOfDevices(self, cap, flags=0) -> Any:
         return self._drv.nodeNumOfDevices(self, cap, flags)
 
-    def nodeDeviceEventDeregisterAny(self, callbackID) -> Any:
-        return self._drv.connectNodeDeviceEventDeregisterAny(self, callbackID)
+    def nodeDeviceEventDeregisterAny(self, callbackID) -> None:
+        self._drv.connectNodeDeviceEventDeregisterAny(self, callbackID)
 
     def nodeDeviceEventRegisterAny(self, dev, eventID, cb, opaque) -> Any:
         # libvirt-python has no callback for an unknown ID and fails before the call

@@ -92,8 +92,8 @@ class SecretConnectMixin:
     def secretLookupByUsage(self, usageType, usageID) -> Any:
         return self._drv.secretLookupByUsage(self, usageType, usageID)
 
-    def secretEventDeregisterAny(self, callbackID) -> Any:
-        return self._drv.connectSecretEventDeregisterAny(self, callbackID)
+    def secretEventDeregisterAny(self, callbackID) -> None:
+        self._drv.connectSecretEventDeregisterAny(self, callbackID)
 
     def secretEventRegisterAny(self, secret, eventID, cb, opaque) -> Any:
         # libvirt-python has no callback for an unknown ID and fails before the call

@@ -221,8 +221,8 @@ class StorageConnectMixin:
     def storageVolLookupByPath(self, path) -> Any:
         return self._drv.storageVolLookupByPath(self, path)
 
-    def storagePoolEventDeregisterAny(self, callbackID) -> Any:
-        return self._drv.connectStoragePoolEventDeregisterAny(self, callbackID)
+    def storagePoolEventDeregisterAny(self, callbackID) -> None:
+        self._drv.connectStoragePoolEventDeregisterAny(self, callbackID)
 
     def storagePoolEventRegisterAny(self, pool, eventID, cb, opaque) -> Any:
         # libvirt-python has no callback for an unknown ID and fails before the call
