@@ -97,6 +97,10 @@ class Interface(Device):
         src = r.first("source")
         if src is not None:
             attrs = dict(src.attrib)
+            if self.type == "network":
+                # libvirt reads only these for a network source (a stray bridge= is dropped).
+                attrs = {k: v for k, v in attrs.items()
+                         if k in ("network", "portgroup", "portid")}
             if inactive:
                 attrs.pop("portid", None)  # the network port exists while running
             self.source = NetSource(attrs,

@@ -48,10 +48,17 @@ class Metadata:
         return None
 
     def get_xml(self, uri: str) -> str | None:
-        from pyvirt.conf.xmlutil import to_string
-
+        """The element for ``uri`` as virDomainGetMetadata returns it: a libxml2 dump with
+        the namespace taken off every element that was in it."""
         el = self.get(uri)
-        return None if el is None else to_string(el).rstrip("\n")
+        if el is None:
+            return None
+        clone = copy.deepcopy(el)
+        for node in clone.iter():
+            if isinstance(node.tag, str) and etree.QName(node).namespace == uri:
+                node.tag = etree.QName(node).localname
+        etree.cleanup_namespaces(clone)
+        return etree.tostring(clone, pretty_print=True, encoding="unicode").rstrip("\n")
 
     def set(self, uri: str, key: str, xml: str) -> None:
         """Store ``xml`` under namespace ``uri`` with prefix ``key``, replacing the old one."""
@@ -101,8 +108,8 @@ def _renamespace(node: Element, uri: str, key: str) -> Element:
 
     def rebuild(src: Element, parent: Element | None) -> Element:
         qn = etree.QName(src)
-        # Only the top element moves into the namespace, as virDomainSetMetadata does.
-        tag = f"{{{uri}}}{qn.localname}" if parent is None else src.tag
+        # Every element without a namespace joins ``uri``, as virXMLInjectNamespace does.
+        tag = f"{{{uri}}}{qn.localname}" if qn.namespace is None else src.tag
         if parent is None:
             out = etree.Element(tag, nsmap={key: uri})
         else:
