@@ -14,22 +14,35 @@ if TYPE_CHECKING:
 
 def check_create_flags(flags: int) -> None:
     """virDomainCheckpointCreateXML's flag checks, made before any driver sees the call."""
-    _exclusive("virDomainCheckpointCreateXML", flags,
-               ("VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE", c.VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE),
-               ("VIR_DOMAIN_CHECKPOINT_CREATE_QUIESCE", c.VIR_DOMAIN_CHECKPOINT_CREATE_QUIESCE))
-    if (flags & c.VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE_VALIDATE
-            and not flags & c.VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE):
-        invalid_arg("virDomainCheckpointCreateXML",
-                    "Flag 'VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE' is required by flag "
-                    "'VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE_VALIDATE'", "ctl")
+    _exclusive(
+        "virDomainCheckpointCreateXML",
+        flags,
+        ("VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE", c.VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE),
+        ("VIR_DOMAIN_CHECKPOINT_CREATE_QUIESCE", c.VIR_DOMAIN_CHECKPOINT_CREATE_QUIESCE),
+    )
+    if (
+        flags & c.VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE_VALIDATE
+        and not flags & c.VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE
+    ):
+        invalid_arg(
+            "virDomainCheckpointCreateXML",
+            "Flag 'VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE' is required by flag "
+            "'VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE_VALIDATE'",
+            "ctl",
+        )
 
 
 def check_delete_flags(flags: int) -> None:
     """virDomainCheckpointDelete's flag checks."""
-    _exclusive("virDomainCheckpointDelete", flags,
-               ("VIR_DOMAIN_CHECKPOINT_DELETE_CHILDREN", c.VIR_DOMAIN_CHECKPOINT_DELETE_CHILDREN),
-               ("VIR_DOMAIN_CHECKPOINT_DELETE_CHILDREN_ONLY",
-                c.VIR_DOMAIN_CHECKPOINT_DELETE_CHILDREN_ONLY))
+    _exclusive(
+        "virDomainCheckpointDelete",
+        flags,
+        ("VIR_DOMAIN_CHECKPOINT_DELETE_CHILDREN", c.VIR_DOMAIN_CHECKPOINT_DELETE_CHILDREN),
+        (
+            "VIR_DOMAIN_CHECKPOINT_DELETE_CHILDREN_ONLY",
+            c.VIR_DOMAIN_CHECKPOINT_DELETE_CHILDREN_ONLY,
+        ),
+    )
 
 
 def _exclusive(api: str, flags: int, first: tuple[str, int], second: tuple[str, int]) -> None:
@@ -56,9 +69,11 @@ class virDomainCheckpoint(DomainChildHandle):  # noqa: N801 - libvirt-python's n
 
     def getXMLDesc(self, flags: int = 0) -> str:  # noqa: N802
         if self._conn._readonly and flags & c.VIR_DOMAIN_CHECKPOINT_XML_SECURE:
-            raise_error(c.VIR_ERR_OPERATION_DENIED,
-                        "virDomainCheckpointGetXMLDesc with secure flag",
-                        domain=c.VIR_FROM_DOMAIN_CHECKPOINT)
+            raise_error(
+                c.VIR_ERR_OPERATION_DENIED,
+                "virDomainCheckpointGetXMLDesc with secure flag",
+                domain=c.VIR_FROM_DOMAIN_CHECKPOINT,
+            )
         return self._conn._drv.domainCheckpointGetXMLDesc(self, flags)  # type: ignore[no-any-return]
 
     def listAllChildren(self, flags: int = 0) -> list[virDomainCheckpoint]:  # noqa: N802

@@ -36,14 +36,14 @@ class virInterface:  # noqa: N801 - libvirt-python's name
 
     # ---- the rest goes to the driver ----------------------------------------------------
 
-    def XMLDesc(self, flags=0) -> Any:
+    def XMLDesc(self, flags: int = 0) -> Any:
         return self._conn._drv.interfaceGetXMLDesc(self, flags)
 
-    def create(self, flags=0) -> Any:
+    def create(self, flags: int = 0) -> Any:
         check_writable(self._conn, "virInterfaceCreate")
         return self._conn._drv.interfaceCreate(self, flags)
 
-    def destroy(self, flags=0) -> Any:
+    def destroy(self, flags: int = 0) -> Any:
         check_writable(self._conn, "virInterfaceDestroy")
         return self._conn._drv.interfaceDestroy(self, flags)
 
@@ -61,26 +61,26 @@ class InterfaceConnectMixin:
     _drv: Any
     _readonly: bool
 
-    def changeBegin(self, flags=0) -> Any:
+    def changeBegin(self, flags: int = 0) -> Any:
         check_writable(self, "virInterfaceChangeBegin")
         return self._drv.interfaceChangeBegin(self, flags)
 
-    def changeCommit(self, flags=0) -> Any:
+    def changeCommit(self, flags: int = 0) -> Any:
         check_writable(self, "virInterfaceChangeCommit")
         return self._drv.interfaceChangeCommit(self, flags)
 
-    def changeRollback(self, flags=0) -> Any:
+    def changeRollback(self, flags: int = 0) -> Any:
         check_writable(self, "virInterfaceChangeRollback")
         return self._drv.interfaceChangeRollback(self, flags)
 
-    def interfaceDefineXML(self, xml, flags=0) -> Any:
+    def interfaceDefineXML(self, xml: str, flags: int = 0) -> Any:
         check_writable(self, "virInterfaceDefineXML")
         return self._drv.interfaceDefineXML(self, xml, flags)
 
-    def interfaceLookupByMACString(self, macstr) -> Any:
+    def interfaceLookupByMACString(self, macstr: str) -> Any:
         return self._drv.interfaceLookupByMACString(self, macstr)
 
-    def interfaceLookupByName(self, name) -> Any:
+    def interfaceLookupByName(self, name: str) -> Any:
         return self._drv.interfaceLookupByName(self, name)
 
     def listDefinedInterfaces(self) -> Any:
@@ -101,5 +101,5 @@ class InterfaceConnectMixin:
     def numOfInterfaces(self) -> Any:
         return self._drv.connectNumOfInterfaces(self)
 
-    def listAllInterfaces(self, flags=0) -> Any:
+    def listAllInterfaces(self, flags: int = 0) -> Any:
         return self._drv.connectListAllInterfaces(self, flags)

@@ -26,10 +26,10 @@ class virNetwork(NamedHandle):  # noqa: N801 - libvirt-python's name
 
     # ---- the rest goes to the driver ----------------------------------------------------
 
-    def DHCPLeases(self, mac=None, flags=0) -> Any:
+    def DHCPLeases(self, mac: str | None = None, flags: int = 0) -> Any:
         return self._conn._drv.networkGetDHCPLeases(self, mac, flags)
 
-    def XMLDesc(self, flags=0) -> Any:
+    def XMLDesc(self, flags: int = 0) -> Any:
         return self._conn._drv.networkGetXMLDesc(self, flags)
 
     def autostart(self) -> Any:
@@ -52,21 +52,21 @@ class virNetwork(NamedHandle):  # noqa: N801 - libvirt-python's name
     def isPersistent(self) -> Any:
         return self._conn._drv.networkIsPersistent(self)
 
-    def portCreateXML(self, xmldesc, flags=0) -> Any:
+    def portCreateXML(self, xmldesc: str, flags: int = 0) -> Any:
         check_writable(self._conn, "virNetworkPortCreateXML")
         return self._conn._drv.networkPortCreateXML(self, xmldesc, flags)
 
-    def portLookupByUUID(self, uuid) -> Any:
+    def portLookupByUUID(self, uuid: bytes) -> Any:
         return self._conn._drv.networkPortLookupByUUID(
             self, uuid_from_bytes("virNetworkPortLookupByUUID", uuid)
         )
 
-    def portLookupByUUIDString(self, uuidstr) -> Any:
+    def portLookupByUUIDString(self, uuidstr: str) -> Any:
         return self._conn._drv.networkPortLookupByUUID(
             self, uuid_from_string("virNetworkPortLookupByUUIDString", uuidstr)
         )
 
-    def setAutostart(self, autostart) -> Any:
+    def setAutostart(self, autostart: int) -> Any:
         check_writable(self._conn, "virNetworkSetAutostart")
         return self._conn._drv.networkSetAutostart(self, autostart)
 
@@ -74,11 +74,11 @@ class virNetwork(NamedHandle):  # noqa: N801 - libvirt-python's name
         check_writable(self._conn, "virNetworkUndefine")
         return self._conn._drv.networkUndefine(self)
 
-    def update(self, command, section, parentIndex, xml, flags=0) -> Any:
+    def update(self, command: int, section: int, parentIndex: int, xml: str, flags: int = 0) -> Any:
         check_writable(self._conn, "virNetworkUpdate")
         return self._conn._drv.networkUpdate(self, command, section, parentIndex, xml, flags)
 
-    def listAllPorts(self, flags=0) -> Any:
+    def listAllPorts(self, flags: int = 0) -> Any:
         return self._conn._drv.networkListAllPorts(self, flags)
 
 
@@ -111,17 +111,17 @@ class virNetworkPort:  # noqa: N801 - libvirt-python's name
 
     # ---- the rest goes to the driver ----------------------------------------------------
 
-    def XMLDesc(self, flags=0) -> Any:
+    def XMLDesc(self, flags: int = 0) -> Any:
         return self._conn._drv.networkPortGetXMLDesc(self, flags)
 
-    def delete(self, flags=0) -> Any:
+    def delete(self, flags: int = 0) -> Any:
         check_writable(self._conn, "virNetworkPortDelete")
         return self._conn._drv.networkPortDelete(self, flags)
 
-    def parameters(self, flags=0) -> Any:
+    def parameters(self, flags: int = 0) -> Any:
         return self._conn._drv.networkPortGetParameters(self, flags)
 
-    def setParameters(self, params, flags=0) -> Any:
+    def setParameters(self, params: dict[str, Any], flags: int = 0) -> Any:
         check_writable(self._conn, "virNetworkPortSetParameters")
         return self._conn._drv.networkPortSetParameters(self, params, flags)
 
@@ -144,29 +144,29 @@ class NetworkConnectMixin:
             return []
         return self._drv.connectListNetworks(self)
 
-    def networkCreateXML(self, xmlDesc) -> Any:
+    def networkCreateXML(self, xmlDesc: str) -> Any:
         check_writable(self, "virNetworkCreateXML")
         return self._drv.networkCreateXML(self, xmlDesc)
 
-    def networkCreateXMLFlags(self, xmlDesc, flags=0) -> Any:
+    def networkCreateXMLFlags(self, xmlDesc: str, flags: int = 0) -> Any:
         check_writable(self, "virNetworkCreateXMLFlags")
         return self._drv.networkCreateXMLFlags(self, xmlDesc, flags)
 
-    def networkDefineXML(self, xml) -> Any:
+    def networkDefineXML(self, xml: str) -> Any:
         check_writable(self, "virNetworkDefineXML")
         return self._drv.networkDefineXML(self, xml)
 
-    def networkDefineXMLFlags(self, xml, flags=0) -> Any:
+    def networkDefineXMLFlags(self, xml: str, flags: int = 0) -> Any:
         check_writable(self, "virNetworkDefineXMLFlags")
         return self._drv.networkDefineXMLFlags(self, xml, flags)
 
-    def networkLookupByName(self, name) -> Any:
+    def networkLookupByName(self, name: str) -> Any:
         return self._drv.networkLookupByName(self, name)
 
-    def networkLookupByUUID(self, uuid) -> Any:
+    def networkLookupByUUID(self, uuid: bytes) -> Any:
         return self._drv.networkLookupByUUID(self, uuid_from_bytes("virNetworkLookupByUUID", uuid))
 
-    def networkLookupByUUIDString(self, uuidstr) -> Any:
+    def networkLookupByUUIDString(self, uuidstr: str) -> Any:
         return self._drv.networkLookupByUUID(
             self, uuid_from_string("virNetworkLookupByUUIDString", uuidstr)
         )
@@ -180,11 +180,11 @@ class NetworkConnectMixin:
     def networkEventDeregisterAny(self, callbackID) -> None:
         self._drv.connectNetworkEventDeregisterAny(self, callbackID)
 
-    def networkEventRegisterAny(self, net, eventID, cb, opaque) -> Any:
+    def networkEventRegisterAny(self, net: Any, eventID: int, cb: Any, opaque: Any) -> Any:
         # libvirt-python has no callback for an unknown ID and fails before the call
         if not 0 <= eventID < 1:
             raise libvirtError("virConnectNetworkEventRegisterAny() failed")
         return self._drv.connectNetworkEventRegisterAny(self, net, eventID, cb, opaque)
 
-    def listAllNetworks(self, flags=0) -> Any:
+    def listAllNetworks(self, flags: int = 0) -> Any:
         return self._drv.connectListAllNetworks(self, flags)

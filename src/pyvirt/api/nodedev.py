@@ -32,14 +32,14 @@ class virNodeDevice:  # noqa: N801 - libvirt-python's name
 
     # ---- the rest goes to the driver ----------------------------------------------------
 
-    def XMLDesc(self, flags=0) -> Any:
+    def XMLDesc(self, flags: int = 0) -> Any:
         return self._conn._drv.nodeDeviceGetXMLDesc(self, flags)
 
     def autostart(self) -> Any:
         check_writable(self._conn, "virNodeDeviceGetAutostart")
         return self._conn._drv.nodeDeviceGetAutostart(self)
 
-    def create(self, flags=0) -> Any:
+    def create(self, flags: int = 0) -> Any:
         check_writable(self._conn, "virNodeDeviceCreate")
         return self._conn._drv.nodeDeviceCreate(self, flags)
 
@@ -47,7 +47,7 @@ class virNodeDevice:  # noqa: N801 - libvirt-python's name
         check_writable(self._conn, "virNodeDeviceDestroy")
         return self._conn._drv.nodeDeviceDestroy(self)
 
-    def detachFlags(self, driverName, flags=0) -> Any:
+    def detachFlags(self, driverName: str, flags: int = 0) -> Any:
         check_writable(self._conn, "virNodeDeviceDetachFlags")
         return self._conn._drv.nodeDeviceDetachFlags(self, driverName, flags)
 
@@ -87,11 +87,11 @@ class virNodeDevice:  # noqa: N801 - libvirt-python's name
         check_writable(self._conn, "virNodeDeviceReset")
         return self._conn._drv.nodeDeviceReset(self)
 
-    def setAutostart(self, autostart) -> Any:
+    def setAutostart(self, autostart: int) -> Any:
         check_writable(self._conn, "virNodeDeviceSetAutostart")
         return self._conn._drv.nodeDeviceSetAutostart(self, autostart)
 
-    def undefine(self, flags=0) -> Any:
+    def undefine(self, flags: int = 0) -> Any:
         check_writable(self._conn, "virNodeDeviceUndefine")
         return self._conn._drv.nodeDeviceUndefine(self, flags)
 
@@ -102,37 +102,37 @@ class NodeDeviceConnectMixin:
     _drv: Any
     _readonly: bool
 
-    def listDevices(self, cap, flags=0) -> Any:
+    def listDevices(self, cap: int, flags: int = 0) -> Any:
         # libvirt-python counts first: its errors come from the count call
         if not self._drv.nodeNumOfDevices(self, cap, flags):
             return []
         return self._drv.nodeListDevices(self, cap, flags)
 
-    def nodeDeviceCreateXML(self, xmlDesc, flags=0) -> Any:
+    def nodeDeviceCreateXML(self, xmlDesc: str, flags: int = 0) -> Any:
         check_writable(self, "virNodeDeviceCreateXML")
         return self._drv.nodeDeviceCreateXML(self, xmlDesc, flags)
 
-    def nodeDeviceDefineXML(self, xmlDesc, flags=0) -> Any:
+    def nodeDeviceDefineXML(self, xmlDesc: str, flags: int = 0) -> Any:
         check_writable(self, "virNodeDeviceDefineXML")
         return self._drv.nodeDeviceDefineXML(self, xmlDesc, flags)
 
-    def nodeDeviceLookupByName(self, name) -> Any:
+    def nodeDeviceLookupByName(self, name: str) -> Any:
         return self._drv.nodeDeviceLookupByName(self, name)
 
-    def nodeDeviceLookupSCSIHostByWWN(self, wwnn, wwpn, flags=0) -> Any:
+    def nodeDeviceLookupSCSIHostByWWN(self, wwnn: str, wwpn: str, flags: int = 0) -> Any:
         return self._drv.nodeDeviceLookupSCSIHostByWWN(self, wwnn, wwpn, flags)
 
-    def numOfDevices(self, cap, flags=0) -> Any:
+    def numOfDevices(self, cap: int, flags: int = 0) -> Any:
         return self._drv.nodeNumOfDevices(self, cap, flags)
 
     def nodeDeviceEventDeregisterAny(self, callbackID) -> None:
         self._drv.connectNodeDeviceEventDeregisterAny(self, callbackID)
 
-    def nodeDeviceEventRegisterAny(self, dev, eventID, cb, opaque) -> Any:
+    def nodeDeviceEventRegisterAny(self, dev: str, eventID: int, cb: Any, opaque: Any) -> Any:
         # libvirt-python has no callback for an unknown ID and fails before the call
         if not 0 <= eventID < 2:
             raise libvirtError("virConnectNodeDeviceEventRegisterAny() failed")
         return self._drv.connectNodeDeviceEventRegisterAny(self, dev, eventID, cb, opaque)
 
-    def listAllDevices(self, flags=0) -> Any:
+    def listAllDevices(self, flags: int = 0) -> Any:
         return self._drv.connectListAllNodeDevices(self, flags)

@@ -24,7 +24,7 @@ class virNWFilter(NamedHandle):  # noqa: N801 - libvirt-python's name
 
     # ---- the rest goes to the driver ----------------------------------------------------
 
-    def XMLDesc(self, flags=0) -> Any:
+    def XMLDesc(self, flags: int = 0) -> Any:
         return self._conn._drv.nwfilterGetXMLDesc(self, flags)
 
     def undefine(self) -> Any:
@@ -58,7 +58,7 @@ class virNWFilterBinding:  # noqa: N801 - libvirt-python's name
 
     # ---- the rest goes to the driver ----------------------------------------------------
 
-    def XMLDesc(self, flags=0) -> Any:
+    def XMLDesc(self, flags: int = 0) -> Any:
         return self._conn._drv.nwfilterBindingGetXMLDesc(self, flags)
 
     def delete(self) -> Any:
@@ -81,36 +81,36 @@ class NWFilterConnectMixin:
     def numOfNWFilters(self) -> Any:
         return self._drv.connectNumOfNWFilters(self)
 
-    def nwfilterBindingCreateXML(self, xml, flags=0) -> Any:
+    def nwfilterBindingCreateXML(self, xml: str, flags: int = 0) -> Any:
         check_writable(self, "virNWFilterBindingCreateXML")
         return self._drv.nwfilterBindingCreateXML(self, xml, flags)
 
-    def nwfilterBindingLookupByPortDev(self, portdev) -> Any:
+    def nwfilterBindingLookupByPortDev(self, portdev: str) -> Any:
         return self._drv.nwfilterBindingLookupByPortDev(self, portdev)
 
-    def nwfilterDefineXML(self, xmlDesc) -> Any:
+    def nwfilterDefineXML(self, xmlDesc: str) -> Any:
         check_writable(self, "virNWFilterDefineXML")
         return self._drv.nwfilterDefineXML(self, xmlDesc)
 
-    def nwfilterDefineXMLFlags(self, xmlDesc, flags=0) -> Any:
+    def nwfilterDefineXMLFlags(self, xmlDesc: str, flags: int = 0) -> Any:
         check_writable(self, "virNWFilterDefineXMLFlags")
         return self._drv.nwfilterDefineXMLFlags(self, xmlDesc, flags)
 
-    def nwfilterLookupByName(self, name) -> Any:
+    def nwfilterLookupByName(self, name: str) -> Any:
         return self._drv.nwfilterLookupByName(self, name)
 
-    def nwfilterLookupByUUID(self, uuid) -> Any:
+    def nwfilterLookupByUUID(self, uuid: bytes) -> Any:
         return self._drv.nwfilterLookupByUUID(
             self, uuid_from_bytes("virNWFilterLookupByUUID", uuid)
         )
 
-    def nwfilterLookupByUUIDString(self, uuidstr) -> Any:
+    def nwfilterLookupByUUIDString(self, uuidstr: str) -> Any:
         return self._drv.nwfilterLookupByUUID(
             self, uuid_from_string("virNWFilterLookupByUUIDString", uuidstr)
         )
 
-    def listAllNWFilters(self, flags=0) -> Any:
+    def listAllNWFilters(self, flags: int = 0) -> Any:
         return self._drv.connectListAllNWFilters(self, flags)
 
-    def listAllNWFilterBindings(self, flags=0) -> Any:
+    def listAllNWFilterBindings(self, flags: int = 0) -> Any:
         return self._drv.connectListAllNWFilterBindings(self, flags)

@@ -46,10 +46,10 @@ class virSecret:  # noqa: N801 - libvirt-python's name
 
     # ---- the rest goes to the driver ----------------------------------------------------
 
-    def XMLDesc(self, flags=0) -> Any:
+    def XMLDesc(self, flags: int = 0) -> Any:
         return self._conn._drv.secretGetXMLDesc(self, flags)
 
-    def setValue(self, value, flags=0) -> Any:
+    def setValue(self, value: Any, flags: int = 0) -> Any:
         check_writable(self._conn, "virSecretSetValue")
         return self._conn._drv.secretSetValue(self, value, flags)
 
@@ -57,7 +57,7 @@ class virSecret:  # noqa: N801 - libvirt-python's name
         check_writable(self._conn, "virSecretUndefine")
         return self._conn._drv.secretUndefine(self)
 
-    def value(self, flags=0) -> Any:
+    def value(self, flags: int = 0) -> Any:
         check_writable(self._conn, "virSecretGetValue")
         return self._conn._drv.secretGetValue(self, flags)
 
@@ -77,29 +77,29 @@ class SecretConnectMixin:
     def numOfSecrets(self) -> Any:
         return self._drv.connectNumOfSecrets(self)
 
-    def secretDefineXML(self, xml, flags=0) -> Any:
+    def secretDefineXML(self, xml: str, flags: int = 0) -> Any:
         check_writable(self, "virSecretDefineXML")
         return self._drv.secretDefineXML(self, xml, flags)
 
-    def secretLookupByUUID(self, uuid) -> Any:
+    def secretLookupByUUID(self, uuid: bytes) -> Any:
         return self._drv.secretLookupByUUID(self, uuid_from_bytes("virSecretLookupByUUID", uuid))
 
-    def secretLookupByUUIDString(self, uuidstr) -> Any:
+    def secretLookupByUUIDString(self, uuidstr: str) -> Any:
         return self._drv.secretLookupByUUID(
             self, uuid_from_string("virSecretLookupByUUIDString", uuidstr)
         )
 
-    def secretLookupByUsage(self, usageType, usageID) -> Any:
+    def secretLookupByUsage(self, usageType: int, usageID: str) -> Any:
         return self._drv.secretLookupByUsage(self, usageType, usageID)
 
     def secretEventDeregisterAny(self, callbackID) -> None:
         self._drv.connectSecretEventDeregisterAny(self, callbackID)
 
-    def secretEventRegisterAny(self, secret, eventID, cb, opaque) -> Any:
+    def secretEventRegisterAny(self, secret: Any, eventID: int, cb: Any, opaque: Any) -> Any:
         # libvirt-python has no callback for an unknown ID and fails before the call
         if not 0 <= eventID < 2:
             raise libvirtError("virConnectSecretEventRegisterAny() failed")
         return self._drv.connectSecretEventRegisterAny(self, secret, eventID, cb, opaque)
 
-    def listAllSecrets(self, flags=0) -> Any:
+    def listAllSecrets(self, flags: int = 0) -> Any:
         return self._drv.connectListAllSecrets(self, flags)

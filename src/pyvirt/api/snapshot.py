@@ -18,27 +18,27 @@ class virDomainSnapshot(DomainChildHandle):  # noqa: N801 - libvirt-python's nam
 
     # ---- the rest goes to the driver ----------------------------------------------------
 
-    def delete(self, flags=0) -> Any:
+    def delete(self, flags: int = 0) -> Any:
         check_writable(self._conn, "virDomainSnapshotDelete")
         return self._conn._drv.domainSnapshotDelete(self, flags)
 
-    def getParent(self, flags=0) -> Any:
+    def getParent(self, flags: int = 0) -> Any:
         return self._conn._drv.domainSnapshotGetParent(self, flags)
 
-    def getXMLDesc(self, flags=0) -> Any:
+    def getXMLDesc(self, flags: int = 0) -> Any:
         return self._conn._drv.domainSnapshotGetXMLDesc(self, flags)
 
-    def hasMetadata(self, flags=0) -> Any:
+    def hasMetadata(self, flags: int = 0) -> Any:
         return self._conn._drv.domainSnapshotHasMetadata(self, flags)
 
-    def isCurrent(self, flags=0) -> Any:
+    def isCurrent(self, flags: int = 0) -> Any:
         return self._conn._drv.domainSnapshotIsCurrent(self, flags)
 
-    def listChildrenNames(self, flags=0) -> Any:
+    def listChildrenNames(self, flags: int = 0) -> Any:
         return self._conn._drv.domainSnapshotListChildrenNames(self, flags)
 
-    def numChildren(self, flags=0) -> Any:
+    def numChildren(self, flags: int = 0) -> Any:
         return self._conn._drv.domainSnapshotNumChildren(self, flags)
 
-    def listAllChildren(self, flags=0) -> Any:
+    def listAllChildren(self, flags: int = 0) -> Any:
         return self._conn._drv.domainSnapshotListAllChildren(self, flags)

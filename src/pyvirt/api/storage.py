@@ -25,29 +25,29 @@ class virStoragePool(NamedHandle):  # noqa: N801 - libvirt-python's name
 
     # ---- the rest goes to the driver ----------------------------------------------------
 
-    def XMLDesc(self, flags=0) -> Any:
+    def XMLDesc(self, flags: int = 0) -> Any:
         return self._conn._drv.storagePoolGetXMLDesc(self, flags)
 
     def autostart(self) -> Any:
         return self._conn._drv.storagePoolGetAutostart(self)
 
-    def build(self, flags=0) -> Any:
+    def build(self, flags: int = 0) -> Any:
         check_writable(self._conn, "virStoragePoolBuild")
         return self._conn._drv.storagePoolBuild(self, flags)
 
-    def create(self, flags=0) -> Any:
+    def create(self, flags: int = 0) -> Any:
         check_writable(self._conn, "virStoragePoolCreate")
         return self._conn._drv.storagePoolCreate(self, flags)
 
-    def createXML(self, xmlDesc, flags=0) -> Any:
+    def createXML(self, xmlDesc: str, flags: int = 0) -> Any:
         check_writable(self._conn, "virStorageVolCreateXML")
         return self._conn._drv.storageVolCreateXML(self, xmlDesc, flags)
 
-    def createXMLFrom(self, xmlDesc, clonevol, flags=0) -> Any:
+    def createXMLFrom(self, xmlDesc: str, clonevol: Any, flags: int = 0) -> Any:
         check_writable(self._conn, "virStorageVolCreateXMLFrom")
         return self._conn._drv.storageVolCreateXMLFrom(self, xmlDesc, clonevol, flags)
 
-    def delete(self, flags=0) -> Any:
+    def delete(self, flags: int = 0) -> Any:
         check_writable(self._conn, "virStoragePoolDelete")
         return self._conn._drv.storagePoolDelete(self, flags)
 
@@ -73,22 +73,22 @@ class virStoragePool(NamedHandle):  # noqa: N801 - libvirt-python's name
     def numOfVolumes(self) -> Any:
         return self._conn._drv.storagePoolNumOfVolumes(self)
 
-    def refresh(self, flags=0) -> Any:
+    def refresh(self, flags: int = 0) -> Any:
         check_writable(self._conn, "virStoragePoolRefresh")
         return self._conn._drv.storagePoolRefresh(self, flags)
 
-    def setAutostart(self, autostart) -> Any:
+    def setAutostart(self, autostart: int) -> Any:
         check_writable(self._conn, "virStoragePoolSetAutostart")
         return self._conn._drv.storagePoolSetAutostart(self, autostart)
 
-    def storageVolLookupByName(self, name) -> Any:
+    def storageVolLookupByName(self, name: str) -> Any:
         return self._conn._drv.storageVolLookupByName(self, name)
 
     def undefine(self) -> Any:
         check_writable(self._conn, "virStoragePoolUndefine")
         return self._conn._drv.storagePoolUndefine(self)
 
-    def listAllVolumes(self, flags=0) -> Any:
+    def listAllVolumes(self, flags: int = 0) -> Any:
         return self._conn._drv.storagePoolListAllVolumes(self, flags)
 
 
@@ -120,42 +120,42 @@ class virStorageVol:  # noqa: N801 - libvirt-python's name
 
     # ---- the rest goes to the driver ----------------------------------------------------
 
-    def XMLDesc(self, flags=0) -> Any:
+    def XMLDesc(self, flags: int = 0) -> Any:
         return self._conn._drv.storageVolGetXMLDesc(self, flags)
 
-    def delete(self, flags=0) -> Any:
+    def delete(self, flags: int = 0) -> Any:
         check_writable(self._conn, "virStorageVolDelete")
         return self._conn._drv.storageVolDelete(self, flags)
 
-    def download(self, stream, offset, length, flags=0) -> Any:
+    def download(self, stream: Any, offset: int, length: int, flags: int = 0) -> Any:
         check_writable(self._conn, "virStorageVolDownload")
         return self._conn._drv.storageVolDownload(self, stream, offset, length, flags)
 
     def info(self) -> Any:
         return self._conn._drv.storageVolGetInfo(self)
 
-    def infoFlags(self, flags=0) -> Any:
+    def infoFlags(self, flags: int = 0) -> Any:
         return self._conn._drv.storageVolGetInfoFlags(self, flags)
 
     def path(self) -> Any:
         return self._conn._drv.storageVolGetPath(self)
 
-    def resize(self, capacity, flags=0) -> Any:
+    def resize(self, capacity: int, flags: int = 0) -> Any:
         check_writable(self._conn, "virStorageVolResize")
         return self._conn._drv.storageVolResize(self, capacity, flags)
 
     def storagePoolLookupByVolume(self) -> Any:
         return self._conn._drv.storagePoolLookupByVolume(self)
 
-    def upload(self, stream, offset, length, flags=0) -> Any:
+    def upload(self, stream: Any, offset: int, length: int, flags: int = 0) -> Any:
         check_writable(self._conn, "virStorageVolUpload")
         return self._conn._drv.storageVolUpload(self, stream, offset, length, flags)
 
-    def wipe(self, flags=0) -> Any:
+    def wipe(self, flags: int = 0) -> Any:
         check_writable(self._conn, "virStorageVolWipe")
         return self._conn._drv.storageVolWipe(self, flags)
 
-    def wipePattern(self, algorithm, flags=0) -> Any:
+    def wipePattern(self, algorithm: int, flags: int = 0) -> Any:
         check_writable(self._conn, "virStorageVolWipePattern")
         return self._conn._drv.storageVolWipePattern(self, algorithm, flags)
 
@@ -166,11 +166,11 @@ class StorageConnectMixin:
     _drv: Any
     _readonly: bool
 
-    def findStoragePoolSources(self, type, srcSpec, flags=0) -> Any:
+    def findStoragePoolSources(self, type: str, srcSpec: str, flags: int = 0) -> Any:
         check_writable(self, "virConnectFindStoragePoolSources")
         return self._drv.connectFindStoragePoolSources(self, type, srcSpec, flags)
 
-    def getStoragePoolCapabilities(self, flags=0) -> Any:
+    def getStoragePoolCapabilities(self, flags: int = 0) -> Any:
         return self._drv.connectGetStoragePoolCapabilities(self, flags)
 
     def listDefinedStoragePools(self) -> Any:
@@ -191,44 +191,44 @@ class StorageConnectMixin:
     def numOfStoragePools(self) -> Any:
         return self._drv.connectNumOfStoragePools(self)
 
-    def storagePoolCreateXML(self, xmlDesc, flags=0) -> Any:
+    def storagePoolCreateXML(self, xmlDesc: str, flags: int = 0) -> Any:
         check_writable(self, "virStoragePoolCreateXML")
         return self._drv.storagePoolCreateXML(self, xmlDesc, flags)
 
-    def storagePoolDefineXML(self, xml, flags=0) -> Any:
+    def storagePoolDefineXML(self, xml: str, flags: int = 0) -> Any:
         check_writable(self, "virStoragePoolDefineXML")
         return self._drv.storagePoolDefineXML(self, xml, flags)
 
-    def storagePoolLookupByName(self, name) -> Any:
+    def storagePoolLookupByName(self, name: str) -> Any:
         return self._drv.storagePoolLookupByName(self, name)
 
-    def storagePoolLookupByTargetPath(self, path) -> Any:
+    def storagePoolLookupByTargetPath(self, path: str) -> Any:
         return self._drv.storagePoolLookupByTargetPath(self, path)
 
-    def storagePoolLookupByUUID(self, uuid) -> Any:
+    def storagePoolLookupByUUID(self, uuid: bytes) -> Any:
         return self._drv.storagePoolLookupByUUID(
             self, uuid_from_bytes("virStoragePoolLookupByUUID", uuid)
         )
 
-    def storagePoolLookupByUUIDString(self, uuidstr) -> Any:
+    def storagePoolLookupByUUIDString(self, uuidstr: str) -> Any:
         return self._drv.storagePoolLookupByUUID(
             self, uuid_from_string("virStoragePoolLookupByUUIDString", uuidstr)
         )
 
-    def storageVolLookupByKey(self, key) -> Any:
+    def storageVolLookupByKey(self, key: str) -> Any:
         return self._drv.storageVolLookupByKey(self, key)
 
-    def storageVolLookupByPath(self, path) -> Any:
+    def storageVolLookupByPath(self, path: str) -> Any:
         return self._drv.storageVolLookupByPath(self, path)
 
     def storagePoolEventDeregisterAny(self, callbackID) -> None:
         self._drv.connectStoragePoolEventDeregisterAny(self, callbackID)
 
-    def storagePoolEventRegisterAny(self, pool, eventID, cb, opaque) -> Any:
+    def storagePoolEventRegisterAny(self, pool: Any, eventID: int, cb: Any, opaque: Any) -> Any:
         # libvirt-python has no callback for an unknown ID and fails before the call
         if not 0 <= eventID < 2:
             raise libvirtError("virConnectStoragePoolEventRegisterAny() failed")
         return self._drv.connectStoragePoolEventRegisterAny(self, pool, eventID, cb, opaque)
 
-    def listAllStoragePools(self, flags=0) -> Any:
+    def listAllStoragePools(self, flags: int = 0) -> Any:
         return self._drv.connectListAllStoragePools(self, flags)
