@@ -331,7 +331,7 @@ class virDomain:  # noqa: N801 - libvirt-python's name
     def messages(self, flags: int = 0) -> Any:
         return self._conn._drv.domainGetMessages(self, flags)
 
-    def metadata(self, type: str, uri: str, flags: int = 0) -> Any:
+    def metadata(self, type: int, uri: str | None, flags: int = 0) -> Any:
         return self._conn._drv.domainGetMetadata(self, type, uri, flags)
 
     def migrate(
@@ -544,7 +544,7 @@ class virDomain:  # noqa: N801 - libvirt-python's name
         check_writable(self._conn, "virDomainSetLaunchSecurityState")
         return self._conn._drv.domainSetLaunchSecurityState(self, params, flags)
 
-    def setLifecycleAction(self, type: str, action: int, flags: int = 0) -> Any:
+    def setLifecycleAction(self, type: int, action: int, flags: int = 0) -> Any:
         check_writable(self._conn, "virDomainSetLifecycleAction")
         return self._conn._drv.domainSetLifecycleAction(self, type, action, flags)
 
@@ -568,7 +568,9 @@ class virDomain:  # noqa: N801 - libvirt-python's name
         check_writable(self._conn, "virDomainSetMemoryStatsPeriod")
         return self._conn._drv.domainSetMemoryStatsPeriod(self, period, flags)
 
-    def setMetadata(self, type: str, metadata: str, key: str, uri: str, flags: int = 0) -> Any:
+    def setMetadata(
+        self, type: int, metadata: str | None, key: str | None, uri: str | None, flags: int = 0
+    ) -> Any:
         check_writable(self._conn, "virDomainSetMetadata")
         return self._conn._drv.domainSetMetadata(self, type, metadata, key, uri, flags)
 

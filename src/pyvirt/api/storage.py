@@ -166,7 +166,7 @@ class StorageConnectMixin:
     _drv: Any
     _readonly: bool
 
-    def findStoragePoolSources(self, type: str, srcSpec: str, flags: int = 0) -> Any:
+    def findStoragePoolSources(self, type: str, srcSpec: str | None, flags: int = 0) -> Any:
         check_writable(self, "virConnectFindStoragePoolSources")
         return self._drv.connectFindStoragePoolSources(self, type, srcSpec, flags)
 
