@@ -24,24 +24,24 @@ the queuing thread) and asyncio subscriptions (``subscribe()``, one FIFO per con
 from __future__ import annotations
 
 import collections
-import logging
 import threading
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
 from pyvirt.errors import raise_error
-from pyvirt.events import loop
-from pyvirt.events.types import FAMILIES, ObjectEvent, make_event
+from pyvirt.events import FAMILIES, loop
 
 if TYPE_CHECKING:
     import asyncio
 
-log = logging.getLogger(__name__)
+    from pyvirt.events.types import ObjectEvent
 
-Listener = Callable[[ObjectEvent], Any]
+# events.types (dozens of record classes) is imported by the first event built, not by
+# every driver that opens: a command-line client seldom sees an event.
+
+Listener = Callable[["ObjectEvent"], Any]
 
 
 @dataclass(eq=False)
@@ -241,7 +241,9 @@ class EventState:
             try:
                 fn(event)
             except Exception:
-                log.exception("event listener %r failed", fn)
+                import logging
+
+                logging.getLogger(__name__).exception("event listener %r failed", fn)
 
     def _on_timer(self, timer: int, opaque: Any) -> None:
         self.flush()
@@ -276,6 +278,8 @@ class EventState:
             cb.cb(cb.conn, *args, cb.opaque)
         except Exception:
             # libvirt-python prints the traceback of a failing callback and goes on.
+            import traceback
+
             traceback.print_exc()
 
     # ---- in-process consumers ---------------------------------------------------------
@@ -313,20 +317,30 @@ class EventState:
 
     def domain_event(self, event_id: int, name: str, uuid: str, dom_id: int,
                      *payload: Any) -> ObjectEvent:
+        from pyvirt.events.types import make_event
+
         return make_event("domain", event_id, name, uuid, dom_id, *payload)
 
     def network_event(self, event_id: int, name: str, uuid: str, *payload: Any) -> ObjectEvent:
+        from pyvirt.events.types import make_event
+
         return make_event("network", event_id, name, uuid, *payload)
 
     def storage_pool_event(self, event_id: int, name: str, uuid: str,
                            *payload: Any) -> ObjectEvent:
+        from pyvirt.events.types import make_event
+
         return make_event("storage_pool", event_id, name, uuid, *payload)
 
     def node_device_event(self, event_id: int, name: str, *payload: Any) -> ObjectEvent:
+        from pyvirt.events.types import make_event
+
         return make_event("node_device", event_id, name, *payload)
 
     def secret_event(self, event_id: int, uuid: str, usage_type: int, usage_id: str,
                      *payload: Any) -> ObjectEvent:
+        from pyvirt.events.types import make_event
+
         return make_event("secret", event_id, uuid, usage_type, usage_id, *payload)
 
     # ---- domain conveniences (handle-taking) ------------------------------------------

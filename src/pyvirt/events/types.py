@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pyvirt import constants as c
-
-FAMILIES = ("domain", "network", "storage_pool", "node_device", "secret")
+from pyvirt.events import FAMILIES as FAMILIES  # re-exported
 
 Params = tuple[tuple[str, Any], ...]
 
