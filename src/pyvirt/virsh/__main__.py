@@ -1,0 +1,7 @@
+"""``python -m pyvirt.virsh``: the pyvirsh command."""
+
+import sys
+
+from pyvirt.virsh.main import main
+
+sys.exit(main())

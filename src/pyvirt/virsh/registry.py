@@ -1,0 +1,188 @@
+"""pyvirsh's command table: option and command definitions, groups, registration.
+
+Command modules under ``pyvirt.virsh.commands`` register their commands at import with the
+``command()`` decorator; the table is filled lazily, the first time a lookup needs it, so that
+a command line pays only for what it runs.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyvirt.virsh.ctl import Args, Ctl
+
+Handler = Callable[["Ctl", "Args"], Any]
+
+
+class OptType(enum.Enum):
+    BOOL = "bool"  # VSH_OT_BOOL   --flag
+    STRING = "string"  # VSH_OT_STRING --opt <string>
+    INT = "int"  # VSH_OT_INT    --opt <number>
+    DATA = "data"  # VSH_OT_DATA   positional-capable string
+    ARGV = "argv"  # VSH_OT_ARGV   all remaining data (may repeat --opt)
+    ALIAS = "alias"  # VSH_OT_ALIAS  other spelling; `alias` names the target
+
+
+@dataclass(frozen=True)
+class Opt:
+    """One option of a command (virsh's vshCmdOptDef).
+
+    ``required`` is VSH_OFLAG_REQ; ``named_only`` is VSH_OFLAG_REQ_OPT (the option is never
+    filled positionally; it must be spelled ``--name value``); ``empty_ok`` is
+    VSH_OFLAG_EMPTY_OK. For ``OptType.ALIAS``, ``alias`` is the target: ``"name"`` or
+    ``"name=value"`` (a boolean spelling of an option with that value).
+    """
+
+    name: str
+    type: OptType
+    help: str = ""
+    required: bool = False
+    named_only: bool = False
+    empty_ok: bool = False
+    completer: str | None = None
+    alias: str | None = None
+
+    @property
+    def positional(self) -> bool:
+        """Whether bare data may fill this option (vshCmddefOptParse's opts_need_arg)."""
+        return self.type not in (OptType.BOOL, OptType.ALIAS) and not self.named_only
+
+
+@dataclass(frozen=True)
+class CommandDef:
+    name: str
+    group: str
+    help: str
+    desc: str
+    opts: tuple[Opt, ...]
+    handler: Handler
+    no_connect: bool = False
+    alias_of: str | None = None
+    hidden: bool = False
+
+    def option(self, name: str) -> Opt | None:
+        for opt in self.opts:
+            if opt.name == name:
+                return opt
+        return None
+
+
+GROUPS: tuple[tuple[str, str], ...] = (
+    ("Domain Management", "domain"),
+    ("Domain Monitoring", "monitor"),
+    ("Domain Events", "events"),
+    ("Host and Hypervisor", "host"),
+    ("Checkpoint", "checkpoint"),
+    ("Interface", "interface"),
+    ("Network Filter", "filter"),
+    ("Networking", "network"),
+    ("Node Device", "nodedev"),
+    ("Secret", "secret"),
+    ("Snapshot", "snapshot"),
+    ("Backup", "backup"),
+    ("Storage Pool", "pool"),
+    ("Storage Volume", "volume"),
+    ("Virsh itself", "virsh"),
+)
+
+# name -> definition, in registration order (virsh lists a group's commands in table order,
+# which our modules keep by registering in that order; help sorts nothing).
+_COMMANDS: dict[str, CommandDef] = {}
+_loaded = False
+
+
+def _register(cmd: CommandDef) -> None:
+    if cmd.name in _COMMANDS:
+        raise ValueError(f"pyvirsh command {cmd.name!r} registered twice")
+    names = [o.name for o in cmd.opts]
+    if len(set(names)) != len(names) or "help" in names:
+        raise ValueError(f"pyvirsh command {cmd.name!r}: duplicate or reserved option name")
+    if len(cmd.opts) > 64:
+        raise ValueError(f"pyvirsh command {cmd.name!r}: too many options")
+    _COMMANDS[cmd.name] = cmd
+
+
+def command(
+    name: str,
+    group: str,
+    help: str,  # noqa: A002 - virsh's field name
+    desc: str,
+    opts: Sequence[Opt] = (),
+    *,
+    no_connect: bool = False,
+    hidden: bool = False,
+) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the handler of virsh command ``name``.
+
+    The handler is called as ``handler(ctl, args)`` and returns True (success) or False
+    (failure), or raises CommandError / CommandFailed / libvirtError.
+    """
+
+    def decorate(func: Handler) -> Handler:
+        _register(CommandDef(name, group, help, desc, tuple(opts), func, no_connect,
+                             None, hidden))
+        return func
+
+    return decorate
+
+
+def alias(name: str, target: str) -> None:
+    """Register ``name`` as another spelling of command ``target`` (VSH_CMD_FLAG_ALIAS);
+    aliases are resolved at parse time and hidden from help listings."""
+
+    def _unreachable(ctl: Ctl, args: Args) -> bool:  # pragma: no cover - resolved by parser
+        return False
+
+    _register(CommandDef(name, "", "", "", (), _unreachable, False, target, True))
+
+
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    from pyvirt.virsh import commands
+
+    commands.load_all()
+
+
+def lookup(name: str) -> CommandDef | None:
+    """The command called ``name`` (an alias is returned as itself: check ``alias_of``)."""
+    cmd = _COMMANDS.get(name)
+    if cmd is None and not _loaded:
+        _load()
+        cmd = _COMMANDS.get(name)
+    return cmd
+
+
+def resolve(name: str) -> CommandDef | None:
+    """The command ``name`` runs: aliases followed to their target."""
+    cmd = lookup(name)
+    if cmd is not None and cmd.alias_of is not None:
+        return lookup(cmd.alias_of)
+    return cmd
+
+
+def all_commands() -> list[CommandDef]:
+    """Every registered command (aliases included), in registration order."""
+    _load()
+    return list(_COMMANDS.values())
+
+
+def group_commands(keyword: str) -> Iterator[CommandDef]:
+    """Commands help lists for group ``keyword`` (no aliases, no hidden commands)."""
+    for cmd in all_commands():
+        if cmd.group == keyword and cmd.alias_of is None and not cmd.hidden:
+            yield cmd
+
+
+def find_group(name: str) -> tuple[str, str] | None:
+    """vshCmdGrpSearch: a group by title or keyword."""
+    for title, keyword in GROUPS:
+        if name in (title, keyword):
+            return title, keyword
+    return None
