@@ -130,7 +130,7 @@ class TestDriver(
     name = "Test"
     error_domain = c.VIR_FROM_TEST
 
-    def __init__(self, default_cells: bool = False) -> None:
+    def __init__(self, default_cells: bool = False, deferred: bool = False) -> None:
         self.lock = threading.RLock()
         self.events = EventState()
         self.node_info = NodeInfo()
@@ -141,9 +141,13 @@ class TestDriver(
         self.auth_users: list[AuthUser] = []
         self._caps_xml: str | None = None
         self._close_callbacks: dict[int, tuple[Callable[..., Any], Any]] = {}
+        # Families of test:///default not loaded yet: name -> the node document.
+        self._deferred: dict[str, Element] = {}
         self._init_domains()
         for init in ("_init_networks", "_init_pools", "_init_interfaces", "_init_nodedevs",
                      "_init_secrets", "_init_nwfilters"):
+            if deferred and init[len("_init_"):] in _DEFERRED_FAMILIES:
+                continue
             method = getattr(self, init, None)
             if method is not None:
                 method()
@@ -152,10 +156,26 @@ class TestDriver(
 
     @classmethod
     def open_default(cls) -> TestDriver:
-        drv = cls(default_cells=True)
+        """test:///default. Its node document is known to be valid, so the families a
+        connection may never touch (networks, interfaces, pools, node devices) are loaded
+        from it on first use (see ``_Deferred``) rather than at open: a command-line client
+        opening it pays for the domain model only."""
+        drv = cls(default_cells=True, deferred=True)
         root = x.parse_xml(DEFAULT_NODE_XML.read_bytes(), "node", "(test driver)")
-        drv.load_node(root, None)
+        drv._parse_node_info(root)
+        drv._load_domains(root, None)
+        drv._deferred = dict.fromkeys(_DEFERRED_FAMILIES, root)
+        drv._parse_auth_users(root)
         return drv
+
+    def _materialise(self, family: str) -> None:
+        """Load a deferred family of test:///default now, as ``load_node`` would have."""
+        with self.lock:
+            root = self._deferred.pop(family, None)
+            if root is None:
+                return
+            getattr(self, "_init_" + family)()
+            getattr(self, "_load_" + family)(root, None)
 
     @classmethod
     def open_file(cls, path: str) -> TestDriver:
@@ -377,6 +397,42 @@ class TestDriver(
 
     def nodeGetSecurityModel(self, conn: virConnect) -> list[str]:  # noqa: N802
         return [TEST_SECMODEL, ""]
+
+
+class _Deferred:
+    """The attribute holding a family's objects, for a driver that defers loading that
+    family: the first read loads it (the loader's ``_init_<family>`` then sets the instance
+    attribute, which hides this non-data descriptor from then on)."""
+
+    def __init__(self, family: str) -> None:
+        self.family = family
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, drv: TestDriver | None, owner: type | None = None) -> Any:
+        if drv is None:
+            return self
+        drv._materialise(self.family)
+        try:
+            return drv.__dict__[self.name]
+        except KeyError:
+            raise AttributeError(self.name) from None
+
+
+# Deferrable family -> the driver attributes that hold its objects (set by _init_<family>).
+_DEFERRED_FAMILIES = {
+    "networks": ("_networks",),
+    "interfaces": ("_ifaces", "_ifaces_backup"),
+    "pools": ("_pools",),
+    "nodedevs": ("_nodedevs",),
+}
+for _family, _attrs in _DEFERRED_FAMILIES.items():
+    for _attr in _attrs:
+        _descriptor = _Deferred(_family)
+        _descriptor.__set_name__(TestDriver, _attr)
+        setattr(TestDriver, _attr, _descriptor)
 
 
 # ---- auth -----------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pyvirt import constants as c
-from pyvirt.conf.interface import InterfaceDef
 from pyvirt.conf.xmlutil import Element
 from pyvirt.drivers.base import check_flags
 from pyvirt.drivers.test.networks import resolve_file_ref
@@ -22,6 +21,7 @@ from pyvirt.errors import raise_error
 if TYPE_CHECKING:
     from pyvirt.api.connect import virConnect
     from pyvirt.api.interface import virInterface
+    from pyvirt.conf.interface import InterfaceDef
 
 LIST_FILTERS_ACTIVE = c.VIR_CONNECT_LIST_INTERFACES_ACTIVE | c.VIR_CONNECT_LIST_INTERFACES_INACTIVE
 
@@ -46,6 +46,8 @@ class TestInterfaces:
 
     def _load_interfaces(self, node_el: Element, base_dir: str | os.PathLike[str] | None) -> None:
         """testParseInterfaces: each /node/interface is defined and active."""
+        from pyvirt.conf.interface import InterfaceDef
+
         for el in node_el.iterfind("interface"):
             ifdef = InterfaceDef.from_element(resolve_file_ref(el, base_dir))
             self._assign_iface(ifdef).active = True
@@ -121,6 +123,8 @@ class TestInterfaces:
             return self._iface_by_name(iface.name()).def_.to_xml()
 
     def interfaceDefineXML(self, conn: virConnect, xml: str, flags: int) -> virInterface:  # noqa: N802
+        from pyvirt.conf.interface import InterfaceDef
+
         check_flags("testInterfaceDefineXML", flags, c.VIR_INTERFACE_DEFINE_VALIDATE,
                     self.error_domain)
         ifdef = InterfaceDef.from_xml(xml)
@@ -156,6 +160,8 @@ class TestInterfaces:
     # ---- change transactions ------------------------------------------------------------
 
     def interfaceChangeBegin(self, conn: virConnect, flags: int) -> int:  # noqa: N802
+        from pyvirt.conf.interface import InterfaceDef
+
         check_flags("testInterfaceChangeBegin", flags, 0, self.error_domain)
         with self.lock:
             if self._ifaces_backup is not None:

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
-from pyvirt.conf.network import NetworkDef
-from pyvirt.conf.network.update import update_section
 from pyvirt.conf.xmlutil import Element, parse_xml
 from pyvirt.drivers.base import check_flags
 from pyvirt.errors import raise_error
@@ -22,6 +20,7 @@ from pyvirt.errors import raise_error
 if TYPE_CHECKING:
     from pyvirt.api.connect import virConnect
     from pyvirt.api.network import virNetwork
+    from pyvirt.conf.network import NetworkDef
 
 _NET_ERR = c.VIR_FROM_NETWORK
 
@@ -90,6 +89,8 @@ class TestNetworks:
 
     def _load_networks(self, node_el: Element, base_dir: str | os.PathLike[str] | None) -> None:
         """testParseNetworks: each /node/network (inline or file=) is defined and started."""
+        from pyvirt.conf.network import NetworkDef
+
         for el in node_el.iterfind("network"):
             netdef = NetworkDef.from_element(resolve_file_ref(el, base_dir))
             obj = self._assign_network(netdef, live=False, check_live=False)
@@ -198,6 +199,8 @@ class TestNetworks:
                     (obj.def_.name, obj.def_.uuid), event, 0)
 
     def networkCreateXMLFlags(self, conn: virConnect, xml: str, flags: int) -> virNetwork:  # noqa: N802
+        from pyvirt.conf.network import NetworkDef
+
         check_flags("testNetworkCreateXMLFlags", flags, c.VIR_NETWORK_CREATE_VALIDATE,
                     self.error_domain)
         netdef = NetworkDef.from_xml(xml, validate_schema=bool(flags))
@@ -211,6 +214,8 @@ class TestNetworks:
         return self.networkCreateXMLFlags(conn, xml, 0)
 
     def networkDefineXMLFlags(self, conn: virConnect, xml: str, flags: int) -> virNetwork:  # noqa: N802
+        from pyvirt.conf.network import NetworkDef
+
         check_flags("testNetworkDefineXMLFlags", flags, c.VIR_NETWORK_DEFINE_VALIDATE,
                     self.error_domain)
         netdef = NetworkDef.from_xml(xml, validate_schema=bool(flags))
@@ -294,6 +299,8 @@ class TestNetworks:
         self, net: virNetwork, command: int, section: int, parentIndex: int,  # noqa: N803
         xml: str, flags: int,
     ) -> int:
+        from pyvirt.conf.network.update import update_section
+
         live, config = c.VIR_NETWORK_UPDATE_AFFECT_LIVE, c.VIR_NETWORK_UPDATE_AFFECT_CONFIG
         check_flags("testNetworkUpdate", flags, live | config, self.error_domain)
         with self.lock:
@@ -347,4 +354,6 @@ class TestNetworks:
 
 def _reparsed(netdef: NetworkDef, inactive: bool) -> NetworkDef:
     """virNetworkDefCopy: a format/parse round trip (also validates an updated copy)."""
+    from pyvirt.conf.network import NetworkDef
+
     return NetworkDef.from_xml(netdef.to_xml(inactive=inactive))

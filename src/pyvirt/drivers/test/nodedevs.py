@@ -13,7 +13,6 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
-from pyvirt.conf.nodedev import NodeDeviceDef, SCSIHostCap, random_wwn
 from pyvirt.conf.xmlutil import Element
 from pyvirt.drivers.base import check_flags
 from pyvirt.drivers.test.networks import queue_event, resolve_file_ref
@@ -22,6 +21,7 @@ from pyvirt.errors import raise_error
 if TYPE_CHECKING:
     from pyvirt.api.connect import virConnect
     from pyvirt.api.nodedev import virNodeDevice
+    from pyvirt.conf.nodedev import NodeDeviceDef, SCSIHostCap
 
 # VIR_CONNECT_LIST_NODE_DEVICES_CAP_* -> capability name (virNodeDevCapType strings)
 _CAP_FILTERS: dict[int, str] = {
@@ -55,6 +55,8 @@ MOCK_VPORT_NAME = "scsi_host12"
 
 
 def _fc_cap(dev: NodeDeviceDef) -> SCSIHostCap | None:
+    from pyvirt.conf.nodedev import SCSIHostCap
+
     for cap in dev.caps:
         if isinstance(cap, SCSIHostCap) and cap.fc_host:
             return cap
@@ -74,6 +76,8 @@ class TestNodeDevices:
 
     def _load_nodedevs(self, node_el: Element, base_dir: str | os.PathLike[str] | None) -> None:
         """testParseNodedevs: each /node/device, as parsed (no host probing)."""
+        from pyvirt.conf.nodedev import NodeDeviceDef
+
         for el in node_el.iterfind("device"):
             dev = NodeDeviceDef.from_element(resolve_file_ref(el, base_dir))
             self._nodedevs[dev.name] = dev
@@ -140,6 +144,8 @@ class TestNodeDevices:
 
     def _mock_vport_create(self, wwnn: str | None, wwpn: str | None) -> NodeDeviceDef | None:
         """testNodeDeviceMockCreateVport: clone scsi_host11 as scsi_host12 with new WWNs."""
+        from pyvirt.conf.nodedev import NodeDeviceDef, SCSIHostCap
+
         template = self._nodedevs.get(MOCK_VPORT_TEMPLATE)
         if template is None:
             return None
@@ -163,6 +169,8 @@ class TestNodeDevices:
 
     def _vport_parent_check(self, newdev: NodeDeviceDef) -> None:
         """virNodeDeviceObjListGetParentHost: the parent must be a vport-capable HBA."""
+        from pyvirt.conf.nodedev import SCSIHostCap
+
         parent: NodeDeviceDef | None
         if newdev.parent:
             parent = self._nodedevs.get(newdev.parent)
@@ -190,6 +198,8 @@ class TestNodeDevices:
                         domain=c.VIR_FROM_NODEDEV)
 
     def nodeDeviceCreateXML(self, conn: virConnect, xml: str, flags: int) -> virNodeDevice:  # noqa: N802
+        from pyvirt.conf.nodedev import NodeDeviceDef, random_wwn
+
         check_flags("testNodeDeviceCreateXML", flags, c.VIR_NODE_DEVICE_CREATE_XML_VALIDATE,
                     self.error_domain)
         newdev = NodeDeviceDef.from_xml(xml, create=True)

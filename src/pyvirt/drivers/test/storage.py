@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
 from pyvirt.conf import xmlutil as x
-from pyvirt.conf.storage import POOL_TYPES, PoolDef, PoolSource, VolumeDef
 from pyvirt.conf.xmlutil import Element
 from pyvirt.drivers.base import check_flags
 from pyvirt.drivers.test.networks import match_filter, queue_event, resolve_file_ref
@@ -24,6 +23,7 @@ from pyvirt.errors import raise_error
 if TYPE_CHECKING:
     from pyvirt.api.connect import virConnect
     from pyvirt.api.storage import virStoragePool, virStorageVol
+    from pyvirt.conf.storage import PoolDef, VolumeDef
 
 DEFAULT_POOL_CAPACITY = 100 * 1024 * 1024 * 1024
 DEFAULT_POOL_ALLOCATION = 0
@@ -123,6 +123,8 @@ class TestStorage:
     def _load_pools(self, node_el: Element, base_dir: str | os.PathLike[str] | None) -> None:
         """testParseStorage: each /node/pool is defined, started, and gets its <volume>s
         (inline or file=); volumes without a path live under the pool's target path."""
+        from pyvirt.conf.storage import PoolDef, VolumeDef
+
         for el in node_el.iterfind("pool"):
             pool_el = resolve_file_ref(el, base_dir)
             pooldef = PoolDef.from_element(pool_el)
@@ -282,6 +284,8 @@ class TestStorage:
     def storagePoolCreateXML(  # noqa: N802
         self, conn: virConnect, xml: str, flags: int
     ) -> virStoragePool:
+        from pyvirt.conf.storage import PoolDef
+
         check_flags("testStoragePoolCreateXML", flags, 0, self.error_domain)
         pooldef = PoolDef.from_xml(xml)
         with self.lock:
@@ -302,6 +306,8 @@ class TestStorage:
     def storagePoolDefineXML(  # noqa: N802
         self, conn: virConnect, xml: str, flags: int
     ) -> virStoragePool:
+        from pyvirt.conf.storage import PoolDef
+
         check_flags("testStoragePoolDefineXML", flags, c.VIR_STORAGE_POOL_DEFINE_VALIDATE,
                     self.error_domain)
         pooldef = PoolDef.from_xml(xml, validate_schema=bool(flags))
@@ -401,6 +407,8 @@ class TestStorage:
     def connectFindStoragePoolSources(  # noqa: N802
         self, conn: virConnect, type: str, srcSpec: str | None, flags: int,  # noqa: A002, N803
     ) -> str:
+        from pyvirt.conf.storage import POOL_TYPES, PoolSource
+
         check_flags("testConnectFindStoragePoolSources", flags, 0, self.error_domain)
         if type == "dir":
             # libvirt tests the enum value for zero, which is 'dir'
@@ -489,6 +497,8 @@ class TestStorage:
         return self._vol_search(conn, "path", path)
 
     def _new_volume(self, obj: PoolObj, xml: str, flags: int) -> VolumeDef:
+        from pyvirt.conf.storage import VolumeDef
+
         vol = VolumeDef.from_xml(xml, pool=obj.def_,
                                  validate_schema=bool(flags & c.VIR_STORAGE_VOL_CREATE_VALIDATE))
         if vol.name in obj.volumes:
