@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid as _uuid
 from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
@@ -40,7 +39,7 @@ class virDomain:  # noqa: N801 - libvirt-python's name
         return self._id
 
     def UUID(self) -> bytes:  # noqa: N802
-        return _uuid.UUID(self._uuid).bytes
+        return bytes.fromhex(self._uuid.replace("-", ""))  # uuid.UUID(...).bytes
 
     def UUIDString(self) -> str:  # noqa: N802
         return self._uuid

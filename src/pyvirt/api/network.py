@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid as _uuid
 from typing import TYPE_CHECKING, Any
 
 from pyvirt.api._common import (
@@ -104,7 +103,7 @@ class virNetworkPort:  # noqa: N801 - libvirt-python's name
         return self._conn
 
     def UUID(self) -> bytes:  # noqa: N802
-        return _uuid.UUID(self._uuid).bytes
+        return bytes.fromhex(self._uuid.replace("-", ""))  # uuid.UUID(...).bytes
 
     def UUIDString(self) -> str:  # noqa: N802
         return self._uuid

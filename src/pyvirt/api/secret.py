@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid as _uuid
 from typing import TYPE_CHECKING, Any
 
 from pyvirt.api._common import api_boundary, check_writable, uuid_from_bytes, uuid_from_string
@@ -39,7 +38,7 @@ class virSecret:  # noqa: N801 - libvirt-python's name
         return self._usage_id
 
     def UUID(self) -> bytes:  # noqa: N802
-        return _uuid.UUID(self._uuid).bytes
+        return bytes.fromhex(self._uuid.replace("-", ""))  # uuid.UUID(...).bytes
 
     def UUIDString(self) -> str:  # noqa: N802
         return self._uuid

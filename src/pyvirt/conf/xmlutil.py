@@ -8,7 +8,6 @@ indent, single-quoted attributes, ``<x/>`` for empty elements, libvirt's escapin
 from __future__ import annotations
 
 import re
-import uuid as _uuid
 from collections.abc import Iterable
 from typing import TypeAlias
 
@@ -334,19 +333,30 @@ def parse_uuid(text: str) -> str | None:
     digits = match.group(1).replace("-", "")
     if len(digits) != 32 or match.group(1).startswith("-"):
         return None
-    return str(_uuid.UUID(digits))
+    # str(uuid.UUID(digits)), without importing uuid (and platform with it) to parse XML.
+    d = digits.lower()
+    return f"{d[:8]}-{d[8:12]}-{d[12:16]}-{d[16:20]}-{d[20:]}"
+
+
+# uuid imports platform (a few ms): imported where a UUID object is really needed.
 
 
 def new_uuid() -> str:
-    return str(_uuid.uuid4())
+    import uuid
+
+    return str(uuid.uuid4())
 
 
 def uuid_bytes(text: str) -> bytes:
-    return _uuid.UUID(text).bytes
+    import uuid
+
+    return uuid.UUID(text).bytes
 
 
 def uuid_from_bytes(raw_uuid: bytes) -> str:
-    return str(_uuid.UUID(bytes=bytes(raw_uuid)))
+    import uuid
+
+    return str(uuid.UUID(bytes=bytes(raw_uuid)))
 
 
 def children(parent: Element, tag: str) -> Iterable[Element]:

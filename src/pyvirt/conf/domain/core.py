@@ -7,7 +7,7 @@ trees (``DomainDef.extra``) and printed back in libvirt's element order.
 from __future__ import annotations
 
 import copy
-import platform
+import os
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -53,8 +53,9 @@ OS_ORDER = (
 
 GENERIC_FEATURES = frozenset({"individual-vcpus"})
 
-_HOST_ARCH = {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine().lower(),
-                                                        platform.machine() or "x86_64")
+# os.uname() is what platform.machine() reads, without importing platform.
+_HOST_ARCH = {"amd64": "x86_64", "arm64": "aarch64"}.get(os.uname().machine.lower(),
+                                                        os.uname().machine or "x86_64")
 
 
 def _memory_kib(node: Element | None, xpath: str, capped: bool = True) -> int:

@@ -8,7 +8,6 @@ netdev_vport_profile_conf.c and virnetdevip.c.
 from __future__ import annotations
 
 import ipaddress
-import socket
 from dataclasses import dataclass, field
 
 from pyvirt import constants as c
@@ -26,6 +25,8 @@ def _err(code: int, detail: str, domain: int = c.VIR_FROM_NONE) -> None:
 
 def ip_family(text: str) -> int | None:
     """socket.AF_INET / AF_INET6 for a numeric address, None when it is not one."""
+    import socket  # here, not at the top: parsing a domain seldom meets an address
+
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
             socket.inet_pton(family, text)
@@ -40,6 +41,8 @@ def parse_ip(text: str) -> str | None:
     family = ip_family(text.strip()) if text else None
     if family is None:
         return None
+    import socket
+
     return socket.inet_ntop(family, socket.inet_pton(family, text.strip()))
 
 
@@ -53,10 +56,14 @@ def check_ip(text: str, domain: int = c.VIR_FROM_NONE) -> str:
 
 
 def is_ipv4(addr: str | None) -> bool:
+    import socket
+
     return addr is not None and ip_family(addr) == socket.AF_INET
 
 
 def is_ipv6(addr: str | None) -> bool:
+    import socket
+
     return addr is not None and ip_family(addr) == socket.AF_INET6
 
 

@@ -12,7 +12,6 @@ import struct
 import time
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from pyvirt import constants as c
@@ -21,6 +20,8 @@ from pyvirt.drivers.base import check_flags
 from pyvirt.errors import raise_error
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pyvirt.api.connect import virConnect
     from pyvirt.api.domain import virDomain
     from pyvirt.api.stream import virStream
@@ -743,6 +744,8 @@ class TestDomains:
     # ---- save / restore --------------------------------------------------------------------
 
     def _write_image(self, path: str, defn: DomainDef) -> None:
+        from pathlib import Path
+
         xml = defn.to_xml(secure=True).encode()
         try:
             with open(path, "wb") as fh:
@@ -757,6 +760,8 @@ class TestDomains:
 
     def _read_image(self, path: str) -> DomainDef:
         """testDomainSaveImageOpen."""
+        from pathlib import Path
+
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
@@ -829,6 +834,8 @@ class TestDomains:
         return self.domainCoreDumpWithFormat(dom, to, c.VIR_DOMAIN_CORE_DUMP_FORMAT_RAW, flags)
 
     def domainCoreDumpWithFormat(self, dom: virDomain, to: str, fmt: int, flags: int) -> int:  # noqa: N802
+        from pathlib import Path
+
         check_flags("testDomainCoreDumpWithFormat", flags, c.VIR_DUMP_CRASH, c.VIR_FROM_TEST)
         with self.lock:
             obj = self._obj(dom)

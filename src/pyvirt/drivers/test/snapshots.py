@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
@@ -11,6 +10,8 @@ from pyvirt.drivers.base import check_flags
 from pyvirt.errors import raise_error
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pyvirt.api.domain import virDomain
     from pyvirt.api.snapshot import virDomainSnapshot
     from pyvirt.conf.snapshot import SnapshotDef
