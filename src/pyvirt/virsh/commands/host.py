@@ -33,8 +33,9 @@ JSON_OPT = Opt("json", OptType.BOOL, "print JSON")
 
 
 def _fail(ctl: Ctl, message: str, exc: libvirtError) -> bool:
-    """virsh's vshError(message); the framework then prints the libvirt error."""
+    """virsh's vshError(message), then the libvirt error as its end-of-command report."""
     ctl.error(message)
+    ctl.report_libvirt_error(exc)
     return False
 
 
