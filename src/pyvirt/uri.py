@@ -84,6 +84,8 @@ _ALIAS_CHARS = frozenset(_ALPHA + _DIGIT + "_-")
 
 @dataclass
 class _Parts:
+    """The pieces of a URI as split, before any is decoded."""
+
     scheme: str | None = None
     user: str | None = None
     server: str | None = None

@@ -46,6 +46,8 @@ Listener = Callable[["ObjectEvent"], Any]
 
 @dataclass(eq=False)
 class _Callback:
+    """One registered event callback of a connection."""
+
     callback_id: int
     conn: Any
     family: str

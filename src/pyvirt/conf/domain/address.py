@@ -18,6 +18,8 @@ _CCID = ("controller", "slot")
 
 @dataclass
 class Address:
+    """<address>: where a device sits on its bus."""
+
     type: str
     attrs: dict[str, str] = field(default_factory=dict)
     children: list[XNode] = field(default_factory=list)

@@ -31,6 +31,8 @@ def _tristate(value: str | None, what: str, true: str = "yes", false: str = "no"
 
 @dataclass
 class Reconnect:
+    """<reconnect>: a character device's socket reconnect policy."""
+
     enabled: str | None = None
     timeout: int | None = None
 

@@ -17,6 +17,8 @@ CONTROLLER_ORDER = ("model", "target", "driver", "boot", "alias", "master", "rom
 
 @dataclass(kw_only=True)
 class Controller(Device):
+    """<controller>: a bus controller."""
+
     TAG = "controller"
     ORDER = CONTROLLER_ORDER
 

@@ -83,6 +83,8 @@ def _memory_kib(node: Element | None, xpath: str, capped: bool = True) -> int:
 
 @dataclass
 class Loader:
+    """<loader> of <os>: the firmware image."""
+
     path: str | None = None
     attrs: dict[str, str] = field(default_factory=dict)
 
@@ -103,6 +105,8 @@ class Loader:
 
 @dataclass
 class OSDef:
+    """<os>: the guest's OS type, boot and firmware settings."""
+
     type: str = "hvm"
     arch: str | None = None
     machine: str | None = None
@@ -228,6 +232,8 @@ class OSDef:
 
 @dataclass
 class Clock:
+    """<clock>: the guest clock's offset and timers."""
+
     offset: str = "utc"
     extra: Extra = field(default_factory=Extra)
 
@@ -239,6 +245,8 @@ class Clock:
 
 @dataclass
 class DomainDef:
+    """<domain>: a whole domain definition."""
+
     type: str = "test"
     id: int = -1
     name: str = ""

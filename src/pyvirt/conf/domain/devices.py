@@ -59,6 +59,8 @@ def _class_for(tag: str) -> type[Device]:
 
 @dataclass
 class Devices:
+    """<devices>: every device of the domain, by kind."""
+
     emulator: str | None = None
     disks: list[Disk] = field(default_factory=list)
     controllers: list[Controller] = field(default_factory=list)

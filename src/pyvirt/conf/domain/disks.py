@@ -118,6 +118,8 @@ class DiskDriver:
 
 @dataclass
 class DiskTarget:
+    """<target> of a disk: its device name and bus."""
+
     dev: str = ""
     bus: str | None = None
     attrs: dict[str, str] = field(default_factory=dict)
@@ -137,6 +139,8 @@ class DiskTarget:
 
 @dataclass(kw_only=True)
 class Disk(Device):
+    """<disk>: a disk, cdrom, floppy or lun."""
+
     TAG = "disk"
     ORDER = DISK_ORDER
 

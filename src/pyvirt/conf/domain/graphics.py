@@ -22,6 +22,8 @@ _LISTENING = ("vnc", "spice", "rdp")
 
 @dataclass
 class GraphicsListen:
+    """<listen> of a graphics device."""
+
     type: str = "address"
     address: str | None = None
     network: str | None = None
@@ -42,6 +44,8 @@ class GraphicsListen:
 
 @dataclass(kw_only=True)
 class Graphics(Device):
+    """<graphics>: a VNC, SPICE or other display."""
+
     TAG = "graphics"
     ORDER = GRAPHICS_ORDER
     SECRET_ATTRS = ("passwd",)

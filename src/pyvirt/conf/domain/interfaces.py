@@ -62,6 +62,8 @@ class NetSource:
 
 @dataclass(kw_only=True)
 class Interface(Device):
+    """<interface>: a network interface."""
+
     TAG = "interface"
     ORDER = NET_ORDER
 

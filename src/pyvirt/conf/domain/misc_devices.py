@@ -37,6 +37,8 @@ def _pow2(value: int) -> int:
 
 @dataclass(kw_only=True)
 class Video(Device):
+    """<video>: a video adapter."""
+
     TAG = "video"
     ORDER = ("driver", "model") + INFO_ORDER
 
@@ -111,6 +113,8 @@ class Video(Device):
 
 @dataclass(kw_only=True)
 class Input(GenericDevice):
+    """<input>: a mouse, tablet, keyboard or passthrough input device."""
+
     TAG = "input"
     ORDER = ("driver", "source") + INFO_ORDER
 
@@ -121,12 +125,16 @@ class Input(GenericDevice):
 
 @dataclass(kw_only=True)
 class Memballoon(GenericDevice):
+    """<memballoon>: the memory balloon device."""
+
     TAG = "memballoon"
     ORDER = ("stats", "alias", "address", "driver")
 
 
 @dataclass(kw_only=True)
 class Rng(Device):
+    """<rng>: a random number generator device."""
+
     TAG = "rng"
     ORDER = ("rate", "backend", "driver") + INFO_ORDER
 
@@ -177,17 +185,23 @@ class Rng(Device):
 
 @dataclass(kw_only=True)
 class Watchdog(GenericDevice):
+    """<watchdog>: a watchdog device."""
+
     TAG = "watchdog"
 
 
 @dataclass(kw_only=True)
 class Sound(GenericDevice):
+    """<sound>: a sound device."""
+
     TAG = "sound"
     ORDER = ("codec", "audio") + INFO_ORDER
 
 
 @dataclass(kw_only=True)
 class Hostdev(GenericDevice):
+    """<hostdev>: a host device assigned to the guest."""
+
     TAG = "hostdev"
     ORDER = ("driver", "source", "origstates", "capabilities", "teaming", "readonly",
              "shareable") + INFO_ORDER
@@ -216,6 +230,8 @@ class Hostdev(GenericDevice):
 
 @dataclass(kw_only=True)
 class Filesystem(GenericDevice):
+    """<filesystem>: a host directory or image shared with the guest."""
+
     TAG = "filesystem"
     ORDER = ("driver", "binary", "source", "target", "readonly") + INFO_ORDER
 

@@ -20,6 +20,8 @@ from pyvirt.conf.xmlutil import Element, keep_open
 
 @dataclass
 class XNode:
+    """Base of the domain model's element classes."""
+
     tag: str
     attrs: dict[str, str] = field(default_factory=dict)
     text: str | None = None

@@ -85,6 +85,8 @@ class NodeInfo:
 
 @dataclass
 class Cell:
+    """A NUMA cell of the fake host."""
+
     mem: int  # KiB
     free_mem: int  # KiB
     cpus: list[int] = field(default_factory=list)
@@ -92,6 +94,8 @@ class Cell:
 
 @dataclass
 class AuthUser:
+    """A user of the node file's <auth> section."""
+
     username: str
     password: str | None
 

@@ -28,6 +28,8 @@ LIST_FILTERS_ACTIVE = c.VIR_CONNECT_LIST_INTERFACES_ACTIVE | c.VIR_CONNECT_LIST_
 
 @dataclass
 class InterfaceObj:
+    """A host interface of the test driver: its definition and state."""
+
     def_: InterfaceDef
     active: bool = False
 

@@ -65,6 +65,8 @@ def match_filter(flags: int, active_bits: tuple[int, int], value: bool) -> bool:
 
 @dataclass
 class NetworkObj:
+    """A network of the test driver: its definitions and state."""
+
     def_: NetworkDef
     new_def: NetworkDef | None = None
     active: bool = False

@@ -65,6 +65,8 @@ _DEVICE_TYPES = ("iscsi", "fs", "logical", "disk", "zfs")
 
 @dataclass
 class PoolObj:
+    """A storage pool of the test driver: its definitions, state and volumes."""
+
     def_: PoolDef
     new_def: PoolDef | None = None
     active: bool = False
