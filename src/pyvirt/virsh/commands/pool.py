@@ -297,7 +297,7 @@ def _find_sources(ctl: Ctl, ptype: str, spec: str | None) -> bool:
         sources = ctl.conn.findStoragePoolSources(ptype, spec, 0)
     except libvirtError:
         ctl.error(f"Failed to find any {ptype} pool sources")
-        return False
+        raise
     ctl.print(sources, end="")
     return True
 
@@ -329,7 +329,7 @@ def cmd_pool_autostart(ctl: Ctl, args: Args) -> bool:
         pool.setAutostart(1 if autostart else 0)
     except libvirtError:
         ctl.error(f"failed to {'' if autostart else 'un'}mark pool {name} as autostarted")
-        return False
+        raise
     ctl.print_extra(f"Pool {name} {'' if autostart else 'un'}marked as autostarted")
     return True
 
@@ -356,7 +356,7 @@ def _simple(ctl: Ctl, args: Args, call: Any, done: str, failed: str) -> bool:
         call()
     except libvirtError:
         ctl.error(failed.format(name))
-        return False
+        raise
     ctl.print_extra(done.format(name))
     return True
 
@@ -375,7 +375,7 @@ def cmd_pool_create_as(ctl: Ctl, args: Args) -> bool:
         ctl.conn.storagePoolCreateXML(xml, flags)
     except libvirtError:
         ctl.error(f"Failed to create pool {name}")
-        return False
+        raise
     ctl.print_extra(f"Pool {name} created")
     return True
 
@@ -392,7 +392,7 @@ def cmd_pool_create(ctl: Ctl, args: Args) -> bool:
         pool = ctl.conn.storagePoolCreateXML(xml, flags)
     except libvirtError:
         ctl.error(f"Failed to create pool from {path}")
-        return False
+        raise
     ctl.print_extra(f"Pool {pool.name()} created from {path}")
     return True
 
@@ -408,7 +408,7 @@ def cmd_pool_define_as(ctl: Ctl, args: Args) -> bool:
         ctl.conn.storagePoolDefineXML(xml, 0)
     except libvirtError:
         ctl.error(f"Failed to define pool {name}")
-        return False
+        raise
     ctl.print_extra(f"Pool {name} defined")
     return True
 
@@ -428,7 +428,7 @@ def cmd_pool_define(ctl: Ctl, args: Args) -> bool:
         pool = ctl.conn.storagePoolDefineXML(xml, flags)
     except libvirtError:
         ctl.error(f"Failed to define pool from {path}")
-        return False
+        raise
     ctl.print_extra(f"Pool {pool.name()} defined from {path}")
     return True
 
@@ -725,7 +725,7 @@ def cmd_pool_list(ctl: Ctl, args: Args) -> bool:
         pools = sorted(ctl.conn.listAllStoragePools(flags), key=_sort_key)
     except libvirtError:
         ctl.error("Failed to list pools")
-        return False
+        raise
 
     if args.bool("json"):
         ctl.json([_info_record(pool) for pool in pools])
@@ -975,6 +975,6 @@ def cmd_pool_capabilities(ctl: Ctl, args: Args) -> bool:
         caps = ctl.conn.getStoragePoolCapabilities(0)
     except libvirtError:
         ctl.error("failed to get storage pool capabilities")
-        return False
+        raise
     ctl.print(caps)
     return True
