@@ -295,7 +295,13 @@ def cmd_freecell(ctl: Ctl, args: Args) -> bool:
             return True
         memory = ctl.conn.getFreeMemory()
         if not memory:
-            return False  # 0 is libvirt's failure value; the error is recorded
+            # 0 is libvirt's failure value; with no error recorded, libvirt's dispatcher
+            # reports this generic one
+            from pyvirt.errors import last_error
+
+            if last_error() is None:
+                ctl.error("An error occurred, but the cause is unknown")
+            return False
         if as_json:
             ctl.json({"total_kib": memory // 1024})
         else:

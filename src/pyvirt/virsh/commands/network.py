@@ -482,7 +482,17 @@ def cmd_net_event(ctl: Ctl, args: Args) -> bool:
     loop = args.bool("loop")
     stamp = args.bool("timestamp")
     timeout = _timeout_ms(args)
-    net = _lookup(ctl, args) if args.has("network") else None
+    net = None
+    lookup_error: libvirtError | None = None
+    if args.has("network"):
+        # virsh carries on (watching every network) when the lookup fails; the lookup's
+        # error is reported only if the command fails in the end
+        try:
+            net = _lookup(ctl, args)
+        except libvirtError as exc:
+            lookup_error = exc
+        except CommandFailed:
+            pass
     count = [0]
 
     def lifecycle(conn: Any, dom_net: Any, event: int, detail: int, opaque: Any) -> None:
@@ -512,6 +522,8 @@ def cmd_net_event(ctl: Ctl, args: Args) -> bool:
             conn.networkEventDeregisterAny(callback_id)
         except libvirtError:
             ok = False
+    if not ok and lookup_error is not None:
+        ctl.report_libvirt_error(lookup_error)
     return ok
 
 
@@ -601,8 +613,8 @@ def _collect(ctl: Ctl, flags: int) -> list[Any]:
             ctl.reset_error()
             try:
                 nets = list(conn.listAllNetworks(flags & (_LIST_ACTIVE | _LIST_INACTIVE)))
-            except libvirtError as exc:
-                _fail(ctl, "Failed to list networks", exc)
+            except libvirtError as again:
+                _fail(ctl, "Failed to list networks", again)
                 raise CommandFailed() from None
             nets = [n for n in nets if _matches(ctl, n, flags)]
         elif code == _ERR_NO_SUPPORT:
