@@ -82,9 +82,10 @@ CASES: list[str] = [
 
 # Mismatches left, with their reason ("where:case" limits one to one connection).
 XFAIL: dict[str, str] = {
-    "default:freepages --all": "libvirt-python's getFreePages() returns {} for the test driver (its "
-                       "virNodeGetFreePages returns 0 entries), so the counts virsh reads "
-                       "through the C API are not reachable through the Python API",
+    "default:freepages --all": "libvirt-python's getFreePages() returns {} for the test "
+                               "driver (its virNodeGetFreePages returns 0 entries), so the "
+                               "counts virsh reads through the C API are not reachable "
+                               "through the Python API",
     "freepages --cellno 0 --pagesize 4": "same getFreePages() limitation as freepages --all",
     "cpu-baseline {tmp}/cpu.xml": "pyvirt's test driver lacks baselineCPU (libvirt's reports "
                                   "'XML error: Missing CPU architecture' here)",
