@@ -92,6 +92,12 @@ def both() -> Callable[..., tuple[Result, Result]]:
 
 
 @pytest.fixture
+def virsh_env() -> Callable[[dict[str, str] | None], dict[str, str]]:
+    """The environment the fixtures run pyvirsh with, plus ``extra`` (for pexpect)."""
+    return _env
+
+
+@pytest.fixture
 def testnode_uri() -> str:
     if not TESTNODE.exists():
         pytest.skip(f"{TESTNODE} not found (set PYVIRT_LIBVIRT_SRC)")

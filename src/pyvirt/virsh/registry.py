@@ -140,6 +140,19 @@ def alias(name: str, target: str) -> None:
     _register(CommandDef(name, "", "", "", (), _unreachable, False, target, True))
 
 
+# extra completers by name: func(ctl, partial_values) -> candidate strings, where
+# partial_values maps the options already typed on the line to their values
+Completer = Callable[["Ctl", dict[str, str]], list[str]]
+COMPLETERS: dict[str, Completer] = {}
+
+
+def register_completer(name: str, func: Completer) -> None:
+    """Add completer ``name`` (for Opt.completer) beyond the built-in object kinds
+    ("domain[_active|_inactive|_persistent|...]", "network[_...]", "pool[_...]", "volume",
+    "snapshot", "interface", "nodedev", "secret", "command", "group", "help")."""
+    COMPLETERS[name] = func
+
+
 def _load() -> None:
     global _loaded
     if _loaded:
