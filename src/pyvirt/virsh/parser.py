@@ -8,7 +8,6 @@ The whole input is parsed before anything runs, so a syntax error anywhere runs 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from pyvirt.virsh import registry
 from pyvirt.virsh.registry import CommandDef, Opt, OptType
@@ -24,11 +23,18 @@ class ParseError(Exception):
         self.message = message
 
 
-@dataclass
 class ParsedCommand:
-    cmd: CommandDef
-    # (option definition, value) in command-line order; BOOL options have value None.
-    opts: list[tuple[Opt, str | None]] = field(default_factory=list)
+    """One command and its options: (definition, value) in command-line order, value None
+    for BOOL options."""
+
+    __slots__ = ("cmd", "opts")
+
+    def __init__(self, cmd: CommandDef, opts: list[tuple[Opt, str | None]] | None = None):
+        self.cmd = cmd
+        self.opts = opts if opts is not None else []
+
+    def __repr__(self) -> str:
+        return f"ParsedCommand({self.cmd.name}, {[(o.name, v) for o, v in self.opts]})"
 
 
 # Token kinds (vshCommandToken)
@@ -158,16 +164,17 @@ def _required_message(cmd: CommandDef, opt: Opt) -> str:
     return f"command '{cmd.name}' requires --{opt.name} option"
 
 
-@dataclass
 class Partial:
-    """What the completer needs from an unfinished line (vshCommandParse's ``partial``)."""
+    """What the completer needs from an unfinished line (vshCommandParse's ``partial``):
+    the command, its options so far, and ``pending``, the option whose value is being typed
+    at the end of the line, if any."""
 
-    cmd: CommandDef | None = None
-    opts: list[tuple[Opt, str | None]] = field(default_factory=list)
-    seen: set[str] = field(default_factory=set)
-    # the option whose value is being typed at the end of the line, if any
-    pending: Opt | None = None
-    data_only: bool = False
+    def __init__(self) -> None:
+        self.cmd: CommandDef | None = None
+        self.opts: list[tuple[Opt, str | None]] = []
+        self.seen: set[str] = set()
+        self.pending: Opt | None = None
+        self.data_only = False
 
     def reset(self) -> None:
         self.cmd, self.opts, self.seen = None, [], set()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -27,7 +26,6 @@ class OptType(enum.Enum):
     ALIAS = "alias"  # VSH_OT_ALIAS  other spelling; `alias` names the target
 
 
-@dataclass(frozen=True)
 class Opt:
     """One option of a command (virsh's vshCmdOptDef).
 
@@ -37,14 +35,24 @@ class Opt:
     ``"name=value"`` (a boolean spelling of an option with that value).
     """
 
-    name: str
-    type: OptType
-    help: str = ""
-    required: bool = False
-    named_only: bool = False
-    empty_ok: bool = False
-    completer: str | None = None
-    alias: str | None = None
+    # a plain class, not a dataclass: importing dataclasses costs ~13 ms of start-up
+    __slots__ = ("name", "type", "help", "required", "named_only", "empty_ok", "completer",
+                 "alias")
+
+    def __init__(self, name: str, type: OptType, help: str = "",  # noqa: A002
+                 required: bool = False, named_only: bool = False, empty_ok: bool = False,
+                 completer: str | None = None, alias: str | None = None) -> None:
+        self.name = name
+        self.type = type
+        self.help = help
+        self.required = required
+        self.named_only = named_only
+        self.empty_ok = empty_ok
+        self.completer = completer
+        self.alias = alias
+
+    def __repr__(self) -> str:
+        return f"Opt({self.name!r}, {self.type})"
 
     @property
     def positional(self) -> bool:
@@ -52,17 +60,27 @@ class Opt:
         return self.type not in (OptType.BOOL, OptType.ALIAS) and not self.named_only
 
 
-@dataclass(frozen=True)
 class CommandDef:
-    name: str
-    group: str
-    help: str
-    desc: str
-    opts: tuple[Opt, ...]
-    handler: Handler
-    no_connect: bool = False
-    alias_of: str | None = None
-    hidden: bool = False
+    """One command (virsh's vshCmdDef with its info "help" and "desc")."""
+
+    __slots__ = ("name", "group", "help", "desc", "opts", "handler", "no_connect",
+                 "alias_of", "hidden")
+
+    def __init__(self, name: str, group: str, help: str, desc: str,  # noqa: A002
+                 opts: tuple[Opt, ...], handler: Handler, no_connect: bool = False,
+                 alias_of: str | None = None, hidden: bool = False) -> None:
+        self.name = name
+        self.group = group
+        self.help = help
+        self.desc = desc
+        self.opts = opts
+        self.handler = handler
+        self.no_connect = no_connect
+        self.alias_of = alias_of
+        self.hidden = hidden
+
+    def __repr__(self) -> str:
+        return f"CommandDef({self.name!r})"
 
     def option(self, name: str) -> Opt | None:
         for opt in self.opts:
@@ -167,6 +185,14 @@ def lookup(name: str) -> CommandDef | None:
     """The command called ``name`` (an alias is returned as itself: check ``alias_of``)."""
     cmd = _COMMANDS.get(name)
     if cmd is None and not _loaded:
+        from pyvirt.virsh import commands
+
+        # start-up speed: import the likely group module first, everything on a miss
+        for module in ["virsh_itself", *commands.likely_modules(name)]:
+            commands.load_module(module)
+            cmd = _COMMANDS.get(name)
+            if cmd is not None:
+                return cmd
         _load()
         cmd = _COMMANDS.get(name)
     return cmd

@@ -21,11 +21,32 @@ MODULES = (
 )
 
 
+# Where a command most likely lives, by name prefix: one command line then imports one or
+# two group modules instead of all of them. Only a hint: a miss loads every module.
+_HINTS = (
+    ("net-", "network"), ("pool-", "pool"), ("vol-", "volume"), ("snapshot-", "snapshot"),
+    ("node", "host"), ("event", "events"), ("dom", "monitor"),
+)
+
+
+def load_module(name: str) -> None:
+    """Import group module ``name`` (registering its commands); a missing one is skipped."""
+    full = f"{__name__}.{name}"
+    try:
+        importlib.import_module(full)
+    except ModuleNotFoundError as exc:
+        if exc.name != full:  # a real missing dependency inside the module
+            raise
+
+
+def likely_modules(command: str) -> list[str]:
+    """The group modules to try first for ``command``."""
+    for prefix, module in _HINTS:
+        if command.startswith(prefix):
+            return [module, "domain"] if module == "monitor" else [module]
+    return ["domain", "monitor", "host"]
+
+
 def load_all() -> None:
     for name in MODULES:
-        full = f"{__name__}.{name}"
-        try:
-            importlib.import_module(full)
-        except ModuleNotFoundError as exc:
-            if exc.name != full:  # a real missing dependency inside the module
-                raise
+        load_module(name)
