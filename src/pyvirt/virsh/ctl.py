@@ -233,6 +233,7 @@ class Ctl:
         self.out = stdout if stdout is not None else sys.stdout
         self.err = stderr if stderr is not None else sys.stderr
         self._conn: pyvirt.virConnect | None = None
+        self._saved_error: BaseException | None = None  # vsh.c's last_error
         self._disconnected = False
         self._log: TextIO | None = None
 
@@ -274,7 +275,8 @@ class Ctl:
             self._conn = None
         try:
             self._conn = self._open(name if name is not None else self.uri, readonly)
-        except pyvirt.libvirtError:
+        except pyvirt.libvirtError as exc:
+            self.save_error(exc)
             if self._disconnected:
                 self.error("Failed to reconnect to the hypervisor")
             else:
@@ -305,7 +307,8 @@ class Ctl:
         next command reconnects (vshCommandRun's automatic catch)."""
         from pyvirt import constants as c
 
-        err = _errors.last_error()
+        saved = self._saved_error
+        err = getattr(saved, "err", None) or _errors.last_error()
         if err is None:
             return
         code, domain = err[0], err[1]
@@ -365,21 +368,31 @@ class Ctl:
 
     def reset_error(self) -> None:
         """vshResetLibvirtError: forget the last libvirt error (on graceful fallbacks)."""
+        self._saved_error = None
         _errors.reset_last_error()
 
+    def save_error(self, exc: BaseException) -> None:
+        """vshSaveLibvirtError: keep ``exc`` as the error the framework reports if the
+        command fails (a handler that catches a libvirtError and then returns False)."""
+        self._saved_error = exc
+
     def report_libvirt_error(self, exc: BaseException | None = None) -> None:
-        """vshReportError: print the libvirt error (``exc``, else the last one recorded) as
-        "error: <message>", then forget it."""
+        """vshReportError: print the libvirt error (``exc``, else the one saved, else the
+        library's last error) as "error: <message>", then forget it."""
         message: str | None = None
+        if exc is None:
+            exc = self._saved_error
         if exc is not None and hasattr(exc, "get_error_message"):
             message = exc.get_error_message() or str(exc)
+        elif exc is not None:
+            message = str(exc)
         else:
             err = _errors.last_error()
             if err is not None and err[0] != 0:
                 message = err[2] or "unknown error"
         if message is not None:
             self.error(message)
-        _errors.reset_last_error()
+        self.reset_error()
 
     def exclusive(self, args: Args, name1: str, name2: str) -> None:
         """VSH_EXCLUSIVE_OPTIONS: raise CommandError when both options are given."""
@@ -458,13 +471,13 @@ class Ctl:
         if by & BY_UUID and len(name) == 36:
             try:
                 obj = by_uuid(name)
-            except pyvirt.libvirtError:
-                pass
+            except pyvirt.libvirtError as exc:
+                self.save_error(exc)
         if obj is None and by & BY_NAME:
             try:
                 obj = by_name(name)
-            except pyvirt.libvirtError:
-                pass
+            except pyvirt.libvirtError as exc:
+                self.save_error(exc)
         if obj is None:
             # the libvirt error stays recorded: virsh prints it after this line
             self.error(f"failed to get {kind} '{name}'")
@@ -503,18 +516,18 @@ class Ctl:
         if pool is not None and by & BY_NAME:
             try:
                 vol = pool.storageVolLookupByName(name)
-            except pyvirt.libvirtError:
-                pass
+            except pyvirt.libvirtError as exc:
+                self.save_error(exc)
         if vol is None and by & BY_UUID:
             try:
                 vol = conn.storageVolLookupByKey(name)
-            except pyvirt.libvirtError:
-                pass
+            except pyvirt.libvirtError as exc:
+                self.save_error(exc)
         if vol is None and by & BY_UUID:
             try:
                 vol = conn.storageVolLookupByPath(name)
-            except pyvirt.libvirtError:
-                pass
+            except pyvirt.libvirtError as exc:
+                self.save_error(exc)
         if vol is None:
             if pool is not None or pool_opt is None:
                 self.error(f"failed to get vol '{name}'")
@@ -552,8 +565,8 @@ class Ctl:
                 iface = conn.interfaceLookupByName(name)
             elif is_mac and by & BY_MAC:
                 iface = conn.interfaceLookupByMACString(name)
-        except pyvirt.libvirtError:
-            pass
+        except pyvirt.libvirtError as exc:
+            self.save_error(exc)
         if iface is None:
             self.error(f"failed to get interface '{name}'")
             raise CommandFailed()
@@ -566,7 +579,8 @@ class Ctl:
         name = self._value(args, opt)
         try:
             return self.conn.nodeDeviceLookupByName(name)
-        except pyvirt.libvirtError:
+        except pyvirt.libvirtError as exc:
+            self.save_error(exc)
             self.error(f"Could not find matching device '{name}'")
             raise CommandFailed() from None
 
@@ -577,7 +591,8 @@ class Ctl:
         name = self._value(args, opt)
         try:
             return self.conn.secretLookupByUUIDString(name)
-        except pyvirt.libvirtError:
+        except pyvirt.libvirtError as exc:
+            self.save_error(exc)
             self.error(f"failed to get secret '{name}'")
             raise CommandFailed() from None
 
