@@ -335,7 +335,12 @@ def _run_editor(ctl: Ctl, path: str) -> None:
     import shutil
     import subprocess
 
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "sensible-editor"
+    # as virsh: a variable set to "" still counts (getenv is not NULL)
+    editor = os.environ.get("VISUAL")
+    if editor is None:
+        editor = os.environ.get("EDITOR")
+    if editor is None:
+        editor = "sensible-editor"
     if set(editor) <= _EDITOR_CHARS:
         argv = [editor, path]
         if shutil.which(editor) is None:
@@ -884,7 +889,8 @@ def cmd_net_port_create(ctl: Ctl, args: Args) -> bool:
 def cmd_net_port_dumpxml(ctl: Ctl, args: Args) -> bool:
     try:
         net = _lookup(ctl, args)
-    except CommandFailed:
+    except (CommandFailed, libvirtError):
+        ctl.reset_error()
         return True  # virsh's command starts out successful and keeps that here
     port = _lookup_port(ctl, args, net)
     if port is None:
@@ -906,7 +912,8 @@ def cmd_net_port_dumpxml(ctl: Ctl, args: Args) -> bool:
 def cmd_net_port_delete(ctl: Ctl, args: Args) -> bool:
     try:
         net = _lookup(ctl, args)
-    except CommandFailed:
+    except (CommandFailed, libvirtError):
+        ctl.reset_error()
         return True  # virsh's command starts out successful and keeps that here
     port = _lookup_port(ctl, args, net)
     if port is None:
