@@ -41,6 +41,10 @@ class CommandFailed(Exception):
     """The command fails; its message has already been printed."""
 
 
+class _KeepaliveRefused(Exception):
+    """virConnectSetKeepAlive answered 1 (not supported there) when -k/-K asked for it."""
+
+
 _INT_RE = re.compile(r"[ \t\n\v\f\r]*([+-]?)([0-9]+)\Z")
 
 
@@ -275,8 +279,10 @@ class Ctl:
             self._conn = None
         try:
             self._conn = self._open(name if name is not None else self.uri, readonly)
-        except pyvirt.libvirtError as exc:
-            self.save_error(exc)
+            self._setup_keepalive()
+        except (pyvirt.libvirtError, _KeepaliveRefused) as exc:
+            if self._saved_error is None and not isinstance(exc, _KeepaliveRefused):
+                self.save_error(exc)
             if self._disconnected:
                 self.error("Failed to reconnect to the hypervisor")
             else:
@@ -288,6 +294,36 @@ class Ctl:
         if connected and not force:
             self.error("Reconnected to the hypervisor")
         self._disconnected = False
+
+    def _setup_keepalive(self) -> None:
+        """virshConnect's keepalive: 5 s x 6 by default; a failure matters only when -k/-K
+        asked for it (then the connection is dropped)."""
+        import pyvirt
+
+        assert self._conn is not None
+        forced = self.keepalive_interval >= 0 or self.keepalive_count >= 0
+        interval = self.keepalive_interval if self.keepalive_interval >= 0 else 5
+        count = self.keepalive_count if self.keepalive_count >= 0 else 6
+        if interval <= 0:
+            return
+        try:
+            ok = self._conn.setKeepAlive(interval, count) == 0
+        except pyvirt.libvirtError as exc:
+            self.save_error(exc)
+            ok = False
+        if ok:
+            return
+        if not forced:
+            self.debug(1, "Failed to setup keepalive on connection\n")
+            self.reset_error()
+            return
+        self.error("Cannot setup keepalive on connection as requested, disconnecting")
+        conn, self._conn = self._conn, None
+        try:
+            conn.close()
+        except pyvirt.libvirtError:
+            pass
+        raise _KeepaliveRefused()
 
     def ensure_connection(self) -> None:
         """What virsh does before a command that needs a connection: connect if needed,
@@ -351,7 +387,8 @@ class Ctl:
         """vshDebug: printed on stdout when ``level`` >= the debug level (-d)."""
         if level < self.debug_level:
             return
-        self.out.write(message if message.endswith("\n") else message + "\n")
+        self.log("DEBUG", message.rstrip("\n"))
+        self.out.write(message)
         self.out.flush()
 
     def log(self, level: str, message: str) -> None:
@@ -432,9 +469,11 @@ class Ctl:
     def lookup_domain(self, args: Args, opt: str = "domain", by: int = BY_ALL) -> Any:
         """virshCommandOptDomainBy: by id (an integer >= 0), then uuid (36 characters),
         then name; on failure prints "failed to get domain 'x'" and raises CommandFailed."""
-        return self.lookup_domain_name(self._value(args, opt), by)
+        name = self._value(args, opt)
+        self.debug(1, f"{args.cmd.name}: found option <{opt}>: {name}\n")
+        return self.lookup_domain_name(name, by, args.cmd.name)
 
-    def lookup_domain_name(self, name: str, by: int = BY_ALL) -> Any:
+    def lookup_domain_name(self, name: str, by: int = BY_ALL, cmdname: str = "") -> Any:
         """virshLookupDomainInternal for a name already in hand."""
         import pyvirt
 
@@ -443,16 +482,19 @@ class Ctl:
         if by & BY_ID:
             num = parse_number(name, signed=True, bits=32)
             if num is not None and num >= 0:
+                self.debug(0, f"{cmdname}: <domain> looks like ID\n")
                 try:
                     dom = conn.lookupByID(num)
                 except pyvirt.libvirtError:
                     pass
         if dom is None and by & BY_UUID and len(name) == 36:
+            self.debug(0, f"{cmdname}: <domain> trying as domain UUID\n")
             try:
                 dom = conn.lookupByUUIDString(name)
             except pyvirt.libvirtError:
                 pass
         if dom is None and by & BY_NAME:
+            self.debug(0, f"{cmdname}: <domain> trying as domain NAME\n")
             try:
                 dom = conn.lookupByName(name)
             except pyvirt.libvirtError:

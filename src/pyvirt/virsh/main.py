@@ -316,11 +316,12 @@ def _main(ctl: Ctl, argv: list[str]) -> int:
     if words:
         try:
             if len(words) == 1:
+                ctl.debug(1, f'commands: "{words[0]}"\n')
                 if not words[0]:
                     return 1
-                commands = parser.parse_string(words[0])
+                commands = parser.parse_string(words[0], ctl.debug)
             else:
-                commands = parser.parse_argv(words)
+                commands = parser.parse_argv(words, ctl.debug)
         except parser.ParseError as err:
             if err.message is not None:
                 ctl.error(err.message)

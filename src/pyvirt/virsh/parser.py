@@ -7,7 +7,7 @@ The whole input is parsed before anything runs, so a syntax error anywhere runs 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from pyvirt.virsh import registry
 from pyvirt.virsh.registry import CommandDef, Opt, OptType
@@ -181,7 +181,11 @@ class Partial:
         self.pending, self.data_only = None, False
 
 
-def _parse(tokens: _Tokens, partial: Partial | None = None) -> list[ParsedCommand]:
+Debug = Callable[[int, str], None]
+
+
+def _parse(tokens: _Tokens, partial: Partial | None = None,
+           debug: Debug | None = None) -> list[ParsedCommand]:
     report = partial is None
     result: list[ParsedCommand] = []
     while True:
@@ -235,6 +239,8 @@ def _parse(tokens: _Tokens, partial: Partial | None = None) -> list[ParsedComman
                     raise ParseError(f"invalid '=' after option --{opt.name}"
                                      if report else None)
                 opts.append((opt, value))
+                if debug is not None:
+                    _debug_opt(debug, cmd, opt, value)
             elif not data_only and tok == "--":
                 data_only = True
                 if partial is not None:
@@ -246,6 +252,8 @@ def _parse(tokens: _Tokens, partial: Partial | None = None) -> list[ParsedComman
                         continue
                     raise ParseError(f"unexpected data '{tok}'" if report else None)
                 opts.append((opt_or_none, tok))
+                if debug is not None:
+                    _debug_opt(debug, cmd, opt_or_none, tok)
             if partial is not None:
                 partial.opts, partial.seen = opts, seen
         if cmd is not None:
@@ -259,6 +267,12 @@ def _parse(tokens: _Tokens, partial: Partial | None = None) -> list[ParsedComman
                 result.append(ParsedCommand(cmd, opts))
         if kind == END:
             return result
+
+
+def _debug_opt(debug: Debug, cmd: CommandDef, opt: Opt, value: str | None) -> None:
+    kind = "bool" if opt.type is OptType.BOOL else "optdata"
+    shown = "(none)" if opt.type is OptType.BOOL else value
+    debug(1, f"{cmd.name}: {opt.name}({kind}): {shown}\n")
 
 
 def _next_data(cmd: CommandDef, seen: set[str]) -> Opt | None:
@@ -275,14 +289,15 @@ def _next_data(cmd: CommandDef, seen: set[str]) -> Opt | None:
     return None
 
 
-def parse_argv(argv: list[str]) -> list[ParsedCommand]:
-    """vshCommandArgvParse: one command from a word list. Raises ParseError."""
-    return _parse(ArgvTokens(argv))
+def parse_argv(argv: list[str], debug: Debug | None = None) -> list[ParsedCommand]:
+    """vshCommandArgvParse: one command from a word list. Raises ParseError. ``debug``
+    receives virsh's parse trace (level, text)."""
+    return _parse(ArgvTokens(argv), debug=debug)
 
 
-def parse_string(text: str) -> list[ParsedCommand]:
+def parse_string(text: str, debug: Debug | None = None) -> list[ParsedCommand]:
     """vshCommandStringParse: every command of a command string. Raises ParseError."""
-    return _parse(StringTokens(text))
+    return _parse(StringTokens(text), debug=debug)
 
 
 def parse_partial(text: str) -> Partial:

@@ -248,7 +248,7 @@ def run_shell(ctl: Ctl) -> int:
         if not line:
             continue
         try:
-            commands = parser.parse_string(line)
+            commands = parser.parse_string(line, ctl.debug)
         except parser.ParseError as err:
             if err.message is not None:
                 ctl.error(err.message)
