@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from pyvirt import libvirtError
 from pyvirt.virsh.ctl import CommandError, CommandFailed
-from pyvirt.virsh.registry import Opt, OptType, command
+from pyvirt.virsh.registry import Opt, OptType, command, register_completer
 
 if TYPE_CHECKING:
     from pyvirt.virsh.ctl import Args, Ctl
@@ -90,7 +90,7 @@ def _cell_ids(ctl: Ctl, message: str) -> list[int]:
          "Allocate or free some pages in the pool for NUMA cell.", [
              Opt("pagesize", OptType.INT, "page size (in kibibytes)", required=True),
              Opt("pagecount", OptType.INT, "page count", required=True),
-             Opt("cellno", OptType.INT, "NUMA cell number"),
+             Opt("cellno", OptType.INT, "NUMA cell number", completer="cellno"),
              Opt("add", OptType.BOOL, "instead of setting new pool size add pages to it"),
              Opt("all", OptType.BOOL, "set on all NUMA cells"),
          ])
@@ -239,7 +239,7 @@ def cmd_cpu_compare(ctl: Ctl, args: Args) -> bool:
 
 
 @command("cpu-models", GROUP, "CPU models", "Get the CPU models for an arch.", [
-    Opt("arch", OptType.DATA, "architecture", required=True),
+    Opt("arch", OptType.DATA, "architecture", required=True, completer="arch"),
 ])
 def cmd_cpu_models(ctl: Ctl, args: Args) -> bool:
     try:
@@ -255,10 +255,12 @@ def cmd_cpu_models(ctl: Ctl, args: Args) -> bool:
 
 @command("domcapabilities", GROUP, "domain capabilities",
          "Returns capabilities of emulator with respect to host and libvirt.", [
-             Opt("virttype", OptType.STRING, "virtualization type (/domain/@type)"),
+             Opt("virttype", OptType.STRING, "virtualization type (/domain/@type)",
+                 completer="virttype"),
              Opt("emulatorbin", OptType.STRING,
                  "path to emulator binary (/domain/devices/emulator)"),
-             Opt("arch", OptType.STRING, "domain architecture (/domain/os/type/@arch)"),
+             Opt("arch", OptType.STRING, "domain architecture (/domain/os/type/@arch)",
+                 completer="arch"),
              Opt("machine", OptType.STRING, "machine type (/domain/os/type/@machine)"),
          ])
 def cmd_domcapabilities(ctl: Ctl, args: Args) -> bool:
@@ -274,7 +276,7 @@ def cmd_domcapabilities(ctl: Ctl, args: Args) -> bool:
 
 @command("freecell", GROUP, "NUMA free memory",
          "display available free memory for the NUMA cell.", [
-             Opt("cellno", OptType.INT, "NUMA cell number"),
+             Opt("cellno", OptType.INT, "NUMA cell number", completer="cellno"),
              Opt("all", OptType.BOOL, "show free memory for all NUMA cells"),
              JSON_OPT,
          ])
@@ -348,7 +350,7 @@ def _page_sizes_from_caps(ctl: Ctl, doc: object) -> list[int]:
 
 @command("freepages", GROUP, "NUMA free pages", "display available free pages for the NUMA cell.",
          [
-             Opt("cellno", OptType.INT, "NUMA cell number"),
+             Opt("cellno", OptType.INT, "NUMA cell number", completer="cellno"),
              Opt("pagesize", OptType.INT, "page size (in kibibytes)"),
              Opt("all", OptType.BOOL, "show free pages for all NUMA cells"),
          ])
@@ -398,9 +400,10 @@ def cmd_hostname(ctl: Ctl, args: Args) -> bool:
 
 
 _HV_OPTS = (
-    Opt("virttype", OptType.STRING, "virtualization type (/domain/@type)"),
+    Opt("virttype", OptType.STRING, "virtualization type (/domain/@type)",
+                 completer="virttype"),
     Opt("emulator", OptType.STRING, "path to emulator binary (/domain/devices/emulator)"),
-    Opt("arch", OptType.STRING, "CPU architecture (/domain/os/type/@arch)"),
+    Opt("arch", OptType.STRING, "CPU architecture (/domain/os/type/@arch)", completer="arch"),
     Opt("machine", OptType.STRING, "machine type (/domain/os/type/@machine)"),
 )
 
@@ -414,7 +417,7 @@ _HV_OPTS = (
              Opt("migratable", OptType.BOOL, "Do not include features that block migration"),
              Opt("model", OptType.STRING,
                  "Shortcut for calling the command with a single CPU model and no additional "
-                 "features"),
+                 "features", completer="cpu_model"),
          ])
 def cmd_hypervisor_cpu_baseline(ctl: Ctl, args: Args) -> bool:
     flags = _baseline_flags(args)
@@ -460,7 +463,7 @@ def cmd_hypervisor_cpu_compare(ctl: Ctl, args: Args) -> bool:
 
 @command("maxvcpus", GROUP, "connection vcpu maximum",
          "Show maximum number of virtual CPUs for guests on this connection.", [
-             Opt("type", OptType.STRING, "domain type"),
+             Opt("type", OptType.STRING, "domain type", completer="virttype"),
          ])
 def cmd_maxvcpus(ctl: Ctl, args: Args) -> bool:
     virttype = args.string("type")
@@ -589,7 +592,8 @@ def _percent(value: float) -> str:
 
 @command("nodecpustats", GROUP, "Prints cpu stats of the node.",
          "Returns cpu stats of the node, in nanoseconds.", [
-             Opt("cpu", OptType.INT, "prints specified cpu statistics only."),
+             Opt("cpu", OptType.INT, "prints specified cpu statistics only.",
+                 completer="node_cpu"),
              Opt("percent", OptType.BOOL, "prints by percentage during 1 second."),
              JSON_OPT,
          ])
@@ -707,7 +711,7 @@ _SUSPEND_TARGETS = ("mem", "disk", "hybrid")
          "Suspend the host node for a given time duration and attempt to resume thereafter.", [
              Opt("target", OptType.DATA,
                  "mem(Suspend-to-RAM), disk(Suspend-to-Disk), hybrid(Hybrid-Suspend)",
-                 required=True),
+                 required=True, completer="node_suspend_target"),
              Opt("duration", OptType.INT, "Suspend duration in seconds, at least 60",
                  required=True),
          ])
@@ -781,3 +785,46 @@ def cmd_version(ctl: Ctl, args: Args) -> bool:
         else:
             ctl.print(f"Running against daemon: {_version(daemon)}")
     return True
+
+
+# ---- completers (virsh-completer-host.c) -------------------------------------------------------
+
+def _complete_cells(ctl: Ctl, values: dict[str, str]) -> list[str]:
+    from pyvirt.conf.xmlutil import parse_xml
+
+    doc = parse_xml(ctl.conn.getCapabilities(), url="(capabilities)")
+    return [str(v) for v in doc.xpath("/capabilities/host/topology/cells/cell/@id")]
+
+
+def _complete_cpus(ctl: Ctl, values: dict[str, str]) -> list[str]:
+    cpunum, cpumap, _online = ctl.conn.getCPUMap(0)
+    return [str(cpu) for cpu in range(cpunum) if cpumap[cpu]]
+
+
+def _complete_arches(ctl: Ctl, values: dict[str, str]) -> list[str]:
+    from pyvirt.conf.xmlutil import parse_xml
+
+    doc = parse_xml(ctl.conn.getCapabilities(), url="(capabilities)")
+    return sorted({str(v) for v in doc.xpath("/capabilities/guest/arch/@name")})
+
+
+def _complete_models(ctl: Ctl, values: dict[str, str]) -> list[str]:
+    arch = values.get("arch")
+    if not arch:
+        from pyvirt.conf.xmlutil import parse_xml
+
+        doc = parse_xml(ctl.conn.getCapabilities(), url="(capabilities)")
+        arch = str(doc.xpath("string(/capabilities/host/cpu/arch)"))
+    return list(ctl.conn.getCPUModelNames(arch, 0))
+
+
+# virDomainVirtType's names, as virshDomainVirtTypeCompleter offers them
+_VIRT_TYPES = ("none", "qemu", "kqemu", "kvm", "xen", "lxc", "uml", "openvz", "test",
+               "vmware", "hyperv", "vbox", "phyp", "parallels", "bhyve", "vz")
+
+register_completer("cellno", _complete_cells)
+register_completer("node_cpu", _complete_cpus)
+register_completer("arch", _complete_arches)
+register_completer("cpu_model", _complete_models)
+register_completer("virttype", lambda ctl, values: list(_VIRT_TYPES))
+register_completer("node_suspend_target", lambda ctl, values: list(_SUSPEND_TARGETS))

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyvirt import libvirtError
 from pyvirt.virsh.ctl import BY_NAME, BY_UUID, CommandError, CommandFailed
-from pyvirt.virsh.registry import Opt, OptType, command
+from pyvirt.virsh.registry import Opt, OptType, command, register_completer
 
 if TYPE_CHECKING:
     from pyvirt.virsh.ctl import Args, Ctl
@@ -251,7 +251,7 @@ def _lease_record(lease: dict[str, Any]) -> dict[str, Any]:
 @command("net-dhcp-leases", GROUP, "print lease info for a given network",
          "Print lease info for a given network", [
              _network_opt(completer="network_active"),
-             Opt("mac", OptType.STRING, "MAC address"),
+             Opt("mac", OptType.STRING, "MAC address", completer="network_dhcp_mac"),
              JSON_OPT,
          ])
 def cmd_net_dhcp_leases(ctl: Ctl, args: Args) -> bool:
@@ -466,7 +466,8 @@ def wait_for_events(ctl: Ctl, timeout_ms: int, done: Callable[[], bool]) -> str:
          "List event types, or wait for network events to occur", [
              Opt("network", OptType.STRING, "filter by network name or uuid",
                  completer="network"),
-             Opt("event", OptType.STRING, "which event type to wait for"),
+             Opt("event", OptType.STRING, "which event type to wait for",
+                 completer="net_event"),
              Opt("loop", OptType.BOOL, "loop until timeout or interrupt, rather than one-shot"),
              Opt("timeout", OptType.INT, "timeout seconds"),
              Opt("list", OptType.BOOL, "list valid event types"),
@@ -760,9 +761,10 @@ _UPDATE_CURRENT, _UPDATE_LIVE, _UPDATE_CONFIG = 0, 1, 2
 @command("net-update", GROUP, "update parts of an existing network's configuration", "", [
     _network_opt(),
     Opt("command", OptType.DATA,
-        "type of update (add-first, add-last (add), delete, or modify)", required=True),
+        "type of update (add-first, add-last (add), delete, or modify)", required=True,
+        completer="net_update_command"),
     Opt("section", OptType.DATA, "which section of network configuration to update",
-        required=True),
+        required=True, completer="net_update_section"),
     Opt("xml", OptType.DATA,
         "name of file containing xml (or, if it starts with '<', the complete xml element "
         "itself) to add/modify, or to be matched for search", required=True),
@@ -929,3 +931,32 @@ def cmd_net_port_delete(ctl: Ctl, args: Args) -> bool:
         return True
     ctl.print_extra(f"Network port {uuid} deleted")
     return True
+
+
+# ---- completers (virsh-completer-network.c) ----------------------------------------------------
+
+def _complete_uuids(ctl: Ctl, values: dict[str, str]) -> list[str]:
+    return [n.UUIDString() for n in ctl.conn.listAllNetworks(0)]
+
+
+def _complete_ports(ctl: Ctl, values: dict[str, str]) -> list[str]:
+    name = values.get("network")
+    if not name:
+        return []
+    return [p.UUIDString() for p in ctl.conn.networkLookupByName(name).listAllPorts(0)]
+
+
+def _complete_lease_macs(ctl: Ctl, values: dict[str, str]) -> list[str]:
+    name = values.get("network")
+    if not name:
+        return []
+    leases = ctl.conn.networkLookupByName(name).DHCPLeases(None, 0)
+    return [lease["mac"] for lease in leases if lease.get("mac")]
+
+
+register_completer("network_uuid", _complete_uuids)
+register_completer("network_port", _complete_ports)
+register_completer("network_dhcp_mac", _complete_lease_macs)
+register_completer("net_update_command", lambda ctl, values: ["add", *_UPDATE_COMMANDS[1:]])
+register_completer("net_update_section", lambda ctl, values: list(_UPDATE_SECTIONS[1:]))
+register_completer("net_event", lambda ctl, values: list(_NET_EVENTS))
