@@ -10,6 +10,7 @@ recovers from a libvirt error on purpose calls ``ctl.reset_error()``.
 from __future__ import annotations
 
 import builtins
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -381,26 +382,33 @@ class Ctl:
         self.out.flush()
         self.err.write(f"error: {message}\n")
         self.err.flush()
-        self.log("ERROR", message)
+        self.log(4, message)
 
     def debug(self, level: int, message: str) -> None:
         """vshDebug: printed on stdout when ``level`` >= the debug level (-d)."""
         if level < self.debug_level:
             return
-        self.log("DEBUG", message.rstrip("\n"))
+        self.log(level, message)
         self.out.write(message)
         self.out.flush()
 
-    def log(self, level: str, message: str) -> None:
-        if self._log is not None:
-            self._log.write(f"[{level}] {message}\n")
+    def log(self, level: int, message: str) -> None:
+        """vshOutputLogFile: "[YYYY.MM.DD HH:MM:SS pyvirsh PID] LEVEL message" to -l FILE."""
+        if self._log is None:
+            return
+        import time
+
+        name = {0: "DEBUG", 1: "INFO", 2: "INFO", 3: "WARNING", 4: "ERROR"}.get(level, "DEBUG")
+        stamp = time.strftime("%Y.%m.%d %H:%M:%S")
+        self._log.write(f"[{stamp} pyvirsh {os.getpid()}] {name} {message.rstrip(chr(10))}\n")
+        self._log.flush()
 
     def open_log(self, path: str) -> None:
         """vshOpenLogFile."""
         try:
             self._log = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
-        except OSError as exc:
-            self.error(f"failed to open the log file. check the log file path: {exc.strerror}")
+        except OSError:
+            self.error("failed to open the log file. check the log file path")
             raise SystemExit(1) from None
 
     def reset_error(self) -> None:
