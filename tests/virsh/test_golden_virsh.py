@@ -141,3 +141,21 @@ def test_connect_failure_keeps_status(pyvirsh) -> None:
     assert res.stdout == "\nafter\n"
     assert res.stderr.startswith("error: failed to connect to the hypervisor\nerror: ")
     assert res.status == 0  # status of the last command
+
+
+SHELL_INPUTS = [
+    "echo hi\nnosuch\necho bye\n",
+    "echo hi\nquit\necho not run\n",
+    "echo no newline at the end",
+    "echo a; echo b\n\n# comment\nexit\n",
+    "echo --count 1\necho \"unbalanced\n",
+]
+
+
+@pytest.mark.parametrize("text", SHELL_INPUTS, ids=lambda t: t[:30])
+@pytest.mark.parametrize("flags", [(), ("-q",), ("-r",)], ids=" ".join)
+def test_shell_on_piped_stdin_matches_virsh(both, text: str, flags: tuple[str, ...]) -> None:
+    # the program name is the only difference: "pyvirsh # " for "virsh # ", and the banner
+    ours, theirs = both(*flags, "-c", URI, input=text)
+    assert ours.stdout.replace("pyvirsh", "virsh") == theirs.stdout
+    assert (ours.stderr, ours.status) == (theirs.stderr, theirs.status)

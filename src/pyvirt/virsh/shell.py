@@ -234,7 +234,6 @@ def run_shell(ctl: Ctl) -> int:
                 rl.parse_and_bind("tab: complete")
     banner(ctl)
     ctl.out.flush()
-    ended_by_eof = False
     while ctl.imode:
         prompt = PROMPT_RO if ctl.readonly else PROMPT_RW
         try:
@@ -243,7 +242,6 @@ def run_shell(ctl: Ctl) -> int:
             ctl.print()
             continue
         if line is None:
-            ended_by_eof = True
             break
         if not line:
             continue
@@ -257,8 +255,8 @@ def run_shell(ctl: Ctl) -> int:
             run_commands(ctl, commands)
         except KeyboardInterrupt:
             ctl.print()
-    if ended_by_eof or not tty:
-        ctl.print()  # the line break after a lone prompt
+    # virsh ends the session with a line break, after EOF at a prompt and after quit alike
+    ctl.print()
     if rl is not None:
         try:
             hist.parent.mkdir(parents=True, exist_ok=True)
