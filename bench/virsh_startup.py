@@ -16,6 +16,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import time
 from pathlib import Path
 
@@ -52,16 +53,29 @@ def main() -> int:
         ("pyvirsh " + " ".join(uri + opts.words), [python, "-m", "pyvirt.virsh", *uri,
                                                    *opts.words]),
     ]
+    # the same with -S: site-packages on PYTHONPATH but no .pth start-up hooks, which on
+    # some machines import heavy modules (e.g. certifi) in every interpreter
+    purelib = sysconfig.get_paths()["purelib"]
+    env_nosite = dict(env)
+    env_nosite["PYTHONPATH"] = os.pathsep.join([str(SRC), purelib])
+    nosite: list[tuple[str, list[str]]] = [
+        ("python -S -c pass", [python, "-S", "-c", "pass"]),
+        ("python -S -m pyvirt.virsh " + " ".join(uri + opts.words),
+         [python, "-S", "-m", "pyvirt.virsh", *uri, *opts.words]),
+    ]
     virsh = shutil.which("virsh")
     if virsh:
         rows.append(("virsh " + " ".join(uri + opts.words), [virsh, *uri, *opts.words]))
     print(f"interpreter: {python}   runs: {opts.n}")
-    print(f"{'command':<52} {'best ms':>9} {'median ms':>10} {'status':>7}")
+    print(f"{'command':<56} {'best ms':>9} {'median ms':>10} {'status':>7}")
     results = {}
     for label, argv in rows:
         best, median, status = _time(argv, opts.n, env)
         results[label] = median
-        print(f"{label:<52} {best:>9.1f} {median:>10.1f} {status:>7}")
+        print(f"{label:<56} {best:>9.1f} {median:>10.1f} {status:>7}")
+    for label, argv in nosite:
+        best, median, status = _time(argv, opts.n, env_nosite)
+        print(f"{label:<56} {best:>9.1f} {median:>10.1f} {status:>7}")
     if virsh:
         ours = results[rows[3][0]]
         theirs = results[rows[4][0]]

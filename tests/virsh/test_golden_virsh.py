@@ -159,3 +159,18 @@ def test_shell_on_piped_stdin_matches_virsh(both, text: str, flags: tuple[str, .
     ours, theirs = both(*flags, "-c", URI, input=text)
     assert ours.stdout.replace("pyvirsh", "virsh") == theirs.stdout
     assert (ours.stderr, ours.status) == (theirs.stderr, theirs.status)
+
+
+@pytest.mark.parametrize("env", [
+    {"VIRSH_DEFAULT_CONNECT_URI": URI},
+    {"LIBVIRT_DEFAULT_URI": URI},
+    {"VIRSH_DEFAULT_CONNECT_URI": URI, "LIBVIRT_DEFAULT_URI": "bogus:///"},
+], ids=lambda e: "+".join(sorted(e)))
+def test_default_uri_from_environment(both, env: dict[str, str]) -> None:
+    from pyvirt.virsh import registry
+
+    if registry.lookup("uri") is None:
+        pytest.skip("the uri command (host group) is not registered yet")
+    ours, theirs = both("uri; echo done", env=env)
+    assert (ours.stdout, ours.stderr, ours.status) == (
+        theirs.stdout, theirs.stderr, theirs.status)
