@@ -174,10 +174,23 @@ CASES: list[str] = [
     "help pool-define-as",
     "help pool-event",
     "help vol-create-as",
+    "help pool-info",
+    "help find-storage-pool-sources-as",
+    "pool-dumpxml default-pool --xpath 'count(//target)'",
+    "pool-dumpxml default-pool --xpath '/x['",
 ]
 
 # Mismatches left, with their reason.
-XFAIL: dict[str, str] = {}
+XFAIL: dict[str, str] = {
+    "help pool-list": "pyvirsh adds --json (our documented extension) to pool-list",
+    "help pool-info": "pyvirsh adds --json (our documented extension) to pool-info",
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_visual(monkeypatch) -> None:
+    # $VISUAL wins over $EDITOR in virsh; the edit tests choose the editor with $EDITOR
+    monkeypatch.delenv("VISUAL", raising=False)
 
 
 def _argv(uri: str, case: str) -> list[str]:
@@ -212,7 +225,7 @@ EDIT_CASES: list[tuple[str, str]] = [
 @pytest.mark.parametrize("editor,case", EDIT_CASES, ids=lambda c: str(c)[:50])
 def test_pool_edit_matches_virsh(both, editor: str, case: str) -> None:
     ours, theirs = both("-c", DEFAULT, case, normalize=normalize, input="",
-                        env={"EDITOR": editor, "VISUAL": ""})
+                        env={"EDITOR": editor})
     assert (ours.stdout, ours.stderr, ours.status) == (
         theirs.stdout, theirs.stderr, theirs.status)
 

@@ -48,7 +48,7 @@ _CREATE_WITH_BUILD = 1 << 0
 _CREATE_WITH_BUILD_OVERWRITE = 1 << 1
 _CREATE_WITH_BUILD_NO_OVERWRITE = 1 << 2
 # virStoragePoolBuild flags
-_BUILD_OVERWRITE, _BUILD_NO_OVERWRITE = 1 << 2, 1 << 3
+_BUILD_NO_OVERWRITE, _BUILD_OVERWRITE = 1 << 2, 1 << 3
 _XML_INACTIVE = 1 << 0
 _DEFINE_VALIDATE = 1 << 0
 
@@ -93,47 +93,58 @@ def read_xml_file(ctl: Ctl, path: str) -> str:
 
 
 def dump_xml(ctl: Ctl, xml: str, xpath: str | None, wrap: bool) -> bool:
-    """virshDumpXML: the document, or the nodes an XPath expression selects."""
-    helper = getattr(ctl, "dump_xml", None)
-    if helper is not None:
-        return bool(helper(xml, xpath, wrap))
+    """virshDumpXML: the document, or the nodes an XPath expression selects (optionally
+    wrapped in <nodes>), each printed as libxml2's virXMLNodeToString does."""
     if xpath is None:
         ctl.print(xml, end="")
         return True
     from lxml import etree
 
-    parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
+    parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True,
+                             load_dtd=False)
     root = etree.fromstring(xml.encode(), parser)
     try:
         found = root.xpath(xpath)
     except etree.XPathError:
-        ctl.error("XPath error : Invalid expression")  # libxml2's complaint
-        raise CommandFailed() from None
-    nodes = found if isinstance(found, list) else [found]
-
-    def text_of(node: Any) -> str:
-        if isinstance(node, etree._Element):
-            return etree.tostring(node, pretty_print=True, encoding="unicode").rstrip("\n")
-        return str(node)
-
+        # libxml2 complains on stderr itself; virsh then carries on with no nodes
+        ctl.out.flush()
+        ctl.err.write("XPath error : Invalid expression\n")
+        ctl.err.flush()
+        return True
+    if not isinstance(found, list):
+        ctl.error(f"internal error: Incorrect xpath '{xpath}'")
+        return False
     if wrap:
         wrapper = etree.Element("nodes")
-        for node in nodes:
+        for node in found:
             if isinstance(node, etree._Element):
-                wrapper.append(_copy(node))
-            elif wrapper.text is None and len(wrapper) == 0:
-                wrapper.text = str(node)
+                wrapper.append(_detached(node))
+            elif getattr(node, "is_attribute", False):
+                wrapper.set(node.attrname, str(node))
+            elif len(wrapper):
+                wrapper[-1].tail = (wrapper[-1].tail or "") + str(node)
             else:
-                last = wrapper[-1]
-                last.tail = (last.tail or "") + str(node)
-        ctl.print(text_of(wrapper))
-    else:
-        for node in nodes:
-            ctl.print(text_of(node))
+                wrapper.text = (wrapper.text or "") + str(node)
+        ctl.print(_node_text(wrapper))
+        return True
+    for node in found:
+        ctl.print(_node_text(node))
     return True
 
 
-def _copy(node: Any) -> Any:
+def _node_text(node: Any) -> str:
+    from lxml import etree
+
+    if isinstance(node, etree._Element):
+        text = etree.tostring(_detached(node), pretty_print=True, encoding="unicode")
+        return text.rstrip("\n")
+    if getattr(node, "is_attribute", False):
+        value = str(node).replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
+        return f' {node.attrname}="{value}"'
+    return str(node)
+
+
+def _detached(node: Any) -> Any:
     import copy
 
     dup = copy.deepcopy(node)
@@ -572,7 +583,10 @@ def _run_editor(ctl: Ctl, path: str) -> bool:
     from pyvirt import constants as c
     from pyvirt.errors import make_error, report
 
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "sensible-editor"
+    # set-but-empty counts, as with getenv()
+    editor = os.environ.get("VISUAL")
+    if editor is None:
+        editor = os.environ.get("EDITOR", "sensible-editor")
     if set(editor) <= _EDITOR_SAFE:
         argv = [editor, path]
     else:
