@@ -172,3 +172,26 @@ def test_bitmap_ranges() -> None:
 
     assert _bitmap_ranges([True, True, True, False, True, False, True, True]) == "0-2,4,6-7"
     assert _bitmap_ranges([False, False]) == ""
+
+
+# ---- help texts: option tables and descriptions as virsh's (our --json lines removed) -------
+
+HOST_COMMANDS = [
+    "allocpages", "capabilities", "cpu-baseline", "cpu-compare", "cpu-models",
+    "domcapabilities", "freecell", "freepages", "hostname", "hypervisor-cpu-baseline",
+    "hypervisor-cpu-compare", "maxvcpus", "node-memory-tune", "nodecpumap", "nodecpustats",
+    "nodeinfo", "nodememstats", "nodesevinfo", "nodesuspend", "sysinfo", "uri", "version",
+]
+
+
+def strip_json_option(text: str) -> str:
+    """Our help minus the --json option pyvirsh adds (and an OPTIONS block left empty)."""
+    text = text.replace(" [--json]", "").replace("    --json           print JSON\n", "")
+    return text.replace("\n  OPTIONS\n\n", "\n")
+
+
+@pytest.mark.parametrize("name", [*HOST_COMMANDS, "host"])
+def test_host_help_matches_virsh(pyvirsh, real_virsh, name: str) -> None:
+    ours, theirs = pyvirsh("help", name), real_virsh("help", name)
+    assert (strip_json_option(ours.stdout), ours.stderr, ours.status) == (
+        theirs.stdout, theirs.stderr, theirs.status)

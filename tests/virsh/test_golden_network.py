@@ -340,3 +340,25 @@ def test_net_event_loop_timestamp(capsys) -> None:
         "<time>: event 'lifecycle' for network default: Started\n"
         "event loop timed out\n"
         "events received: 2\n\n")
+
+
+# ---- help texts: option tables and descriptions as virsh's (our --json lines removed) -------
+
+NETWORK_COMMANDS = [
+    "net-autostart", "net-create", "net-define", "net-destroy", "net-dhcp-leases",
+    "net-dumpxml", "net-edit", "net-event", "net-info", "net-list", "net-name", "net-start",
+    "net-undefine", "net-update", "net-uuid", "net-port-list", "net-port-create",
+    "net-port-dumpxml", "net-port-delete",
+]
+
+
+def strip_json_option(text: str) -> str:
+    """Our help minus the --json option pyvirsh adds."""
+    return text.replace(" [--json]", "").replace("    --json           print JSON\n", "")
+
+
+@pytest.mark.parametrize("name", [*NETWORK_COMMANDS, "network"])
+def test_network_help_matches_virsh(pyvirsh, real_virsh, name: str) -> None:
+    ours, theirs = pyvirsh("help", name), real_virsh("help", name)
+    assert (strip_json_option(ours.stdout), ours.stderr, ours.status) == (
+        theirs.stdout, theirs.stderr, theirs.status)

@@ -421,47 +421,6 @@ _NET_EVENTS = ("lifecycle",)
 _LIFECYCLE = ("Defined", "Undefined", "Started", "Stopped")
 
 
-def _timestamp() -> str:
-    """virTimeStringNowRaw: "YYYY-MM-DD HH:MM:SS.mmm+0000" in UTC."""
-    now = time.time()
-    ms = int(now * 1000) % 1000
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now)) + f".{ms:03d}+0000"
-
-
-def _timeout_ms(args: Args) -> int:
-    """vshCommandOptTimeoutToMs."""
-    seconds = args.uint("timeout")
-    if seconds is None:
-        return 0
-    if seconds == 0 or seconds > 0x7FFFFFFF // 1000:
-        raise CommandError(
-            f"Numeric value '{seconds}' for <timeout> option is malformed or out of range")
-    return seconds * 1000
-
-
-def wait_for_events(ctl: Ctl, timeout_ms: int, done: Callable[[], bool]) -> str:
-    """vshEventWait on pyvirt's default event loop: "done", "timeout" or "interrupt"."""
-    import pyvirt
-
-    expired = [False]
-
-    def on_timeout(timer: int, opaque: Any) -> None:
-        expired[0] = True
-
-    timer = -1
-    if timeout_ms:
-        timer = pyvirt.virEventAddTimeout(timeout_ms, on_timeout, None)
-    try:
-        while not done() and not expired[0]:
-            pyvirt.virEventRunDefaultImpl()
-    except KeyboardInterrupt:
-        return "interrupt"
-    finally:
-        if timer >= 0:
-            pyvirt.virEventRemoveTimeout(timer)
-    return "done" if done() else "timeout"
-
-
 @command("net-event", GROUP, "Network Events",
          "List event types, or wait for network events to occur", [
              Opt("network", OptType.STRING, "filter by network name or uuid",
@@ -475,6 +434,12 @@ def wait_for_events(ctl: Ctl, timeout_ms: int, done: Callable[[], bool]) -> str:
          ])
 def cmd_net_event(ctl: Ctl, args: Args) -> bool:
     import pyvirt
+    from pyvirt.virsh.commands.events import (
+        EventPrinter,
+        event_timeout_ms,
+        finish_event_wait,
+        run_event_loop,
+    )
 
     if args.bool("list"):
         for name in _NET_EVENTS:
@@ -485,9 +450,8 @@ def cmd_net_event(ctl: Ctl, args: Args) -> bool:
         raise CommandError("either --list or --event <type> is required")
     if event_name not in _NET_EVENTS:
         raise CommandError(f"unknown event type {event_name}")
-    loop = args.bool("loop")
-    stamp = args.bool("timestamp")
-    timeout = _timeout_ms(args)
+    printer = EventPrinter(ctl, args.bool("loop"), args.bool("timestamp"))
+    timeout = event_timeout_ms(args)
     net = None
     lookup_error: libvirtError | None = None
     if args.has("network"):
@@ -499,16 +463,10 @@ def cmd_net_event(ctl: Ctl, args: Args) -> bool:
             lookup_error = exc
         except CommandFailed:
             pass
-    count = [0]
 
     def lifecycle(conn: Any, dom_net: Any, event: int, detail: int, opaque: Any) -> None:
-        if not loop and count[0]:
-            return
         what = _LIFECYCLE[event] if 0 <= event < len(_LIFECYCLE) else "unknown"
-        line = f"event 'lifecycle' for network {dom_net.name()}: {what}"
-        ctl.print(f"{_timestamp()}: {line}" if stamp else line)
-        ctl.out.flush()
-        count[0] += 1
+        printer.emit(f"event 'lifecycle' for network {dom_net.name()}: {what}\n")
 
     pyvirt.virEventRegisterDefaultImpl()
     conn = ctl.conn
@@ -516,13 +474,7 @@ def cmd_net_event(ctl: Ctl, args: Args) -> bool:
                                                None)
     ok = False
     try:
-        outcome = wait_for_events(ctl, timeout, lambda: not loop and count[0] > 0)
-        if outcome == "interrupt":
-            ctl.print("event loop interrupted")
-        elif outcome == "timeout":
-            ctl.print("event loop timed out")
-        ctl.print(f"events received: {count[0]}")
-        ok = count[0] > 0
+        ok = finish_event_wait(ctl, printer, run_event_loop(ctl, printer, timeout))
     finally:
         try:
             conn.networkEventDeregisterAny(callback_id)
