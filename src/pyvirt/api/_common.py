@@ -14,13 +14,18 @@ T = TypeVar("T", bound=type)
 
 
 def api_boundary(cls: T) -> T:
-    """Wrap each public method of ``cls`` so a failure is reported the way libvirt's public
-    API reports it (thread's last error, error handler) before it propagates."""
-    for name, value in list(vars(cls).items()):
-        if name.startswith("_") and name not in ("__enter__", "__exit__"):
-            continue
-        if callable(value) and not isinstance(value, (type, staticmethod, classmethod)):
-            setattr(cls, name, _reporting(value))
+    """Wrap each public method of ``cls`` — its own and those it inherits from mixins — so a
+    failure is reported the way libvirt's public API reports it (thread's last error, error
+    handler) before it propagates."""
+    seen: set[str] = set()
+    for klass in cls.__mro__[:-1]:
+        for name, value in vars(klass).items():
+            if name in seen or (name.startswith("_") and name not in ("__enter__", "__exit__")):
+                continue
+            seen.add(name)
+            if (callable(value) and not isinstance(value, (type, staticmethod, classmethod))
+                    and not getattr(value, "__pyvirt_boundary__", False)):
+                setattr(cls, name, _reporting(value))
     return cls
 
 
@@ -33,6 +38,7 @@ def _reporting(method: Callable[..., Any]) -> Callable[..., Any]:
             report(exc)
             raise
 
+    wrapper.__pyvirt_boundary__ = True  # type: ignore[attr-defined]
     return wrapper
 
 

@@ -160,7 +160,6 @@ class virStorageVol:  # noqa: N801 - libvirt-python's name
         return self._conn._drv.storageVolWipePattern(self, algorithm, flags)
 
 
-@api_boundary
 class StorageConnectMixin:
     """virConnect's storage methods."""
 
