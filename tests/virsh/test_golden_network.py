@@ -106,6 +106,10 @@ CASES: list[str] = [
     "net-dumpxml default --xpath '//range | //bridge'",
     "net-dumpxml default --xpath 'count(//ip)'",
     "net-dumpxml default --xpath ''",
+    "net-dumpxml default --xpath '//['",
+    "net-dumpxml default --xpath @@",
+    "net-dumpxml default --xpath '//ip[@'",
+    "net-dumpxml default --xpath 'foo(//ip)'",
     "net-dumpxml nope",
     # lifecycle
     "net-destroy default; net-list --all; net-info default",

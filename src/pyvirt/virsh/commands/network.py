@@ -115,6 +115,24 @@ def _detached(node: Any) -> Any:
     return dup
 
 
+_XPATH_FUNCTIONS = frozenset((
+    "last", "position", "count", "id", "local-name", "namespace-uri", "name", "string",
+    "concat", "starts-with", "contains", "substring-before", "substring-after", "substring",
+    "string-length", "normalize-space", "translate", "boolean", "not", "true", "false",
+    "lang", "number", "sum", "floor", "ceiling", "round", "escape-uri", "node", "text",
+    "comment", "processing-instruction"))
+
+
+def _unknown_function_line(xpath: str) -> str:
+    """libxml2's extra line for a call of an unknown XPath function."""
+    import re
+
+    for match in re.finditer(r"([A-Za-z_][\w.-]*)\s*\(", xpath):
+        if match.group(1) not in _XPATH_FUNCTIONS:
+            return f"xmlXPathCompOpEval: function {match.group(1)} not found\n"
+    return ""
+
+
 def dump_xml(ctl: Ctl, xml: str, url: str, xpath: str | None, wrap: bool) -> bool:
     """virshDumpXML: the document, or the nodes ``xpath`` selects (wrapped in <nodes>)."""
     helper = getattr(ctl, "dump_xml", None)
@@ -130,11 +148,22 @@ def dump_xml(ctl: Ctl, xml: str, url: str, xpath: str | None, wrap: bool) -> boo
     root = etree.fromstring(xml.encode(), parser)
     try:
         found = root.xpath(xpath)
-    except etree.XPathError:
-        # libxml2 complains on stderr itself; virsh then fails without a message
+    except etree.XPathError as exc:
+        # libxml2 complains on stderr itself (the expression and a caret when the error is
+        # inside it); virXPathNodeSet then counts no nodes, so virsh prints nothing more and
+        # succeeds
+        entry = exc.error_log.last_error if exc.error_log else None
+        message = entry.message if entry is not None else str(exc)
+        report = f"XPath error : {message}\n"
+        if entry is not None and entry.type_name == "XPATH_UNKNOWN_FUNC_ERROR":
+            report = _unknown_function_line(xpath) + report
+        column = entry.column if entry is not None else len(xpath)
+        if 0 <= column < len(xpath):
+            report += f"{xpath}\n{' ' * column}^\n"
         ctl.out.flush()
-        ctl.err.write("XPath error : Invalid expression\n")
-        raise CommandFailed() from None
+        ctl.err.write(report)
+        ctl.err.flush()
+        return True
     if not isinstance(found, list):
         raise CommandError(f"internal error: Incorrect xpath '{xpath}'")
     if wrap:
