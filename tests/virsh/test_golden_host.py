@@ -198,3 +198,101 @@ def test_host_help_matches_virsh(pyvirsh, real_virsh, name: str) -> None:
     ours, theirs = pyvirsh("help", name), real_virsh("help", name)
     assert (strip_json_option(ours.stdout), ours.stderr, ours.status) == (
         theirs.stdout, theirs.stderr, theirs.status)
+
+
+# ---- layouts the test driver cannot show: a stand-in connection ----------------------------
+
+class _FakeHostConn:
+    """Just the node calls the commands below make, with figures a real host might give."""
+
+    def __init__(self, cpu_samples: list[dict[str, int]] | None = None) -> None:
+        self.cpu_samples = list(cpu_samples or [])
+
+    def isAlive(self) -> int:  # noqa: N802 - libvirt's name
+        return 1
+
+    def getMemoryStats(self, cell: int, flags: int = 0) -> dict[str, int]:  # noqa: N802
+        return {"total": 16314512, "free": 9143108, "buffers": 421244, "cached": 3855240}
+
+    def getMemoryParameters(self, flags: int = 0) -> dict[str, int]:  # noqa: N802
+        return {"shm_pages_to_scan": 100, "shm_sleep_millisecs": 20, "shm_pages_shared": 0,
+                "shm_merge_across_nodes": 1}
+
+    def getCPUStats(self, cpu: int, flags: int = 0) -> dict[str, int]:  # noqa: N802
+        return self.cpu_samples.pop(0)
+
+    def getType(self) -> str:  # noqa: N802
+        return "QEMU"
+
+    def getVersion(self) -> int:  # noqa: N802
+        return 0
+
+    def getSEVInfo(self, flags: int = 0) -> dict[str, object]:  # noqa: N802
+        return {"pdh": "AAAA", "cbitpos": 47, "reduced-phys-bits": 1}
+
+
+def _run_fake(conn: object, line: str) -> tuple[bool, str, str]:
+    import io
+
+    from pyvirt.virsh import parser
+    from pyvirt.virsh.ctl import Ctl
+    from pyvirt.virsh.main import run_commands
+
+    out, err = io.StringIO(), io.StringIO()
+    ctl = Ctl(uri="fake:///", stdout=out, stderr=err)
+    ctl._conn = conn  # type: ignore[assignment]
+    ok = run_commands(ctl, parser.parse_string(line))
+    return ok, out.getvalue(), err.getvalue()
+
+
+def test_nodememstats_layout() -> None:
+    ok, out, err = _run_fake(_FakeHostConn(), "nodememstats")
+    assert ok and not err
+    assert out == ("total  :             16314512 KiB\n"
+                   "free   :              9143108 KiB\n"
+                   "buffers:               421244 KiB\n"
+                   "cached :              3855240 KiB\n\n")
+
+
+def test_node_memory_tune_layout() -> None:
+    ok, out, err = _run_fake(_FakeHostConn(), "node-memory-tune")
+    assert ok and not err
+    assert out == ("Shared memory:\n"
+                   "\tshm_pages_to_scan 100\n"
+                   "\tshm_sleep_millisecs 20\n"
+                   "\tshm_pages_shared 0\n"
+                   "\tshm_merge_across_nodes 1\n\n")
+
+
+def test_nodesevinfo_layout() -> None:
+    ok, out, _err = _run_fake(_FakeHostConn(), "nodesevinfo")
+    assert ok
+    assert out == ("pdh               : AAAA\n"
+                   "cbitpos           : 47\n"
+                   "reduced-phys-bits : 1\n\n")
+
+
+def test_nodecpustats_percent_from_two_samples(monkeypatch) -> None:
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    first = {"user": 1000, "kernel": 500, "idle": 8000, "iowait": 500}
+    second = {"user": 1300, "kernel": 600, "idle": 8550, "iowait": 550}
+    ok, out, _err = _run_fake(_FakeHostConn([first, second]), "nodecpustats --percent")
+    assert ok
+    # deltas: user 300, system 100, idle 550, iowait 50 over 1000
+    # virsh's "%-15s %5.1lf%%"
+    assert out == "".join(f"{label:<15s} {pct:5.1f}%\n" for label, pct in (
+        ("usage:", 40.0), ("user:", 30.0), ("system:", 10.0), ("idle:", 55.0),
+        ("iowait:", 5.0))) + "\n"
+
+
+def test_nodecpustats_percent_with_utilization() -> None:
+    ok, out, _err = _run_fake(_FakeHostConn([{"utilization": 37}]), "nodecpustats --percent")
+    assert ok
+    assert out == "usage:             37%\nidle:              63%\n\n"
+
+
+def test_version_without_hypervisor_version() -> None:
+    ok, out, _err = _run_fake(_FakeHostConn(), "version")
+    assert ok
+    assert out.splitlines()[2:4] == ["Using API: QEMU 9.0.0",
+                                     "Cannot extract running QEMU hypervisor version"]

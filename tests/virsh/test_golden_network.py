@@ -370,3 +370,120 @@ def test_network_help_matches_virsh(pyvirsh, real_virsh, name: str) -> None:
     ours, theirs = pyvirsh("help", name), real_virsh("help", name)
     assert (strip_json_option(ours.stdout), ours.stderr, ours.status) == (
         theirs.stdout, theirs.stderr, theirs.status)
+
+
+# ---- layouts the test driver cannot show: stand-in objects ---------------------------------
+
+class _FakeNet:
+    def __init__(self, name: str, uuid: str, active: bool = True, persistent: bool = True,
+                 autostart: bool = False) -> None:
+        self._name, self._uuid = name, uuid
+        self._active, self._persistent, self._autostart = active, persistent, autostart
+
+    def name(self) -> str:
+        return self._name
+
+    def UUIDString(self) -> str:  # noqa: N802 - libvirt's name
+        return self._uuid
+
+    def isActive(self) -> int:  # noqa: N802
+        return int(self._active)
+
+    def isPersistent(self) -> int:  # noqa: N802
+        return int(self._persistent)
+
+    def autostart(self) -> int:
+        return int(self._autostart)
+
+    def DHCPLeases(self, mac: str | None = None, flags: int = 0) -> list[dict]:  # noqa: N802
+        leases = [
+            {"iface": "virbr0", "expirytime": 1700000000, "type": 1,
+             "mac": "52:54:00:bb:00:02", "iaid": "5", "ipaddr": "fd00::5", "prefix": 64,
+             "hostname": None, "clientid": "00:04:aa"},
+            {"iface": "virbr0", "expirytime": 1700003600, "type": 0,
+             "mac": "52:54:00:AA:00:01", "iaid": None, "ipaddr": "192.168.122.5",
+             "prefix": 24, "hostname": "guest1", "clientid": None},
+        ]
+        return [lease for lease in leases if mac is None or lease["mac"] == mac]
+
+
+class _FakeNetConn:
+    def __init__(self, nets: list[_FakeNet], list_all_error: int | None = None) -> None:
+        self.nets = nets
+        self.list_all_error = list_all_error
+
+    def isAlive(self) -> int:  # noqa: N802
+        return 1
+
+    def networkLookupByName(self, name: str) -> _FakeNet:  # noqa: N802
+        for net in self.nets:
+            if net.name() == name:
+                return net
+        from pyvirt import constants as c
+        from pyvirt.errors import raise_error
+
+        raise_error(c.VIR_ERR_NO_NETWORK, f"no network with matching name '{name}'",
+                    domain=c.VIR_FROM_NETWORK)
+
+    def listAllNetworks(self, flags: int = 0) -> list[_FakeNet]:  # noqa: N802
+        # NO_SUPPORT: no listAllNetworks at all; INVALID_ARG: only the state flags known
+        if self.list_all_error == 3 or (self.list_all_error == 8 and flags & ~3):
+            from pyvirt.errors import raise_error
+
+            raise_error(self.list_all_error or 0, "virConnectListAllNetworks")
+        return list(self.nets)
+
+    def listNetworks(self) -> list[str]:  # noqa: N802
+        return [n.name() for n in self.nets if n.isActive()]
+
+    def listDefinedNetworks(self) -> list[str]:  # noqa: N802
+        return [n.name() for n in self.nets if not n.isActive()]
+
+
+def _run_fake(conn: object, line: str) -> tuple[bool, str, str]:
+    import io
+
+    from pyvirt.virsh import parser
+    from pyvirt.virsh.ctl import Ctl
+    from pyvirt.virsh.main import run_commands
+
+    out, err = io.StringIO(), io.StringIO()
+    ctl = Ctl(uri="fake:///", stdout=out, stderr=err)
+    ctl._conn = conn  # type: ignore[assignment]
+    ok = run_commands(ctl, parser.parse_string(line))
+    return ok, out.getvalue(), err.getvalue()
+
+
+def test_net_dhcp_leases_table(monkeypatch) -> None:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    conn = _FakeNetConn([_FakeNet("default", "dd8fe884-6c02-601e-7551-cca97df1c5df")])
+    ok, out, err = _run_fake(conn, "net-dhcp-leases default")
+    assert ok and not err
+    # sorted by MAC ignoring case; missing values shown as "-"
+    assert out == (
+        " Expiry Time           MAC address         Protocol   IP address         "
+        "Hostname   Client ID or DUID\n"
+        + "-" * 103 + "\n"
+        " 2023-11-14 23:13:20   52:54:00:AA:00:01   ipv4       192.168.122.5/24   "
+        "guest1     -\n"
+        " 2023-11-14 22:13:20   52:54:00:bb:00:02   ipv6       fd00::5/64         "
+        "-          00:04:aa\n\n")
+    ok, out, _err = _run_fake(conn, "net-dhcp-leases default --mac 52:54:00:bb:00:02 --json")
+    assert ok
+    assert json.loads(out) == [{
+        "expirytime": 1700000000, "mac": "52:54:00:bb:00:02", "iaid": "5", "type": "ipv6",
+        "ipaddr": "fd00::5", "prefix": 64, "hostname": None, "clientid": "00:04:aa"}]
+
+
+@pytest.mark.parametrize("code", [3, 8])  # VIR_ERR_NO_SUPPORT, VIR_ERR_INVALID_ARG
+def test_net_list_fallbacks(code: int) -> None:
+    conn = _FakeNetConn([
+        _FakeNet("beta", "00000000-0000-0000-0000-000000000002", active=False),
+        _FakeNet("Alpha", "00000000-0000-0000-0000-000000000001", autostart=True),
+        _FakeNet("gamma", "00000000-0000-0000-0000-000000000003", persistent=False),
+    ], list_all_error=code)
+    ok, out, err = _run_fake(conn, "net-list --all --name; net-list --all --persistent --name; "
+                                   "net-list --autostart --all --name")
+    assert ok and not err
+    assert out == "Alpha\nbeta\ngamma\n\nAlpha\nbeta\n\nAlpha\n\n"
