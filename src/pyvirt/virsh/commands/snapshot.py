@@ -301,6 +301,177 @@ def cmd_snapshot_current(ctl: Ctl, args: Args) -> bool:
     return True
 
 
+@command("snapshot-delete", GROUP, "Delete a domain snapshot", "Snapshot Delete", [
+    _DOMAIN,
+    Opt("snapshotname", OptType.STRING, "snapshot name", completer="snapshot"),
+    Opt("current", OptType.BOOL, "delete current snapshot"),
+    Opt("children", OptType.BOOL, "delete snapshot and all children"),
+    Opt("children-only", OptType.BOOL, "delete children but not snapshot"),
+    Opt("metadata", OptType.BOOL,
+        "delete only libvirt metadata, leaving snapshot contents behind"),
+])
+def cmd_snapshot_delete(ctl: Ctl, args: Args) -> bool:
+    dom = ctl.lookup_domain(args)
+    snap, name = lookup_snapshot(ctl, args, "snapshotname", True, dom)
+    flags = 0
+    if args.bool("children"):
+        flags |= c.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN
+    if args.bool("children-only"):
+        flags |= c.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY
+    if args.bool("metadata"):
+        flags |= c.VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY
+    try:
+        snap.delete(flags)
+    except pyvirt.libvirtError as exc:
+        ctl.error(f"Failed to delete snapshot {name}")
+        ctl.report_libvirt_error(exc)
+        return False
+    if flags & c.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY:
+        ctl.print_extra(f"Domain snapshot {name} children deleted")
+    else:
+        ctl.print_extra(f"Domain snapshot {name} deleted")
+    return True
+
+
+def dump_xml(ctl: Ctl, xml: str, xpath: str | None, wrap: bool) -> bool:
+    """virshDumpXML: the document, or the nodes ``xpath`` selects (wrapped in <nodes>)."""
+    if xpath is None:
+        ctl.print(xml, end="")
+        return True
+    from lxml import etree
+
+    parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
+    doc = etree.fromstring(xml.encode(), parser)
+    try:
+        result = doc.xpath(xpath)
+    except etree.XPathError:
+        raise CommandError(f"XPath evaluation failed for '{xpath}'") from None
+    nodes = result if isinstance(result, list) else [result]
+
+    def dump(node: Any) -> str:
+        if isinstance(node, etree._Element):
+            return etree.tostring(node, pretty_print=True, encoding="unicode").rstrip("\n")
+        if getattr(node, "is_attribute", False):
+            return f' {node.attrname}="{node}"'
+        return str(node)
+
+    if wrap:
+        root = etree.Element("nodes")
+        for node in nodes:
+            if isinstance(node, etree._Element):
+                root.append(etree.fromstring(etree.tostring(node), parser))
+        ctl.print(dump(root))
+    else:
+        for node in nodes:
+            ctl.print(dump(node))
+    return True
+
+
+@command("snapshot-dumpxml", GROUP, "Dump XML for a domain snapshot", "Snapshot Dump XML", [
+    _DOMAIN,
+    Opt("snapshotname", OptType.DATA, "snapshot name", required=True, completer="snapshot"),
+    Opt("security-info", OptType.BOOL, "include security sensitive information in XML dump"),
+    Opt("xpath", OptType.STRING, "xpath expression to filter the XML document",
+        named_only=True),
+    Opt("wrap", OptType.BOOL, "wrap xpath results in an common root element"),
+])
+def cmd_snapshot_dumpxml(ctl: Ctl, args: Args) -> bool:
+    flags = c.VIR_DOMAIN_XML_SECURE if args.bool("security-info") else 0
+    name = args.string("snapshotname") or ""
+    dom = ctl.lookup_domain(args)
+    snap = dom.snapshotLookupByName(name, 0)
+    xpath = args.string_quiet("xpath")
+    return dump_xml(ctl, snap.getXMLDesc(flags), xpath, args.bool("wrap"))
+
+
+@command("snapshot-edit", GROUP, "edit XML for a snapshot",
+         "Edit the domain snapshot XML for a named snapshot", [
+             _DOMAIN,
+             Opt("snapshotname", OptType.STRING, "snapshot name", completer="snapshot"),
+             Opt("current", OptType.BOOL, "also set edited snapshot as current"),
+             Opt("rename", OptType.BOOL, "allow renaming an existing snapshot"),
+             Opt("clone", OptType.BOOL, "allow cloning to new name"),
+         ])
+def cmd_snapshot_edit(ctl: Ctl, args: Args) -> bool:
+    ctl.exclusive(args, "rename", "clone")
+    rename_ok, clone_ok = args.bool("rename"), args.bool("clone")
+    define_flags = c.VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE
+    if args.bool("current") and args.has("snapshotname"):
+        define_flags |= c.VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT
+    dom = ctl.lookup_domain(args)
+    snap, name = lookup_snapshot(ctl, args, "snapshotname", False, dom)
+    original = snap.getXMLDesc(c.VIR_DOMAIN_XML_SECURE)
+
+    def define(doc: str) -> Any:
+        flags = define_flags
+        if "<state>disk-snapshot</state>" in doc:
+            flags |= c.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY
+        return dom.snapshotCreateXML(doc, flags)
+
+    edited = _edit_loop(ctl, original, define,
+                        unchanged=None if define_flags & c.VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT
+                        else f"Snapshot {name} XML configuration not changed.")
+    if edited is None:
+        return True
+    if edited is False:
+        ctl.error(f"Failed to update {name}")
+        return False
+    edited_name = edited.getName()
+    if edited_name == name:
+        ctl.print_extra(f"Snapshot {name} edited.")
+    elif clone_ok:
+        ctl.print_extra(f"Snapshot {name} cloned to {edited_name}.")
+    else:
+        try:
+            (snap if rename_ok else edited).delete(c.VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY)
+        except pyvirt.libvirtError as exc:
+            ctl.report_libvirt_error(exc)
+            ctl.error(f"Failed to clean up {name if rename_ok else edited_name}")
+            ctl.error(f"Failed to update {name}")
+            return False
+        if not rename_ok:
+            ctl.error(f"Must use --rename or --clone to change {name} to {edited_name}")
+            ctl.error(f"Failed to update {name}")
+            return False
+    return True
+
+
+def _edit_loop(ctl: Ctl, original: str, define: Callable[[str], Any],
+               unchanged: str | None) -> Any:
+    """virsh-edit.c: edit in $VISUAL/$EDITOR (default vi) until the definition is accepted
+    or the user gives up. None = unchanged, False = failed, else define()'s result."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix="virsh", suffix=".xml")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(original)
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        while True:
+            if subprocess.call(f"{editor} {path}", shell=True) != 0:
+                ctl.error(f"{editor} {path}: command failed")
+                return False
+            with open(path, encoding="utf-8") as fh:
+                doc = fh.read()
+            if doc == original and unchanged is not None:
+                ctl.print_extra(unchanged)
+                return None
+            try:
+                return define(doc)
+            except pyvirt.libvirtError as exc:
+                ctl.report_libvirt_error(exc)
+                if not sys.stdin.isatty():
+                    return False
+                answer = input("Failed. Try again? [y,n,i,f,?]:").strip().lower()
+                if answer not in ("y", "i"):
+                    return False
+    finally:
+        os.unlink(path)
+
+
 def snapshot_parent(ctl: Ctl, snap: Any) -> str | None:
     """virshGetSnapshotParent: the parent's name, None for a root."""
     try:
@@ -559,145 +730,6 @@ def cmd_snapshot_list(ctl: Ctl, args: Args) -> bool:
     return True
 
 
-def dump_xml(ctl: Ctl, xml: str, xpath: str | None, wrap: bool) -> bool:
-    """virshDumpXML: the document, or the nodes ``xpath`` selects (wrapped in <nodes>)."""
-    if xpath is None:
-        ctl.print(xml, end="")
-        return True
-    from lxml import etree
-
-    parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
-    doc = etree.fromstring(xml.encode(), parser)
-    try:
-        result = doc.xpath(xpath)
-    except etree.XPathError:
-        raise CommandError(f"XPath evaluation failed for '{xpath}'") from None
-    nodes = result if isinstance(result, list) else [result]
-
-    def dump(node: Any) -> str:
-        if isinstance(node, etree._Element):
-            return etree.tostring(node, pretty_print=True, encoding="unicode").rstrip("\n")
-        if getattr(node, "is_attribute", False):
-            return f' {node.attrname}="{node}"'
-        return str(node)
-
-    if wrap:
-        root = etree.Element("nodes")
-        for node in nodes:
-            if isinstance(node, etree._Element):
-                root.append(etree.fromstring(etree.tostring(node), parser))
-        ctl.print(dump(root))
-    else:
-        for node in nodes:
-            ctl.print(dump(node))
-    return True
-
-
-@command("snapshot-dumpxml", GROUP, "Dump XML for a domain snapshot", "Snapshot Dump XML", [
-    _DOMAIN,
-    Opt("snapshotname", OptType.DATA, "snapshot name", required=True, completer="snapshot"),
-    Opt("security-info", OptType.BOOL, "include security sensitive information in XML dump"),
-    Opt("xpath", OptType.STRING, "xpath expression to filter the XML document",
-        named_only=True),
-    Opt("wrap", OptType.BOOL, "wrap xpath results in an common root element"),
-])
-def cmd_snapshot_dumpxml(ctl: Ctl, args: Args) -> bool:
-    flags = c.VIR_DOMAIN_XML_SECURE if args.bool("security-info") else 0
-    name = args.string("snapshotname") or ""
-    dom = ctl.lookup_domain(args)
-    snap = dom.snapshotLookupByName(name, 0)
-    xpath = args.string_quiet("xpath")
-    return dump_xml(ctl, snap.getXMLDesc(flags), xpath, args.bool("wrap"))
-
-
-@command("snapshot-edit", GROUP, "edit XML for a snapshot",
-         "Edit the domain snapshot XML for a named snapshot", [
-             _DOMAIN,
-             Opt("snapshotname", OptType.STRING, "snapshot name", completer="snapshot"),
-             Opt("current", OptType.BOOL, "also set edited snapshot as current"),
-             Opt("rename", OptType.BOOL, "allow renaming an existing snapshot"),
-             Opt("clone", OptType.BOOL, "allow cloning to new name"),
-         ])
-def cmd_snapshot_edit(ctl: Ctl, args: Args) -> bool:
-    ctl.exclusive(args, "rename", "clone")
-    rename_ok, clone_ok = args.bool("rename"), args.bool("clone")
-    define_flags = c.VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE
-    if args.bool("current") and args.has("snapshotname"):
-        define_flags |= c.VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT
-    dom = ctl.lookup_domain(args)
-    snap, name = lookup_snapshot(ctl, args, "snapshotname", False, dom)
-    original = snap.getXMLDesc(c.VIR_DOMAIN_XML_SECURE)
-
-    def define(doc: str) -> Any:
-        flags = define_flags
-        if "<state>disk-snapshot</state>" in doc:
-            flags |= c.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY
-        return dom.snapshotCreateXML(doc, flags)
-
-    edited = _edit_loop(ctl, original, define,
-                        unchanged=None if define_flags & c.VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT
-                        else f"Snapshot {name} XML configuration not changed.")
-    if edited is None:
-        return True
-    if edited is False:
-        ctl.error(f"Failed to update {name}")
-        return False
-    edited_name = edited.getName()
-    if edited_name == name:
-        ctl.print_extra(f"Snapshot {name} edited.")
-    elif clone_ok:
-        ctl.print_extra(f"Snapshot {name} cloned to {edited_name}.")
-    else:
-        try:
-            (snap if rename_ok else edited).delete(c.VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY)
-        except pyvirt.libvirtError as exc:
-            ctl.report_libvirt_error(exc)
-            ctl.error(f"Failed to clean up {name if rename_ok else edited_name}")
-            ctl.error(f"Failed to update {name}")
-            return False
-        if not rename_ok:
-            ctl.error(f"Must use --rename or --clone to change {name} to {edited_name}")
-            ctl.error(f"Failed to update {name}")
-            return False
-    return True
-
-
-def _edit_loop(ctl: Ctl, original: str, define: Callable[[str], Any],
-               unchanged: str | None) -> Any:
-    """virsh-edit.c: edit in $VISUAL/$EDITOR (default vi) until the definition is accepted
-    or the user gives up. None = unchanged, False = failed, else define()'s result."""
-    import os
-    import subprocess
-    import sys
-    import tempfile
-
-    fd, path = tempfile.mkstemp(prefix="virsh", suffix=".xml")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(original)
-        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-        while True:
-            if subprocess.call(f"{editor} {path}", shell=True) != 0:
-                ctl.error(f"{editor} {path}: command failed")
-                return False
-            with open(path, encoding="utf-8") as fh:
-                doc = fh.read()
-            if doc == original and unchanged is not None:
-                ctl.print_extra(unchanged)
-                return None
-            try:
-                return define(doc)
-            except pyvirt.libvirtError as exc:
-                ctl.report_libvirt_error(exc)
-                if not sys.stdin.isatty():
-                    return False
-                answer = input("Failed. Try again? [y,n,i,f,?]:").strip().lower()
-                if answer not in ("y", "i"):
-                    return False
-    finally:
-        os.unlink(path)
-
-
 @command("snapshot-parent", GROUP, "Get the name of the parent of a snapshot",
          "Extract the snapshot's parent, if any", [
              _DOMAIN,
@@ -750,36 +782,4 @@ def cmd_snapshot_revert(ctl: Ctl, args: Args) -> bool:
         ctl.report_libvirt_error(exc)
         return False
     ctl.print_extra(f"Domain snapshot {name} reverted")
-    return True
-
-
-@command("snapshot-delete", GROUP, "Delete a domain snapshot", "Snapshot Delete", [
-    _DOMAIN,
-    Opt("snapshotname", OptType.STRING, "snapshot name", completer="snapshot"),
-    Opt("current", OptType.BOOL, "delete current snapshot"),
-    Opt("children", OptType.BOOL, "delete snapshot and all children"),
-    Opt("children-only", OptType.BOOL, "delete children but not snapshot"),
-    Opt("metadata", OptType.BOOL,
-        "delete only libvirt metadata, leaving snapshot contents behind"),
-])
-def cmd_snapshot_delete(ctl: Ctl, args: Args) -> bool:
-    dom = ctl.lookup_domain(args)
-    snap, name = lookup_snapshot(ctl, args, "snapshotname", True, dom)
-    flags = 0
-    if args.bool("children"):
-        flags |= c.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN
-    if args.bool("children-only"):
-        flags |= c.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY
-    if args.bool("metadata"):
-        flags |= c.VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY
-    try:
-        snap.delete(flags)
-    except pyvirt.libvirtError as exc:
-        ctl.error(f"Failed to delete snapshot {name}")
-        ctl.report_libvirt_error(exc)
-        return False
-    if flags & c.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY:
-        ctl.print_extra(f"Domain snapshot {name} children deleted")
-    else:
-        ctl.print_extra(f"Domain snapshot {name} deleted")
     return True
