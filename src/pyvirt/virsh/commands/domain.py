@@ -728,7 +728,6 @@ def cmd_save(ctl: Ctl, args: Args) -> bool:
     to = args.string("file") or ""
     verbose = args.bool("verbose")
     flags = _save_flags(args)
-    exclusive(args, ("running", "paused"))
     xmlfile = args.string("xml")
     xml = read_file(ctl, xmlfile) if xmlfile is not None else None
     try:
@@ -758,7 +757,6 @@ def cmd_restore(ctl: Ctl, args: Args) -> bool:
     flags = _save_flags(args)
     if args.bool("reset-nvram"):
         flags |= c.VIR_DOMAIN_SAVE_RESET_NVRAM
-    exclusive(args, ("running", "paused"))
     xmlfile = args.string("xml")
     xml = read_file(ctl, xmlfile) if xmlfile is not None else None
     try:
@@ -787,7 +785,6 @@ def cmd_managedsave(ctl: Ctl, args: Args) -> bool:
     dom = ctl.lookup_domain(args)
     name = dom.name()
     flags = _save_flags(args)
-    exclusive(args, ("running", "paused"))
     try:
         dom.managedSave(flags)
     except libvirtError as exc:
@@ -1572,3 +1569,7 @@ def cmd_inject_nmi(ctl: Ctl, args: Args) -> bool:
     dom = ctl.lookup_domain(args)
     dom.injectNMI(0)
     return True
+
+
+# the device commands register with this group (a separate module keeps this one readable)
+from pyvirt.virsh.commands import domain_devices as _devices  # noqa: E402,F401
