@@ -221,6 +221,12 @@ class EventState:
 
     # ---- delivery -------------------------------------------------------------------
 
+    def wanted(self) -> bool:
+        """Whether an event queued now would reach anyone: a registered callback, a
+        listener or a subscription. Without one ``queue()`` drops the event, so a driver
+        may skip building it (and importing the record classes to do so)."""
+        return self._timer != -1 or bool(self._listeners) or bool(self._subscriptions)
+
     def queue(self, event: ObjectEvent, remote_id: int = -1) -> None:
         """Publish ``event`` (any thread). Subscriptions and listeners get it now; libvirt
         callbacks at the next run of the event loop, if any are registered.

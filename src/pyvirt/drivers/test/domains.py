@@ -423,6 +423,8 @@ class TestDomains:
         self._domain_event(c.VIR_DOMAIN_EVENT_ID_LIFECYCLE, obj, event, detail)
 
     def _domain_event(self, event_id: int, obj: DomainObj, *payload: Any) -> None:
+        if not self.events.wanted():
+            return
         d = obj.defn
         self.events.queue(self.events.domain_event(event_id, d.name, d.uuid, d.id, *payload))
 

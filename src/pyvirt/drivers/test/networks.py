@@ -35,6 +35,8 @@ def queue_event(driver: Any, family: str, event_id: int, ident: tuple[Any, ...],
                 *payload: Any) -> None:
     """Queue a ``family`` event (``ident``: name[, uuid] of the object) on the driver's
     event state, built by the state's ``<family>_event`` factory."""
+    if not driver.events.wanted():
+        return
     make = getattr(driver.events, f"{family}_event")
     driver.events.queue(make(event_id, *ident, *payload))
 
