@@ -370,16 +370,39 @@ class Ctl:
 
     def print(self, text: str = "", end: str = "\n") -> None:
         """Print to stdout (vshPrint)."""
-        self.out.write(text + end)
+        self.write(text + end)
 
     def print_extra(self, text: str = "", end: str = "\n") -> None:
         """Print to stdout unless --quiet (vshPrintExtra)."""
         if not self.quiet:
-            self.out.write(text + end)
+            self.write(text + end)
+
+    def write(self, text: str) -> None:
+        """Raw stdout write. A closed pipe (``pyvirsh list | head -1``) silences stdout
+        instead of failing the command: virsh ignores SIGPIPE and its write errors."""
+        try:
+            self.out.write(text)
+        except BrokenPipeError:
+            self.silence_stdout()
+
+    def flush(self) -> None:
+        try:
+            self.out.flush()
+        except BrokenPipeError:
+            self.silence_stdout()
+
+    def silence_stdout(self) -> None:
+        """Send the rest of stdout to /dev/null (the reader has gone)."""
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.out.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):  # io.UnsupportedOperation: not a real file
+            pass
 
     def error(self, message: str) -> None:
         """Print "error: <message>" on stderr (vshError)."""
-        self.out.flush()
+        self.flush()
         self.err.write(f"error: {message}\n")
         self.err.flush()
         self.log(4, message)
@@ -389,8 +412,8 @@ class Ctl:
         if level < self.debug_level:
             return
         self.log(level, message)
-        self.out.write(message)
-        self.out.flush()
+        self.write(message)
+        self.flush()
 
     def log(self, level: int, message: str) -> None:
         """vshOutputLogFile: "[YYYY.MM.DD HH:MM:SS pyvirsh PID] LEVEL message" to -l FILE."""

@@ -255,7 +255,7 @@ def run_one(ctl: Ctl, parsed: parser.ParsedCommand) -> bool:
     if not ok:
         ctl.note_failure()
         ctl.report_libvirt_error(exc)
-    ctl.out.flush()
+    ctl.flush()
     return ok
 
 
@@ -293,19 +293,12 @@ def main(argv: list[str] | None = None) -> int:
         return ex.status
     except KeyboardInterrupt:
         return 1
-    except BrokenPipeError:
-        # the reader went away (e.g. `pyvirsh list | head -1`); keep quiet like virsh
-        try:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces the dead pipe
-        except OSError:
-            pass
-        return 1
     finally:
         try:
             ctl.close()
-            sys.stdout.flush()
         except Exception:  # noqa: BLE001 - exiting anyway
             pass
+        ctl.flush()
 
 
 def _main(ctl: Ctl, argv: list[str]) -> int:

@@ -233,7 +233,7 @@ def run_shell(ctl: Ctl) -> int:
             else:
                 rl.parse_and_bind("tab: complete")
     banner(ctl)
-    ctl.out.flush()
+    ctl.flush()
     while ctl.imode:
         prompt = PROMPT_RO if ctl.readonly else PROMPT_RW
         try:
@@ -263,7 +263,7 @@ def run_shell(ctl: Ctl) -> int:
             rl.write_history_file(str(hist))
         except OSError as exc:
             ctl.error(f"Failed to create '{hist.parent}': {exc.strerror}")
-    ctl.out.flush()
+    ctl.flush()
     return 0
 
 
@@ -275,11 +275,11 @@ def _read_line(prompt: str, tty: bool, ctl: Ctl) -> str | None:
             return input(prompt)
         except EOFError:
             return None
-    ctl.out.write(prompt)
-    ctl.out.flush()
+    ctl.write(prompt)
+    ctl.flush()
     line = sys.stdin.readline()
     if not line:
         return None
     line = line.rstrip("\n")
-    ctl.out.write(line + "\n")
+    ctl.write(line + "\n")
     return line
