@@ -390,57 +390,43 @@ def _run_editor(ctl: Ctl, path: str) -> None:
         raise CommandError(f"internal error: Child process ({shown}) {detail}")
 
 
-def _edit_xml(net: Any) -> str:
+def _edit_xml(ctl: Ctl, net: Any) -> str:
     """virshNetworkGetXMLDesc: the inactive XML, or the live one when the flag is refused."""
     try:
         return str(net.XMLDesc(_XML_INACTIVE))
     except libvirtError as exc:
         if exc.get_error_code() != _ERR_INVALID_ARG:
             raise
+    ctl.reset_error()
     return str(net.XMLDesc(0))
 
 
 @command("net-edit", GROUP, "edit XML configuration for a network",
          "Edit the XML configuration for a network.", [_network_opt()])
 def cmd_net_edit(ctl: Ctl, args: Args) -> bool:
+    from pyvirt.virsh.commands.domain import edit_loop
+
     net = _lookup(ctl, args)
-    doc = _edit_xml(net)
+    defined: list[Any] = []
+    unchanged: list[bool] = []
+
+    def define(doc: str) -> Any:
+        defined.append(ctl.conn.networkDefineXML(doc))
+        return defined[-1]
+
+    def not_changed() -> None:
+        unchanged.append(True)
+        ctl.print_extra(f"Network {net.name()} XML configuration not changed.")
+
+    if not edit_loop(ctl, lambda: _edit_xml(ctl, net), define, not_changed):
+        return False
+    if unchanged:
+        return True
+    # without a terminal a failed define is only reported and virsh goes on with a NULL
+    # network: "(null)"
     ctl.reset_error()
-    path = _edit_temp_file(ctl, doc)
-    try:
-        _run_editor(ctl, path)
-        try:
-            with open(path, encoding="utf-8") as fh:
-                edited = fh.read()
-        except OSError as exc:
-            raise CommandError(f"{path}: failed to read temporary file: {exc.strerror}") \
-                from None
-        if edited == doc:
-            ctl.print_extra(f"Network {net.name()} XML configuration not changed.")
-            return True
-        reread = _edit_xml(net)
-        defined = None
-        if reread != doc:
-            message = "The XML configuration was changed by another user."
-        else:
-            try:
-                defined = ctl.conn.networkDefineXML(edited)
-                message = None
-            except libvirtError:
-                message = "Failed."
-        if message is not None:
-            # virsh asks to re-edit only on a terminal; otherwise it prints the reason and
-            # carries on as though the edit had succeeded (defined stays NULL: "(null)")
-            ctl.error(message)
-            ctl.reset_error()
-    finally:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-    ctl.print_extra(
-        f"Network {defined.name() if defined is not None else '(null)'} XML configuration "
-        "edited.")
+    name = defined[-1].name() if defined else "(null)"
+    ctl.print_extra(f"Network {name} XML configuration edited.")
     return True
 
 
