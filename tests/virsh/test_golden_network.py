@@ -487,3 +487,41 @@ def test_net_list_fallbacks(code: int) -> None:
                                    "net-list --autostart --all --name")
     assert ok and not err
     assert out == "Alpha\nbeta\ngamma\n\nAlpha\nbeta\n\nAlpha\n\n"
+
+
+# ---- net-edit on a terminal: the re-edit prompt -------------------------------------------
+
+def _edit_on_tty(argv: list[str]) -> tuple[str, int | None]:
+    import os
+    import sys
+
+    pexpect = pytest.importorskip("pexpect")
+    env = {k: v for k, v in os.environ.items() if k != "VISUAL"}
+    env["EDITOR"] = "sed -i s/network/netwerk/"
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2] / "src")
+    if argv[0] == "python":
+        argv = [sys.executable, *argv[1:]]
+    child = pexpect.spawn(argv[0], argv[1:], env=env, encoding="utf-8", timeout=20)
+    prompt = r"Try again\? \[y,n,f,\?\]: "
+    child.expect(prompt)
+    out = child.before + child.after
+    child.send("?")
+    child.expect(prompt)
+    out += child.before + child.after
+    child.send("n")
+    child.expect(pexpect.EOF)
+    out += child.before
+    child.close()
+    # virsh on a terminal also tries a polkit agent; that notice is not the command's output
+    out = re.sub(r"Authorization not available\.[^\n]*\n", "", out)
+    return normalize(out), child.exitstatus
+
+
+def test_network_edit_reedit_prompt_matches_virsh() -> None:
+    import os
+
+    if not os.path.exists("/usr/bin/virsh"):
+        pytest.skip("real virsh is not installed")
+    line = ["-c", DEFAULT, "net-edit default"]
+    assert _edit_on_tty(["python", "-m", "pyvirt.virsh", *line]) == _edit_on_tty(
+        ["/usr/bin/virsh", *line])
