@@ -1,0 +1,79 @@
+"""Start-up cost guards: what ``import pyvirt`` and opening test:///default must not load,
+and proof that test:///default's deferred families equal the ones loaded at open.
+
+pyvirsh runs ``import pyvirt; pyvirt.open(uri)`` for every command; its wall time is
+budgeted against virsh's (bench/startup.py). Each module kept off that path below cost
+several milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pyvirt
+from pyvirt.drivers.test.driver import DEFAULT_NODE_XML
+
+
+def _loaded_after(code: str, names: list[str]) -> list[str]:
+    probe = (f"import sys\n{code}\nimport json\n"
+             f"print(json.dumps([n for n in {names!r} if n in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
+                         text=True).stdout
+    loaded: list[str] = json.loads(out.strip().splitlines()[-1])
+    return loaded
+
+
+def test_import_pyvirt_loads_no_xml_events_or_heavy_stdlib() -> None:
+    heavy = ["lxml.etree", "dataclasses", "inspect", "logging", "socket", "platform", "uuid",
+             "pathlib", "asyncio", "pyvirt.events.types", "pyvirt.events.state"]
+    assert _loaded_after("import pyvirt", heavy) == []
+
+
+def test_opening_default_loads_only_the_domain_model() -> None:
+    code = 'import pyvirt\npyvirt.open("test:///default").listAllDomains()'
+    unwanted = ["pyvirt.events.types", "pyvirt.conf.network.model", "pyvirt.conf.storage",
+                "pyvirt.conf.nodedev", "pyvirt.conf.interface", "logging", "socket",
+                "platform", "uuid", "pathlib", "asyncio"]
+    assert _loaded_after(code, unwanted) == []
+
+
+def test_lifecycle_without_listeners_builds_no_event_records() -> None:
+    code = ('import pyvirt\nd = pyvirt.open("test:///default").lookupByName("test")\n'
+            "d.destroy()\nd.create()")
+    assert _loaded_after(code, ["pyvirt.events.types"]) == []
+
+
+def _families(conn: pyvirt.virConnect) -> dict[str, list[str]]:
+    pools = conn.listAllStoragePools()
+    return {
+        "networks": [n.XMLDesc() for n in conn.listAllNetworks()],
+        "interfaces": [i.XMLDesc() for i in conn.listAllInterfaces()],
+        "pools": [p.XMLDesc() for p in pools],
+        "volumes": [v.XMLDesc() for p in pools for v in p.listAllVolumes()],
+        "nodedevs": [d.XMLDesc() for d in conn.listAllDevices()],
+    }
+
+
+def test_deferred_families_equal_families_loaded_at_open() -> None:
+    # test:///PATH loads every family at open; test:///default defers all but domains.
+    lazy = pyvirt.open("test:///default")
+    eager = pyvirt.open("test://" + DEFAULT_NODE_XML)
+    try:
+        got, want = _families(lazy), _families(eager)
+        assert all(want[f] for f in ("networks", "interfaces", "pools", "nodedevs"))
+        assert got == want
+    finally:
+        lazy.close()
+        eager.close()
+
+
+def test_deferred_family_first_touched_by_a_change() -> None:
+    conn = pyvirt.open("test:///default")
+    try:
+        conn.networkLookupByName("default").destroy()
+        assert conn.listNetworks() == []
+        assert conn.listDefinedNetworks() == ["default"]
+    finally:
+        conn.close()
