@@ -17,8 +17,10 @@ from pyvirt.drivers.test.driver import DEFAULT_NODE_XML
 
 
 def _loaded_after(code: str, names: list[str]) -> list[str]:
-    probe = (f"import sys\n{code}\nimport json\n"
-             f"print(json.dumps([n for n in {names!r} if n in sys.modules]))")
+    """Which of ``names`` running ``code`` imports (not those the interpreter's own start-up,
+    e.g. a site .pth hook, already loaded)."""
+    probe = (f"import sys\nbefore = set(sys.modules)\n{code}\nimport json\n"
+             f"print(json.dumps([n for n in {names!r} if n in sys.modules and n not in before]))")
     out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
                          text=True).stdout
     loaded: list[str] = json.loads(out.strip().splitlines()[-1])
