@@ -36,6 +36,9 @@ CASES: list[str] = [
     "nodecpustats --cpu 0",
     "nodecpustats --cpu abc",
     "nodecpustats --percent",
+    "nodecpustats --cpu -5",
+    "nodememstats --cell -2",
+    "freecell --cellno -1",
     "nodecpumap",
     "nodecpumap --pretty",
     "freecell",
@@ -50,6 +53,7 @@ CASES: list[str] = [
     "-q cpu-models x86_64",
     "-q nodeinfo",
     "freepages --all",
+    "freepages --cellno 1 --pagesize 2M",
     "freepages --cellno 0 --pagesize 4",
     "freepages --cellno 0",
     "freepages --pagesize 4",
@@ -58,6 +62,7 @@ CASES: list[str] = [
     "maxvcpus",
     "maxvcpus --type test",
     "cpu-models x86_64",
+    "cpu-models i686",
     "cpu-models",
     "domcapabilities",
     "domcapabilities --virttype kvm --arch x86_64",
@@ -90,6 +95,7 @@ XFAIL: dict[str, str] = {
                                "counts virsh reads through the C API are not reachable "
                                "through the Python API",
     "freepages --cellno 0 --pagesize 4": "same getFreePages() limitation as freepages --all",
+    "freepages --cellno 1 --pagesize 2M": "same getFreePages() limitation as freepages --all",
     "cpu-baseline {tmp}/cpu.xml": "pyvirt's test driver lacks baselineCPU (libvirt's reports "
                                   "'XML error: Missing CPU architecture' here)",
     "testnode:capabilities": "pyvirt's test driver omits the empty <topology><cells num='0'> "

@@ -251,6 +251,11 @@ class virConnect(  # noqa: N801 - libvirt-python's name
         return result
 
     def getCellsFreeMemory(self, startCell: int, maxCells: int) -> list[int]:
+        # libvirt-python refuses these itself, before libvirt, with no error details
+        if startCell < 0 or maxCells <= 0 or startCell + maxCells > 10000:
+            from pyvirt.errors import libvirtError
+
+            raise libvirtError("virNodeGetCellsFreeMemory() failed")
         result: list[int] = self._drv.nodeGetCellsFreeMemory(self, startCell, maxCells)
         return result
 
@@ -270,10 +275,18 @@ class virConnect(  # noqa: N801 - libvirt-python's name
         return result
 
     def getMemoryStats(self, cellNum: int, flags: int = 0) -> dict[str, int]:
+        if cellNum < 0 and cellNum != -1:  # VIR_NODE_MEMORY_STATS_ALL_CELLS
+            invalid_arg("virNodeGetMemoryStats",
+                        "cellNum in virNodeGetMemoryStats only accepts -1 as a negative value",
+                        "cpuNum")  # sic: libvirt names the wrong argument here
         result: dict[str, int] = self._drv.nodeGetMemoryStats(self, cellNum, flags)
         return result
 
     def getCPUStats(self, cpuNum: int, flags: int = 0) -> dict[str, int]:
+        if cpuNum < 0 and cpuNum != -1:  # VIR_NODE_CPU_STATS_ALL_CPUS
+            invalid_arg("virNodeGetCPUStats",
+                        "cpuNum in virNodeGetCPUStats only accepts -1 as a negative value",
+                        "cpuNum")
         result: dict[str, int] = self._drv.nodeGetCPUStats(self, cpuNum, flags)
         return result
 

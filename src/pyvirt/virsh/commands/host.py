@@ -286,6 +286,10 @@ def cmd_freecell(ctl: Ctl, args: Args) -> bool:
     if not args.bool("all"):
         if args.has("cellno"):
             cell = args.int("cellno") or 0
+            if cell < 0:
+                # libvirt.c's check (libvirt-python refuses the call without a message)
+                raise CommandError(
+                    "startCell in virNodeGetCellsFreeMemory must be zero or greater")
             free = ctl.conn.getCellsFreeMemory(cell, 1)
             if len(free) != 1:
                 return False
