@@ -47,6 +47,10 @@ CASES: list[str] = [
     "suspend test; list --state-paused; list --state-running; domstate test --reason",
     "destroy test; dominfo test; vcpuinfo test; vcpucount test; domstate test --reason",
     "destroy test; vcpuinfo test --pretty; domjobinfo test",
+    "desc test --title --new-desc Hello; list --title; list --title --all --name",
+    "undefine test; list --all --transient; list --persistent; dominfo test; vcpucount test",
+    "setvcpus test 1; vcpucount test; vcpucount test --live --active",
+    "setvcpus test 1 --config; vcpucount test --config; destroy test; vcpuinfo test",
     "dominfo test",
     "dominfo 1",
     "dominfo 6695eb01-f6a4-8304-79aa-97f2502e193f",
@@ -165,7 +169,7 @@ XFAIL: dict[str, str] = {
 }
 
 # commands of the domain group (commands/domain.py) used to change state in a chain
-_NEEDS_DOMAIN_GROUP = ("destroy ", "suspend ")
+_NEEDS_DOMAIN_GROUP = ("destroy ", "suspend ", "undefine ", "setvcpus ", "desc ")
 
 
 def normalize(text: str) -> str:
@@ -180,8 +184,9 @@ def normalize(text: str) -> str:
 def _skip_without_domain_group(case: str) -> None:
     from pyvirt.virsh import registry
 
-    if any(word in case for word in _NEEDS_DOMAIN_GROUP) and registry.lookup("destroy") is None:
-        pytest.skip("needs the domain group's destroy/suspend (commands/domain.py)")
+    needed = [word.strip() for word in _NEEDS_DOMAIN_GROUP if word in case]
+    if any(registry.lookup(word) is None for word in needed):
+        pytest.skip(f"needs the domain group's {', '.join(needed)} (commands/domain.py)")
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c[:70])

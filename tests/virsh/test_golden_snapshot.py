@@ -52,6 +52,9 @@ CASES: list[str] = [
     "snapshot-create-as test a; snapshot-create-as test b; snapshot-current test a; "
     "snapshot-create-as test c; snapshot-create-as test d; snapshot-current test b; "
     "snapshot-create-as test e; snapshot-list test --tree",
+    "snapshot-create-as test s1; snapshot-revert --current test; snapshot-info test --current",
+    "snapshot-create-as test s1 --description 'x y'; "
+    "snapshot-dumpxml test s1 --xpath //description",
     "snapshot-list test",
     "snapshot-list test --tree",
     "snapshot-list test --name --tree",
