@@ -156,3 +156,14 @@ def test_complete_domain_name(tmp_path: Path) -> None:
     child.expect_exact("pyvirsh # ")
     child.sendline("quit")
     child.expect(pexpect.EOF)
+
+
+def test_connect_readonly_changes_prompt(tmp_path: Path) -> None:
+    child = _spawn(tmp_path, "-q")
+    child.expect_exact("pyvirsh # ")
+    child.sendline("connect test:///default --readonly")
+    child.expect_exact("pyvirsh > ")
+    child.sendline("connect test:///default")
+    child.expect_exact("pyvirsh # ")
+    child.sendline("quit")
+    child.expect(pexpect.EOF)
