@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any, NoReturn, Protocol, TypeVar
 
@@ -30,7 +29,6 @@ def api_boundary(cls: T) -> T:
 
 
 def _reporting(method: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return method(*args, **kwargs)
@@ -38,6 +36,15 @@ def _reporting(method: Callable[..., Any]) -> Callable[..., Any]:
             report(exc)
             raise
 
+    # What functools.wraps copies, assigned directly: import pyvirt wraps ~360 methods, and
+    # update_wrapper's generic getattr/setattr loop cost about 1.5 ms of that.
+    wrapper.__module__ = method.__module__
+    wrapper.__name__ = method.__name__
+    wrapper.__qualname__ = method.__qualname__
+    wrapper.__doc__ = method.__doc__
+    wrapper.__annotations__ = method.__annotations__
+    wrapper.__dict__.update(method.__dict__)
+    wrapper.__wrapped__ = method  # type: ignore[attr-defined]
     wrapper.__pyvirt_boundary__ = True  # type: ignore[attr-defined]
     return wrapper
 
