@@ -76,6 +76,8 @@ class ObjectEvent:
 
 @dataclass(frozen=True, slots=True)
 class DomainEvent(ObjectEvent):
+    """Base of the domain events: the domain's name, UUID and ID (-1 when inactive)."""
+
     name: str
     uuid: str
     id: int  # -1 when inactive
@@ -93,6 +95,8 @@ class DomainEvent(ObjectEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainLifecycleEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_LIFECYCLE event."""
+
     event: int  # VIR_DOMAIN_EVENT_*
     detail: int  # VIR_DOMAIN_EVENT_<event>_*
 
@@ -101,11 +105,15 @@ class DomainLifecycleEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainRebootEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_REBOOT event."""
+
     EVENT_ID: ClassVar[int] = c.VIR_DOMAIN_EVENT_ID_REBOOT
 
 
 @dataclass(frozen=True, slots=True)
 class DomainRTCChangeEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_RTC_CHANGE event."""
+
     utcoffset: int  # seconds
 
     EVENT_ID: ClassVar[int] = c.VIR_DOMAIN_EVENT_ID_RTC_CHANGE
@@ -113,6 +121,8 @@ class DomainRTCChangeEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainWatchdogEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_WATCHDOG event."""
+
     action: int  # VIR_DOMAIN_EVENT_WATCHDOG_*
 
     EVENT_ID: ClassVar[int] = c.VIR_DOMAIN_EVENT_ID_WATCHDOG
@@ -120,6 +130,8 @@ class DomainWatchdogEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainIOErrorEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_IO_ERROR event."""
+
     src_path: str
     dev_alias: str
     action: int  # VIR_DOMAIN_EVENT_IO_ERROR_*
@@ -129,6 +141,8 @@ class DomainIOErrorEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class GraphicsAddress:
+    """One end of a graphics connection, as the graphics event reports it."""
+
     family: int  # VIR_DOMAIN_EVENT_GRAPHICS_ADDRESS_*
     node: str
     service: str
@@ -139,6 +153,8 @@ class GraphicsAddress:
 
 @dataclass(frozen=True, slots=True)
 class DomainGraphicsEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_GRAPHICS event."""
+
     phase: int  # VIR_DOMAIN_EVENT_GRAPHICS_*
     local: GraphicsAddress
     remote: GraphicsAddress
@@ -157,6 +173,8 @@ class DomainGraphicsEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainIOErrorReasonEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON event."""
+
     src_path: str
     dev_alias: str
     action: int
@@ -167,11 +185,15 @@ class DomainIOErrorReasonEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainControlErrorEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_CONTROL_ERROR event."""
+
     EVENT_ID: ClassVar[int] = c.VIR_DOMAIN_EVENT_ID_CONTROL_ERROR
 
 
 @dataclass(frozen=True, slots=True)
 class DomainBlockJobEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_BLOCK_JOB event."""
+
     disk: str  # the disk's source path (BLOCK_JOB_2 carries the target name)
     type: int  # VIR_DOMAIN_BLOCK_JOB_TYPE_*
     status: int  # VIR_DOMAIN_BLOCK_JOB_*
@@ -181,6 +203,8 @@ class DomainBlockJobEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainDiskChangeEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_DISK_CHANGE event."""
+
     old_src_path: str | None
     new_src_path: str | None
     dev_alias: str
@@ -191,6 +215,8 @@ class DomainDiskChangeEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainTrayChangeEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_TRAY_CHANGE event."""
+
     dev_alias: str
     reason: int  # VIR_DOMAIN_EVENT_TRAY_CHANGE_*
 
@@ -199,6 +225,8 @@ class DomainTrayChangeEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainPMWakeupEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_PMWAKEUP event."""
+
     reason: int = 0
 
     EVENT_ID: ClassVar[int] = c.VIR_DOMAIN_EVENT_ID_PMWAKEUP
@@ -206,6 +234,8 @@ class DomainPMWakeupEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainPMSuspendEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_PMSUSPEND event."""
+
     reason: int = 0
 
     EVENT_ID: ClassVar[int] = c.VIR_DOMAIN_EVENT_ID_PMSUSPEND
@@ -213,6 +243,8 @@ class DomainPMSuspendEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainBalloonChangeEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE event."""
+
     actual: int  # KiB
 
     EVENT_ID: ClassVar[int] = c.VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE
@@ -220,6 +252,8 @@ class DomainBalloonChangeEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainPMSuspendDiskEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_PMSUSPEND_DISK event."""
+
     reason: int = 0
 
     EVENT_ID: ClassVar[int] = c.VIR_DOMAIN_EVENT_ID_PMSUSPEND_DISK
@@ -227,6 +261,8 @@ class DomainPMSuspendDiskEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainDeviceRemovedEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED event."""
+
     dev_alias: str
 
     EVENT_ID: ClassVar[int] = c.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED
@@ -234,6 +270,8 @@ class DomainDeviceRemovedEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainBlockJob2Event(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_BLOCK_JOB_2 event."""
+
     disk: str  # the disk's target name (e.g. "vda")
     type: int
     status: int
@@ -243,6 +281,8 @@ class DomainBlockJob2Event(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainTunableEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_TUNABLE event."""
+
     params: Params  # typed parameters, in order; a mapping is accepted
 
     EVENT_ID: ClassVar[int] = c.VIR_DOMAIN_EVENT_ID_TUNABLE
@@ -256,6 +296,8 @@ class DomainTunableEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainAgentLifecycleEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE event."""
+
     state: int  # VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_*
     reason: int  # VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_REASON_*
 
@@ -264,6 +306,8 @@ class DomainAgentLifecycleEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainDeviceAddedEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_DEVICE_ADDED event."""
+
     dev_alias: str
 
     EVENT_ID: ClassVar[int] = c.VIR_DOMAIN_EVENT_ID_DEVICE_ADDED
@@ -271,6 +315,8 @@ class DomainDeviceAddedEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainMigrationIterationEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION event."""
+
     iteration: int
 
     EVENT_ID: ClassVar[int] = c.VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION
@@ -278,6 +324,8 @@ class DomainMigrationIterationEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainJobCompletedEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_JOB_COMPLETED event."""
+
     params: Params  # job statistics (VIR_DOMAIN_JOB_*), a mapping is accepted
 
     EVENT_ID: ClassVar[int] = c.VIR_DOMAIN_EVENT_ID_JOB_COMPLETED
@@ -291,6 +339,8 @@ class DomainJobCompletedEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainDeviceRemovalFailedEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED event."""
+
     dev_alias: str
 
     EVENT_ID: ClassVar[int] = c.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED
@@ -298,6 +348,8 @@ class DomainDeviceRemovalFailedEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainMetadataChangeEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_METADATA_CHANGE event."""
+
     mtype: int  # VIR_DOMAIN_METADATA_*
     nsuri: str | None  # only for VIR_DOMAIN_METADATA_ELEMENT
 
@@ -306,6 +358,8 @@ class DomainMetadataChangeEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainBlockThresholdEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_BLOCK_THRESHOLD event."""
+
     dev: str
     path: str | None
     threshold: int
@@ -316,6 +370,8 @@ class DomainBlockThresholdEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainMemoryFailureEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_MEMORY_FAILURE event."""
+
     recipient: int  # VIR_DOMAIN_EVENT_MEMORY_FAILURE_RECIPIENT_*
     action: int  # VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_*
     flags: int  # VIR_DOMAIN_MEMORY_FAILURE_*
@@ -325,6 +381,8 @@ class DomainMemoryFailureEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DomainMemoryDeviceSizeChangeEvent(DomainEvent):
+    """libvirt's VIR_DOMAIN_EVENT_ID_MEMORY_DEVICE_SIZE_CHANGE event."""
+
     alias: str
     size: int  # KiB
 
@@ -336,6 +394,8 @@ class DomainMemoryDeviceSizeChangeEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class NetworkEvent(ObjectEvent):
+    """Base of the network events: the network's name and UUID."""
+
     name: str
     uuid: str
 
@@ -352,6 +412,8 @@ class NetworkEvent(ObjectEvent):
 
 @dataclass(frozen=True, slots=True)
 class NetworkLifecycleEvent(NetworkEvent):
+    """libvirt's VIR_NETWORK_EVENT_ID_LIFECYCLE event."""
+
     event: int  # VIR_NETWORK_EVENT_*
     detail: int
 
@@ -363,6 +425,8 @@ class NetworkLifecycleEvent(NetworkEvent):
 
 @dataclass(frozen=True, slots=True)
 class StoragePoolEvent(ObjectEvent):
+    """Base of the storage pool events: the pool's name and UUID."""
+
     name: str
     uuid: str
 
@@ -379,6 +443,8 @@ class StoragePoolEvent(ObjectEvent):
 
 @dataclass(frozen=True, slots=True)
 class StoragePoolLifecycleEvent(StoragePoolEvent):
+    """libvirt's VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE event."""
+
     event: int  # VIR_STORAGE_POOL_EVENT_*
     detail: int
 
@@ -387,6 +453,8 @@ class StoragePoolLifecycleEvent(StoragePoolEvent):
 
 @dataclass(frozen=True, slots=True)
 class StoragePoolRefreshEvent(StoragePoolEvent):
+    """libvirt's VIR_STORAGE_POOL_EVENT_ID_REFRESH event."""
+
     EVENT_ID: ClassVar[int] = c.VIR_STORAGE_POOL_EVENT_ID_REFRESH
 
 
@@ -395,6 +463,8 @@ class StoragePoolRefreshEvent(StoragePoolEvent):
 
 @dataclass(frozen=True, slots=True)
 class NodeDeviceEvent(ObjectEvent):
+    """Base of the node device events: the device's name."""
+
     name: str
 
     family: ClassVar[str] = "node_device"
@@ -410,6 +480,8 @@ class NodeDeviceEvent(ObjectEvent):
 
 @dataclass(frozen=True, slots=True)
 class NodeDeviceLifecycleEvent(NodeDeviceEvent):
+    """libvirt's VIR_NODE_DEVICE_EVENT_ID_LIFECYCLE event."""
+
     event: int  # VIR_NODE_DEVICE_EVENT_*
     detail: int
 
@@ -418,6 +490,8 @@ class NodeDeviceLifecycleEvent(NodeDeviceEvent):
 
 @dataclass(frozen=True, slots=True)
 class NodeDeviceUpdateEvent(NodeDeviceEvent):
+    """libvirt's VIR_NODE_DEVICE_EVENT_ID_UPDATE event."""
+
     EVENT_ID: ClassVar[int] = c.VIR_NODE_DEVICE_EVENT_ID_UPDATE
 
 
@@ -426,6 +500,8 @@ class NodeDeviceUpdateEvent(NodeDeviceEvent):
 
 @dataclass(frozen=True, slots=True)
 class SecretEvent(ObjectEvent):
+    """Base of the secret events: the secret's UUID and usage."""
+
     uuid: str
     usage_type: int  # VIR_SECRET_USAGE_TYPE_*
     usage_id: str
@@ -443,6 +519,8 @@ class SecretEvent(ObjectEvent):
 
 @dataclass(frozen=True, slots=True)
 class SecretLifecycleEvent(SecretEvent):
+    """libvirt's VIR_SECRET_EVENT_ID_LIFECYCLE event."""
+
     event: int  # VIR_SECRET_EVENT_*
     detail: int
 
@@ -451,6 +529,8 @@ class SecretLifecycleEvent(SecretEvent):
 
 @dataclass(frozen=True, slots=True)
 class SecretValueChangedEvent(SecretEvent):
+    """libvirt's VIR_SECRET_EVENT_ID_VALUE_CHANGED event."""
+
     EVENT_ID: ClassVar[int] = c.VIR_SECRET_EVENT_ID_VALUE_CHANGED
 
 
