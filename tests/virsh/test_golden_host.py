@@ -87,6 +87,10 @@ CASES: list[str] = [
     "hypervisor-cpu-baseline",
     "hypervisor-cpu-baseline --model a --file {tmp}/cpu.xml",
     "uri; hostname; nodeinfo",
+    "-r nodesuspend mem 60",
+    "-r allocpages 4 10",
+    "-r node-memory-tune --shm-pages-to-scan 5",
+    "-r nodeinfo",
 ]
 
 # Mismatches left, with their reason ("where:case" limits one to one connection).
@@ -118,8 +122,8 @@ def inputs(tmp_path: Path) -> Path:
 
 
 def _argv(uri: str, case: str) -> list[str]:
-    if case.startswith("-q "):
-        return ["-q", "-c", uri, case[3:]]
+    if case.startswith(("-q ", "-r ")):  # quiet / read-only connection
+        return [case[:2], "-c", uri, case[3:]]
     return ["-c", uri, case]
 
 

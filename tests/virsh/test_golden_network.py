@@ -191,6 +191,11 @@ CASES: list[str] = [
     "net-port-dumpxml default 00000000-0000-0000-0000-000000000000",
     "net-port-delete default 00000000-0000-0000-0000-000000000000",
     "net-port-delete nope 00000000-0000-0000-0000-000000000000",
+    "-r net-destroy default",
+    "-r net-autostart default",
+    "-r net-update default add ip-dhcp-host {tmp}/host.xml",
+    "-r net-define {tmp}/net1.xml",
+    "-r net-list --all",
 ]
 
 # Mismatches left, with their reason ("where:case" limits one to one connection).
@@ -213,8 +218,8 @@ def inputs(tmp_path: Path) -> Path:
 
 
 def _argv(uri: str, case: str) -> list[str]:
-    if case.startswith("-q "):
-        return ["-q", "-c", uri, case[3:]]
+    if case.startswith(("-q ", "-r ")):  # quiet / read-only connection
+        return [case[:2], "-c", uri, case[3:]]
     return ["-c", uri, case]
 
 
