@@ -235,3 +235,19 @@ def test_completion_candidates(demo) -> None:  # type: ignore[no-untyped-def]
     assert "test" in complete_line(ctl, "x-demo ", "")
     assert complete_line(ctl, "x-demo --domain t", "t") == ["test"]
     assert "--live" not in complete_line(ctl, "x-demo vm --live --", "--")
+
+
+def test_command_path_imports_stay_lean() -> None:
+    """pyvirsh's framework adds no asyncio, readline, lxml or dataclasses to ``import pyvirt``
+    (the interpreter's own start-up hooks are subtracted)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; base = set(sys.modules); import pyvirt; after_pyvirt = set(sys.modules);"
+            " import pyvirt.virsh.main; from pyvirt.virsh import registry;"
+            " registry.lookup('echo');"
+            " print(' '.join(sorted(set(sys.modules) - after_pyvirt - base)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    heavy = {"asyncio", "readline", "lxml", "lxml.etree", "dataclasses", "inspect"}
+    assert not heavy.intersection(out), out
