@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pyvirt
@@ -400,22 +399,12 @@ def cmd_snapshot_edit(ctl: Ctl, args: Args) -> bool:
         define_flags |= c.VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT
     dom = ctl.lookup_domain(args)
     snap, name = lookup_snapshot(ctl, args, "snapshotname", False, dom)
-    original = snap.getXMLDesc(c.VIR_DOMAIN_XML_SECURE)
-
-    def define(doc: str) -> Any:
-        flags = define_flags
-        if "<state>disk-snapshot</state>" in doc:
-            flags |= c.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY
-        return dom.snapshotCreateXML(doc, flags)
-
-    edited = _edit_loop(ctl, original, define,
-                        unchanged=None if define_flags & c.VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT
-                        else f"Snapshot {name} XML configuration not changed.")
+    edited = _edit(ctl, snap, name, dom, define_flags)
     if edited is None:
-        return True
-    if edited is False:
         ctl.error(f"Failed to update {name}")
         return False
+    if edited is True:
+        return True
     edited_name = edited.getName()
     if edited_name == name:
         ctl.print_extra(f"Snapshot {name} edited.")
@@ -436,40 +425,42 @@ def cmd_snapshot_edit(ctl: Ctl, args: Args) -> bool:
     return True
 
 
-def _edit_loop(ctl: Ctl, original: str, define: Callable[[str], Any],
-               unchanged: str | None) -> Any:
-    """virsh-edit.c: edit in $VISUAL/$EDITOR (default vi) until the definition is accepted
-    or the user gives up. None = unchanged, False = failed, else define()'s result."""
-    import os
-    import subprocess
-    import sys
-    import tempfile
+def _edit(ctl: Ctl, snap: Any, name: str, dom: pyvirt.virDomain, define_flags: int) -> Any:
+    """virsh-edit.c for a snapshot (the domain group's edit loop): the redefined snapshot,
+    True when the XML was left unchanged, None on failure (error printed)."""
+    from pyvirt.virsh.commands.domain import edit_loop
 
-    fd, path = tempfile.mkstemp(prefix="virsh", suffix=".xml")
+    result: list[Any] = []
+
+    def get_xml() -> str:
+        return str(snap.getXMLDesc(c.VIR_DOMAIN_XML_SECURE))
+
+    def define(doc: str) -> None:
+        flags = define_flags
+        if "<state>disk-snapshot</state>" in doc:
+            flags |= c.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY
+        result.append(dom.snapshotCreateXML(doc, flags))
+
+    def not_changed() -> None:
+        # with --current virsh redefines even an unchanged document (to set it current)
+        if define_flags & c.VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT:
+            define(get_xml())
+        else:
+            ctl.print_extra(f"Snapshot {name} XML configuration not changed.")
+            result.append(True)
+
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(original)
-        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-        while True:
-            if subprocess.call(f"{editor} {path}", shell=True) != 0:
-                ctl.error(f"{editor} {path}: command failed")
-                return False
-            with open(path, encoding="utf-8") as fh:
-                doc = fh.read()
-            if doc == original and unchanged is not None:
-                ctl.print_extra(unchanged)
-                return None
-            try:
-                return define(doc)
-            except pyvirt.libvirtError as exc:
-                ctl.report_libvirt_error(exc)
-                if not sys.stdin.isatty():
-                    return False
-                answer = input("Failed. Try again? [y,n,i,f,?]:").strip().lower()
-                if answer not in ("y", "i"):
-                    return False
-    finally:
-        os.unlink(path)
+        edit_loop(ctl, get_xml, define, not_changed)
+    except CommandError as exc:
+        ctl.error(exc.message)
+        return None
+    except CommandFailed:
+        return None
+    except pyvirt.libvirtError as exc:
+        ctl.report_libvirt_error(exc)
+        return None
+    # without a terminal a failed definition leaves nothing defined (virsh crashes there)
+    return result[-1] if result else None
 
 
 def snapshot_parent(ctl: Ctl, snap: Any) -> str | None:
