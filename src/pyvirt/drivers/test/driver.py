@@ -309,10 +309,6 @@ class TestDriver(
     def connectGetMaxVcpus(self, conn: virConnect, type_: str | None) -> int:  # noqa: N802
         return MAX_VCPUS
 
-    def connectSetKeepAlive(self, conn: virConnect, interval: int, count: int) -> int:  # noqa: N802
-        # A local driver has no keepalive to run; libvirt answers 1 ("not supported here").
-        return 1
-
     def connectSupportsFeature(self, conn: virConnect, feature: int) -> int:  # noqa: N802
         # libvirt_internal.h: TYPED_PARAM_STRING (9), NETWORK_UPDATE_HAS_CORRECT_ORDER (16).
         return int(feature in (9, 16))
