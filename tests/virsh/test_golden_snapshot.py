@@ -186,7 +186,7 @@ def test_snapshot_matches_virsh_default(both, inputs: Path, case: str) -> None:
     if reason:
         pytest.xfail(reason)
     ours, theirs = both(*_argv(DEFAULT, case.replace("{tmp}", str(inputs))),
-                        normalize=normalize)
+                        normalize=normalize, cwd=str(inputs))
     assert (ours.stdout, ours.stderr, ours.status) == (
         theirs.stdout, theirs.stderr, theirs.status)
 
