@@ -38,6 +38,7 @@ def normalize(text: str) -> str:
 
 DOMAIN_XML = """<domain type='test'>
   <name>demo</name>
+  <uuid>8b4c3f9e-3d1e-4f4c-9a57-5a2a34f3b6d1</uuid>
   <memory unit='KiB'>131072</memory>
   <vcpu>1</vcpu>
   <os><type arch='i686'>hvm</type></os>
@@ -54,7 +55,6 @@ DOMAIN_XML = """<domain type='test'>
 # Input files, written into the test's tmp_path ({tmp} in the cases).
 FILES = {
     "dom.xml": DOMAIN_XML,
-    "demo2.xml": DOMAIN_XML.replace("demo", "demo2").replace("5904", "5905"),
     "bad.xml": "<domain\n",
     "disk.xml": "<disk type='file' device='disk'><source file='/tmp/x.img'/>"
                 "<target dev='vdb'/></disk>\n",
@@ -365,6 +365,11 @@ XFAIL: dict[str, str] = {
         "same exclusive-flags check missing in pyvirt's virDomainManagedSave",
     "testnode:dumpxml fv0": "domain XML formatter: <iotune> child order, <pae/> position and "
                            "the implicit cirrus <video> of the live definition differ",
+    "testnode:autostart fv0; dominfo fv0": "dominfo's Messages line: libvirt taints a guest "
+                                           "whose interface has a <script>; pyvirt's test "
+                                           "driver records no taint",
+    "metadata test http://x --key x --set 'not xml'":
+        "libxml2's multi-line parse report differs from lxml's",
     "testnode:dumpxml fc4 --inactive": "domain XML formatter: the inactive <console> of a "
                                        "xen guest is 'pty' in libvirt, 'null' in pyvirt",
     "testnode:destroy fv0; undefine fv0 --remove-all-storage --wipe-storage":
@@ -478,7 +483,8 @@ def test_screenshot_default_name(pyvirsh, tmp_path: Path) -> None:
 def test_save_writes_image(pyvirsh, tmp_path: Path) -> None:
     res = pyvirsh("-c", DEFAULT, f"save test {tmp_path}/s.img --verbose")
     assert res.status == 0
-    assert res.stderr == "\rSave: [100 %]"
+    # virsh's "\r" reaches us as "\n" (text mode)
+    assert res.stderr.strip() == "Save: [100 %]"
     assert (tmp_path / "s.img").exists()
 
 

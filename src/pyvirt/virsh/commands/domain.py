@@ -90,8 +90,9 @@ def edit_loop(ctl: Ctl, get_xml: Callable[[], str], define: Callable[[str], Any]
     """virsh-edit.c: write the XML to a temporary file, run the editor, and redefine the
     edited document; on a failure ask to re-edit (only on a terminal, as virsh).
 
-    Returns False when the edit was abandoned or failed before defining (the caller then
-    fails); True when the document was unchanged (``not_changed`` was called) or defined.
+    Returns True when the edited document was defined (or, without a terminal, when its
+    definition failed and virsh carries on), False when it was unchanged (``not_changed``
+    was called: virsh then skips its "edited" message). Abandoning raises CommandFailed.
     """
     from pyvirt.virsh.commands.network import _edit_temp_file, _run_editor
 
@@ -112,7 +113,7 @@ def edit_loop(ctl: Ctl, get_xml: Callable[[], str], define: Callable[[str], Any]
                         f"{path}: failed to read temporary file: {exc.strerror}") from None
                 if edited == doc:
                     not_changed()
-                    return True
+                    return False
             assert edited is not None
             reedit = False
             message = None
@@ -571,16 +572,17 @@ _SHUTDOWN_MODES = {
 }
 
 
-def _mode_flags(args: Args) -> int:
-    """--mode acpi,agent,...: the shutdown/reboot flags (same bit values for both)."""
+def _mode_flags(args: Args, comma: str) -> int:
+    """--mode acpi,agent,...: the shutdown/reboot flags (same bit values for both); ``comma``
+    is the serial comma shutdown's message has and reboot's lacks."""
     text = args.string("mode")
     flags = 0
     if text is None:
         return 0
-    for mode in _split_commas(text):
+    for mode in text.split(","):
         if mode not in _SHUTDOWN_MODES:
             raise CommandError(f"Unknown mode {mode} value, expecting 'acpi', 'agent', "
-                               "'initctl', 'signal', or 'paravirt'")
+                               f"'initctl', 'signal'{comma} or 'paravirt'")
         flags |= _SHUTDOWN_MODES[mode]
     return flags
 
@@ -592,7 +594,7 @@ def _mode_flags(args: Args) -> int:
              Opt("mode", OptType.STRING, "shutdown mode: acpi|agent|initctl|signal|paravirt"),
          ])
 def cmd_shutdown(ctl: Ctl, args: Args) -> bool:
-    flags = _mode_flags(args)
+    flags = _mode_flags(args, ",")
     dom = ctl.lookup_domain(args)
     name = dom.name()
     try:
@@ -613,7 +615,7 @@ def cmd_shutdown(ctl: Ctl, args: Args) -> bool:
              Opt("mode", OptType.STRING, "shutdown mode: acpi|agent|initctl|signal|paravirt"),
          ])
 def cmd_reboot(ctl: Ctl, args: Args) -> bool:
-    flags = _mode_flags(args)
+    flags = _mode_flags(args, "")
     dom = ctl.lookup_domain(args)
     name = dom.name()
     try:
@@ -837,7 +839,7 @@ def cmd_managedsave_edit(ctl: Ctl, args: Args) -> bool:
 
     if not edit_loop(ctl, lambda: dom.managedSaveGetXMLDesc(c.VIR_DOMAIN_XML_SECURE),
                      lambda xml: dom.managedSaveDefineXML(xml, define_flags), not_changed):
-        return False
+        return True
     ctl.print_extra(f"Managed save image of Domain '{name}' XML configuration edited.")
     return True
 
@@ -939,7 +941,7 @@ def cmd_save_image_edit(ctl: Ctl, args: Args) -> bool:
                          path, c.VIR_DOMAIN_SAVE_IMAGE_XML_SECURE),
                      lambda xml: conn.saveImageDefineXML(path, xml, define_flags),
                      not_changed):
-        return False
+        return True
     ctl.print_extra(f"State file {path} edited.")
     return True
 
@@ -1006,15 +1008,7 @@ def cmd_edit(ctl: Ctl, args: Args) -> bool:
     def relax() -> None:
         state["flags"] &= ~c.VIR_DOMAIN_DEFINE_VALIDATE
 
-    changed = False
-
-    def mark_not_changed() -> None:
-        nonlocal changed
-        changed = True
-        not_changed()
-
-    edit_loop(ctl, lambda: dom.XMLDesc(query), define, mark_not_changed, relax)
-    if changed:
+    if not edit_loop(ctl, lambda: dom.XMLDesc(query), define, not_changed, relax):
         return True
     # without a terminal a failed define still ends as virsh does: "(null)" as the name
     new_name = edited[-1].name() if edited else "(null)"
@@ -1079,7 +1073,7 @@ def cmd_domuuid(ctl: Ctl, args: Args) -> bool:
 
 
 @command("domrename", GROUP, "rename a domain",
-         "", [
+         "Rename an inactive domain.", [
              Opt("domain", OptType.DATA,
                  "domain name or uuid", required=True, completer="domain_inactive"),
              Opt("new-name", OptType.DATA, "new domain name", required=True, completer="empty"),
@@ -1276,16 +1270,11 @@ def cmd_metadata(ctl: Ctl, args: Args) -> bool:
                 ctl.reset_error()
                 return "\n"
 
-        unchanged = False
-
         def not_changed() -> None:
-            nonlocal unchanged
-            unchanged = True
             ctl.print_extra("Metadata not changed", end="")
 
-        edit_loop(ctl, get_xml, lambda xml: dom.setMetadata(kind, xml, key, uri, flags),
-                  not_changed)
-        if not unchanged:
+        if edit_loop(ctl, get_xml, lambda xml: dom.setMetadata(kind, xml, key, uri, flags),
+                     not_changed):
             ctl.print_extra("Metadata modified")
         return True
     ctl.print(str(dom.metadata(kind, uri, flags)))
@@ -1401,9 +1390,9 @@ def cmd_screenshot(ctl: Ctl, args: Args) -> bool:
         path = f"{name}-{time.strftime('%Y-%m-%d-%H:%M:%S')}{ext}"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-    except OSError as exc:
+    except OSError:
         stream.abort()
-        ctl.save_error(libvirtError(exc.strerror or str(exc)))
+        ctl.reset_error()
         ctl.error(f"cannot create file {path}")
         return False
     try:

@@ -332,7 +332,11 @@ def build_disk(ctl: Ctl, args: Args) -> _Element:
         raise CommandError(f"No support for {mode} in command 'attach-disk'")
     wwn = opts["wwn"]
     if wwn is not None and not _WWN.match(wwn):
-        raise CommandError("Malformed wwn: " + wwn)
+        # virValidateWWN reports a libvirt error, printed as virsh's end-of-command report
+        from pyvirt.errors import make_error, report
+
+        report(make_error(c.VIR_ERR_INTERNAL_ERROR, f"Malformed wwn: {wwn}"))
+        raise CommandFailed()
     disk = etree.Element("disk")
     _set_attrs(disk, [("type", stype), ("device", opts["type"]),
                       ("rawio", "yes" if args.bool("rawio") else None)])
