@@ -239,6 +239,14 @@ DEFAULT_CASES: list[str] = [
     "dompmsuspend test disk --duration 10",
     "dompmwakeup test",
     "inject-nmi test",
+    # native formats, tty console
+    "domxml-to-native qemu-argv --domain test",
+    "domxml-to-native qemu-argv --xml {tmp}/dom.xml",
+    "domxml-to-native qemu-argv",
+    "domxml-to-native qemu-argv --domain test --xml {tmp}/dom.xml",
+    "domxml-from-native qemu-argv {tmp}/dom.xml",
+    "domxml-from-native qemu-argv {tmp}/missing.xml",
+    "ttyconsole test",
     # devices
     "attach-device test {tmp}/disk.xml",
     "attach-device test {tmp}/disk.xml --config",
@@ -533,7 +541,8 @@ HELP_COMMANDS = [
     "domrename", "domhostname", "autostart", "desc", "metadata", "console", "vncdisplay",
     "screenshot", "setmem", "setmaxmem", "setvcpus", "dompmsuspend", "dompmwakeup",
     "inject-nmi", "attach-device", "detach-device", "detach-device-alias", "update-device",
-    "attach-disk", "detach-disk", "attach-interface", "detach-interface",
+    "attach-disk", "detach-disk", "attach-interface", "detach-interface", "ttyconsole",
+    "domxml-to-native", "domxml-from-native",
 ]
 
 

@@ -82,7 +82,8 @@ def dump_xml(ctl: Ctl, args: Args, xml: str) -> bool:
 
 
 def error_code(exc: BaseException) -> int:
-    return int(exc.get_error_code()) if isinstance(exc, libvirtError) else -1
+    code = exc.get_error_code() if isinstance(exc, libvirtError) else None
+    return -1 if code is None else int(code)
 
 
 def edit_loop(ctl: Ctl, get_xml: Callable[[], str], define: Callable[[str], Any],
@@ -1345,22 +1346,75 @@ def cmd_vncdisplay(ctl: Ctl, args: Args) -> bool:
     graphics = _graphics(dom.XMLDesc(0), "vnc")
     port_text = graphics.get("port") if graphics is not None else None
     try:
-        port = int(port_text) if port_text is not None else -1
+        # virXPathInt: any integer will do, even autoport's -1 of a not yet started display
+        port = int(port_text or "")
     except ValueError:
-        port = -1
-    if port <= 0:
-        raise CommandError("Failed to get VNC port. Is this domain using VNC?")
+        raise CommandError("Failed to get VNC port. Is this domain using VNC?") from None
+    assert graphics is not None
     listen = graphics.get("listen")
     if listen is None:
-        node = graphics.find("listen[@type='address']")
+        node = graphics.find("listen")
         listen = node.get("address") if node is not None else None
     if args.bool("json"):
         ctl.json({"listen": listen, "port": port, "display": port - 5900})
         return True
-    if listen is None or listen in ("0.0.0.0", "::"):
+    if not listen or listen == "0.0.0.0":
         ctl.print(f":{port - 5900}")
     else:
         ctl.print(f"{listen}:{port - 5900}")
+    return True
+
+
+@command("ttyconsole", GROUP, "tty console",
+         "Output the device for the TTY console.", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain_active"),
+         ])
+def cmd_ttyconsole(ctl: Ctl, args: Args) -> bool:
+    from pyvirt.conf.xmlutil import parse_xml
+
+    dom = ctl.lookup_domain(args)
+    console = parse_xml(dom.XMLDesc(0)).find("./devices/console")
+    tty = console.get("tty") if console is not None else None
+    if not tty:
+        return False
+    ctl.print(tty)
+    return True
+
+
+# ---- native configuration formats ------------------------------------------------------
+
+@command("domxml-from-native", GROUP, "Convert native config to domain XML",
+         "Convert native guest configuration format to domain XML format.", [
+             Opt("format", OptType.DATA, "source config data format", required=True),
+             Opt("config", OptType.DATA, "config data file to import from", required=True),
+         ])
+def cmd_domxml_from_native(ctl: Ctl, args: Args) -> bool:
+    fmt = args.string("format") or ""
+    path = args.string("config") or ""
+    data = read_file(ctl, path)
+    ctl.print(ctl.conn.domainXMLFromNative(fmt, data, 0), end="")
+    return True
+
+
+@command("domxml-to-native", GROUP, "Convert domain XML to native config",
+         "Convert domain XML config to a native guest configuration format.", [
+             Opt("format", OptType.DATA, "target config data type format", required=True),
+             Opt("domain", OptType.STRING,
+                 "domain name, id or uuid", named_only=True, completer="domain"),
+             Opt("xml", OptType.STRING, "xml data file to export from"),
+         ])
+def cmd_domxml_to_native(ctl: Ctl, args: Args) -> bool:
+    fmt = args.string("format") or ""
+    xmlfile = args.string("xml")
+    exclusive(args, ("domain", "xml"))
+    if args.has("domain"):
+        xml = ctl.lookup_domain(args).XMLDesc(0)
+    elif xmlfile is not None:
+        xml = read_file(ctl, xmlfile)
+    else:
+        raise CommandError("need either domain or domain XML")
+    ctl.print(ctl.conn.domainXMLToNative(fmt, xml, 0), end="")
     return True
 
 
