@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pyvirt
 from pyvirt import constants as c
 from pyvirt.virsh.ctl import CommandError
-from pyvirt.virsh.registry import Opt, OptType, command
+from pyvirt.virsh.registry import Opt, OptType, command, register_completer
 
 if TYPE_CHECKING:
     from pyvirt.virsh.ctl import Args, Ctl
@@ -266,6 +266,9 @@ def domain_event_text(event_id: int, dom_name: str, payload: tuple[Any, ...]) ->
     return fmt(name, dom_name, payload)
 
 
+register_completer("domain_event", lambda ctl, values: [name for name, _fmt in DOMAIN_EVENTS])
+
+
 def _callback(printer: EventPrinter, event_id: int) -> Callable[..., None]:
     def callback(conn: Any, dom: Any, *rest: Any) -> None:
         printer.emit(domain_event_text(event_id, dom.name(), rest[:-1]))
@@ -277,7 +280,7 @@ def _callback(printer: EventPrinter, event_id: int) -> Callable[..., None]:
          [
              Opt("domain", OptType.STRING, "filter by domain name, id or uuid",
                  completer="domain"),
-             Opt("event", OptType.STRING, "which event type to wait for", completer="event"),
+             Opt("event", OptType.STRING, "which event type to wait for", completer="domain_event"),
              Opt("all", OptType.BOOL, "wait for all events instead of just one type"),
              Opt("loop", OptType.BOOL, "loop until timeout or interrupt, rather than one-shot"),
              Opt("timeout", OptType.INT, "timeout seconds"),

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyvirt
 from pyvirt import constants as c
-from pyvirt.virsh.registry import Opt, OptType, command
+from pyvirt.virsh.registry import Opt, OptType, command, register_completer
 
 if TYPE_CHECKING:
     from lxml.etree import _Element
@@ -138,6 +138,26 @@ def _domain_xml(ctl: Ctl, args: Args, flags: int = 0) -> _Element:
     return _parse(dom.XMLDesc(flags))
 
 
+def _complete_devices(ctl: Ctl, values: dict[str, str], xpath: str, attr: str) -> list[str]:
+    """Names from the live XML of the --domain given so far (virsh's disk target and
+    interface completers)."""
+    name = values.get("domain")
+    if not name:
+        return []
+    try:
+        root = _parse(ctl.conn.lookupByName(name).XMLDesc(0))
+    except Exception:  # noqa: BLE001 - completion offers nothing rather than failing
+        return []
+    return [v for v in (n.get(attr) for n in root.findall(xpath)) if v]
+
+
+register_completer("domain_disk_target", lambda ctl, values: _complete_devices(
+    ctl, values, "./devices/disk/target", "dev"))
+register_completer("domain_interface", lambda ctl, values: _complete_devices(
+    ctl, values, "./devices/interface/target", "dev"))
+register_completer("domain_ifaddr_source", lambda ctl, values: ["lease", "agent", "arp"])
+
+
 # --- domblkerror ... dominfo (virsh's table order) ---------------------------------------
 
 @command("domblkerror", GROUP, "Show errors on block devices", "Show block device errors",
@@ -167,7 +187,7 @@ def _blkinfo_cells(info: list[int] | tuple[int, ...], human: bool) -> list[str]:
 @command("domblkinfo", GROUP, "domain block device size information",
          "Get block device size info for a domain.", [
              _DOMAIN_OPT,
-             Opt("device", OptType.STRING, "block device"),
+             Opt("device", OptType.STRING, "block device", completer="domain_disk_target"),
              Opt("human", OptType.BOOL, "Human readable output"),
              Opt("all", OptType.BOOL, "display all block devices info"),
          ])
@@ -283,7 +303,8 @@ _BLKSTAT_FIELDS: tuple[tuple[str, str | None, str], ...] = (
          "Get device block stats for a running domain. See man page or use --human for "
          "explanation of fields", [
              _DOMAIN_ACTIVE_OPT,
-             Opt("device", OptType.STRING, "block device", empty_ok=True),
+             Opt("device", OptType.STRING, "block device", empty_ok=True,
+                 completer="domain_disk_target"),
              Opt("human", OptType.BOOL, "print a more human readable output"),
              _JSON,
          ])
@@ -357,7 +378,8 @@ def _normalize_mac(text: str) -> str:
 @command("domif-getlink", GROUP, "get link state of a virtual interface",
          "Get link state of a domain's virtual interface.", [
              _DOMAIN_OPT,
-             Opt("interface", OptType.DATA, "interface device (MAC Address)", required=True),
+             Opt("interface", OptType.DATA, "interface device (MAC Address)", required=True,
+                 completer="domain_interface"),
              Opt("persistent", OptType.ALIAS, alias="config"),
              Opt("config", OptType.BOOL, "Get persistent interface state"),
          ])
@@ -389,9 +411,11 @@ def cmd_domif_getlink(ctl: Ctl, args: Args) -> bool:
 @command("domifaddr", GROUP, "Get network interfaces' addresses for a running domain",
          "Get network interfaces' addresses for a running domain", [
              _DOMAIN_ACTIVE_OPT,
-             Opt("interface", OptType.STRING, "network interface name"),
+             Opt("interface", OptType.STRING, "network interface name",
+                 completer="domain_interface"),
              Opt("full", OptType.BOOL, "always display names and MACs of interfaces"),
-             Opt("source", OptType.STRING, "address source: 'lease', 'agent', or 'arp'"),
+             Opt("source", OptType.STRING, "address source: 'lease', 'agent', or 'arp'",
+                 completer="domain_ifaddr_source"),
          ])
 def cmd_domifaddr(ctl: Ctl, args: Args) -> bool:
     wanted = args.string("interface")
@@ -467,7 +491,7 @@ _IFSTAT_FIELDS = ("rx_bytes", "rx_packets", "rx_errs", "rx_drop",
          "Get network interface stats for a running domain.", [
              _DOMAIN_ACTIVE_OPT,
              Opt("interface", OptType.DATA, "interface device specified by name or MAC Address",
-                 required=True),
+                 required=True, completer="domain_interface"),
              _JSON,
          ])
 def cmd_domifstat(ctl: Ctl, args: Args) -> bool:
