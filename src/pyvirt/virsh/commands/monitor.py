@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyvirt
 from pyvirt import constants as c
+from pyvirt.virsh.ctl import CommandError
 from pyvirt.virsh.registry import Opt, OptType, command, register_completer
 
 if TYPE_CHECKING:
@@ -195,7 +196,7 @@ def cmd_domblkinfo(ctl: Ctl, args: Args) -> bool:
     ctl.exclusive(args, "all", "device")
     dom = ctl.lookup_domain(args)
     show_all = args.bool("all")
-    device = args.string("device") if args.has("device") else None
+    device = args.string_quiet("device")
     if not show_all and not device:
         ctl.error("command 'domblkinfo' requires <device> option")
         return False
@@ -1137,7 +1138,31 @@ def _cpu_count(ctl: Ctl, dom: pyvirt.virDomain, flags: int, check_state: bool) -
             (flags & c.VIR_DOMAIN_AFFECT_LIVE and dom.isActive() < 1)
             or (flags & c.VIR_DOMAIN_AFFECT_CONFIG and dom.isPersistent() < 1)):
         return None
-    return int(dom.vcpusFlags(flags))
+    try:
+        return int(dom.vcpusFlags(flags))
+    except pyvirt.libvirtError as exc:
+        if exc.get_error_code() not in (c.VIR_ERR_NO_SUPPORT, c.VIR_ERR_INVALID_ARG):
+            raise
+        if flags & c.VIR_DOMAIN_VCPU_GUEST:
+            ctl.error("Failed to retrieve vCPU count from the guest")
+            raise
+    # older servers: the live values from virDomainGetMaxVcpus/GetInfo, else the XML
+    ctl.reset_error()
+    if not flags & (c.VIR_DOMAIN_AFFECT_LIVE | c.VIR_DOMAIN_AFFECT_CONFIG) \
+            and dom.isActive() == 1:
+        flags |= c.VIR_DOMAIN_AFFECT_LIVE
+    if flags & c.VIR_DOMAIN_AFFECT_LIVE:
+        if flags & c.VIR_DOMAIN_VCPU_MAXIMUM:
+            return int(dom.maxVcpus())
+        return int(dom.info()[3])
+    vcpu = _parse(dom.XMLDesc(c.VIR_DOMAIN_XML_INACTIVE)).find("vcpu")
+    try:
+        if flags & c.VIR_DOMAIN_VCPU_MAXIMUM:
+            return int(vcpu.text or "") if vcpu is not None else int("")
+        return int(vcpu.get("current", "")) if vcpu is not None else int("")
+    except ValueError:
+        which = "maximum" if flags & c.VIR_DOMAIN_VCPU_MAXIMUM else "current"
+        raise CommandError(f"Failed to retrieve {which} vcpu count") from None
 
 
 @command("vcpucount", "domain", "domain vcpu counts",
