@@ -1616,3 +1616,4 @@ def cmd_inject_nmi(ctl: Ctl, args: Args) -> bool:
 
 # the device commands register with this group (a separate module keeps this one readable)
 from pyvirt.virsh.commands import domain_devices as _devices  # noqa: E402,F401
+from pyvirt.virsh.commands import domain_tune as _tune  # noqa: E402,F401

@@ -1,0 +1,481 @@
+"""virsh's tuning commands of the "Domain Management" group (tools/virsh-domain.c): vcpupin,
+emulatorpin, schedinfo, memtune, blkiotune, numatune.
+
+Typed parameters print as virsh's "%-15s: %s" lines; the values come from libvirt-python's
+dictionaries, so their Python type stands for the typed parameter's type.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from pyvirt import constants as c
+from pyvirt.errors import libvirtError
+from pyvirt.virsh.commands.domain import exclusive, fail
+from pyvirt.virsh.ctl import CommandError, CommandFailed
+from pyvirt.virsh.registry import Opt, OptType, command
+
+if TYPE_CHECKING:
+    from pyvirt.virsh.ctl import Args, Ctl
+
+GROUP = "domain"
+
+_MEMORY_UNLIMITED = 9007199254740991  # VIR_DOMAIN_MEMORY_PARAM_UNLIMITED
+_NUMA_MODES = ("strict", "preferred", "interleave", "restrictive")
+
+
+def _affect(args: Args) -> int:
+    exclusive(args, ("current", "live"), ("current", "config"))
+    flags = c.VIR_DOMAIN_AFFECT_CURRENT
+    if args.bool("config"):
+        flags |= c.VIR_DOMAIN_AFFECT_CONFIG
+    if args.bool("live"):
+        flags |= c.VIR_DOMAIN_AFFECT_LIVE
+    return flags
+
+
+def param_text(value: Any) -> str:
+    """vshGetTypedParamValue for a libvirt-python value."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:f}"
+    return str(value)
+
+
+def _print_param(ctl: Ctl, field: str, text: str) -> None:
+    ctl.print(f"{field:<15}: {text}")
+
+
+# ---- CPU lists (virBitmapParse / virBitmapDataFormat) ------------------------------------------
+
+def format_cpus(cpus: tuple[bool, ...] | list[bool]) -> str:
+    """virBitmapDataFormat: set bits as ranges, "0-3,6"."""
+    parts: list[str] = []
+    i = 0
+    n = len(cpus)
+    while i < n:
+        if not cpus[i]:
+            i += 1
+            continue
+        start = i
+        while i + 1 < n and cpus[i + 1]:
+            i += 1
+        parts.append(str(start) if start == i else f"{start}-{i}")
+        i += 1
+    return ",".join(parts)
+
+
+def parse_cpulist(text: str, limit: int = 1024) -> set[int] | None:
+    """virBitmapParse: "0-3,^2,5" (spaces around items allowed); None when malformed."""
+    cpus: set[int] = set()
+    excluded: set[int] = set()
+    items = text.split(",")
+    for raw in items:
+        item = raw.strip(" \t\n\v\f\r")
+        if not item:
+            return None
+        neg = item.startswith("^")
+        if neg:
+            item = item[1:]
+        m = re.fullmatch(r"([0-9]+)(?:\s*-\s*([0-9]+))?", item)
+        if m is None or (neg and m.group(2) is not None):
+            return None
+        first = int(m.group(1))
+        last = int(m.group(2)) if m.group(2) is not None else first
+        if first > last or last >= limit:
+            return None
+        if neg:
+            excluded.add(first)
+        else:
+            cpus.update(range(first, last + 1))
+    return cpus - excluded
+
+
+def _node_cpus(ctl: Ctl) -> int:
+    """virshNodeGetCPUCount: the host's CPU count (CPU map, else node info)."""
+    try:
+        return int(ctl.conn.getCPUMap(0)[0])
+    except libvirtError:
+        ctl.reset_error()
+    info = ctl.conn.getInfo()
+    return int(info[4] * info[5] * info[6] * info[7])
+
+
+def _cpumap(ctl: Ctl, text: str, maxcpu: int) -> tuple[bool, ...]:
+    """virshParseCPUList: "r" for all host CPUs, else a CPU list within the host's."""
+    if text.startswith("r"):
+        return tuple([True] * maxcpu)
+    cpus = parse_cpulist(text)
+    if cpus is None:
+        # virBitmapParse's own error follows virsh's message
+        from pyvirt.errors import make_error
+
+        ctl.error(f"Invalid cpulist '{text}'")
+        ctl.report_libvirt_error(
+            make_error(c.VIR_ERR_INVALID_ARG, f"Failed to parse bitmap '{text}'"))
+        raise CommandFailed()
+    if not cpus:
+        raise CommandError(f"Invalid cpulist '{text}'")
+    last = max(cpus)
+    if last >= maxcpu:
+        raise CommandError(f"CPU {last} in cpulist '{text}' exceed the maxcpu {maxcpu}")
+    return tuple(i in cpus for i in range(maxcpu))
+
+
+def _vcpu_count(ctl: Ctl, dom: Any, flags: int) -> int | None:
+    """virshCPUCountCollect(checkState=True): None (message printed) when unavailable."""
+    if (flags & c.VIR_DOMAIN_AFFECT_LIVE and not dom.isActive()) or \
+            (flags & c.VIR_DOMAIN_AFFECT_CONFIG and not dom.isPersistent()):
+        if flags & c.VIR_DOMAIN_AFFECT_LIVE:
+            ctl.error("cannot get vcpupin for offline domain")
+        else:
+            ctl.error("cannot get vcpupin for transient domain")
+        return None
+    return int(dom.vcpusFlags(flags))
+
+
+# ---- vcpupin, emulatorpin ------------------------------------------------------------------
+
+@command("vcpupin", GROUP, "control or query domain vcpu affinity",
+         "Pin domain VCPUs to host physical CPUs.", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain"),
+             Opt("vcpu", OptType.INT, "vcpu number"),
+             Opt("cpulist", OptType.STRING,
+                 "host cpu number(s) to set, or omit option to query", empty_ok=True),
+             Opt("config", OptType.BOOL, "affect next boot"),
+             Opt("live", OptType.BOOL, "affect running domain"),
+             Opt("current", OptType.BOOL, "affect current domain"),
+         ])
+def cmd_vcpupin(ctl: Ctl, args: Args) -> bool:
+    flags = _affect(args)
+    cpulist = args.string("cpulist")
+    if cpulist is None:
+        exclusive(args, ("live", "config"))
+    vcpu = args.uint("vcpu")
+    if cpulist is not None and vcpu is None:
+        raise CommandError("vcpupin: Missing vCPU number in pin mode.")
+    maxcpu = _node_cpus(ctl)
+    dom = ctl.lookup_domain(args)
+    if cpulist is None:
+        ncpus = _vcpu_count(ctl, dom, flags | c.VIR_DOMAIN_VCPU_MAXIMUM)
+        if ncpus is None:
+            return False
+        if vcpu is not None and vcpu >= ncpus:
+            if flags & c.VIR_DOMAIN_AFFECT_LIVE or (
+                    not flags & c.VIR_DOMAIN_AFFECT_CONFIG and dom.isActive() == 1):
+                raise CommandError(
+                    f"vcpu {vcpu} is out of range of live cpu count {ncpus}")
+            raise CommandError(
+                f"vcpu {vcpu} is out of range of persistent cpu count {ncpus}")
+        info = dom.vcpuPinInfo(flags)
+        rows = [[str(i), format_cpus(cpus)] for i, cpus in enumerate(info[:ncpus])
+                if vcpu is None or i == vcpu]
+        ctl.print_table(["VCPU", "CPU Affinity"], rows)
+        return True
+    cpumap = _cpumap(ctl, cpulist, maxcpu)
+    if flags == c.VIR_DOMAIN_AFFECT_CURRENT and not args.bool("current"):
+        dom.pinVcpu(vcpu, cpumap)
+    else:
+        dom.pinVcpuFlags(vcpu, cpumap, flags)
+    return True
+
+
+@command("emulatorpin", GROUP, "control or query domain emulator affinity",
+         "Pin domain emulator threads to host physical CPUs.", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain"),
+             Opt("cpulist", OptType.STRING,
+                 "host cpu number(s) to set, or omit option to query", empty_ok=True),
+             Opt("config", OptType.BOOL, "affect next boot"),
+             Opt("live", OptType.BOOL, "affect running domain"),
+             Opt("current", OptType.BOOL, "affect current domain"),
+         ])
+def cmd_emulatorpin(ctl: Ctl, args: Args) -> bool:
+    flags = _affect(args)
+    chosen = args.bool("current") or args.bool("live") or args.bool("config")
+    dom = ctl.lookup_domain(args)
+    cpulist = args.string("cpulist")
+    maxcpu = _node_cpus(ctl)
+    if cpulist is None:
+        cpus = dom.emulatorPinInfo(flags)
+        ctl.print_extra("emulator: CPU Affinity")
+        ctl.print_extra("----------------------------------")
+        ctl.print_extra("       *: ", end="")
+        ctl.print(format_cpus(cpus))
+        return True
+    cpumap = _cpumap(ctl, cpulist, maxcpu)
+    dom.pinEmulator(cpumap, flags if chosen else c.VIR_DOMAIN_AFFECT_LIVE)
+    return True
+
+
+# ---- scheduler -------------------------------------------------------------------------------
+
+def _typed_value(field: str, current: Any, text: str) -> Any:
+    """virTypedParamsAddFromString with the type of the parameter's current value."""
+    def bad(kind: str) -> None:
+        from pyvirt.errors import make_error, report
+
+        report(make_error(c.VIR_ERR_INVALID_ARG,
+                          f"Invalid value for field '{field}': expected {kind}"))
+        raise CommandFailed()
+
+    if isinstance(current, bool):
+        if text in ("1", "yes", "true"):
+            return True
+        if text in ("0", "no", "false"):
+            return False
+        bad("boolean")
+    if isinstance(current, float):
+        try:
+            return float(text)
+        except ValueError:
+            bad("double")
+    if isinstance(current, int):
+        try:
+            value = int(text, 0)
+        except ValueError:
+            value = None
+        if value is None or value < 0:
+            bad("unsigned int")
+        return value
+    return text
+
+
+@command("schedinfo", GROUP, "show/set scheduler parameters",
+         "Show/Set scheduler parameters.", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain"),
+             Opt("weight", OptType.INT, "weight for XEN_CREDIT", named_only=True),
+             Opt("cap", OptType.INT, "cap for XEN_CREDIT", named_only=True),
+             Opt("current", OptType.BOOL, "get/set current scheduler info"),
+             Opt("config", OptType.BOOL, "get/set value to be used on next boot"),
+             Opt("live", OptType.BOOL, "get/set value from running domain"),
+             Opt("set", OptType.ARGV, "parameter=value"),
+         ])
+def cmd_schedinfo(ctl: Ctl, args: Args) -> bool:
+    flags = _affect(args)
+    config, live = args.bool("config"), args.bool("live")
+    current = args.bool("current")
+    query = c.VIR_DOMAIN_AFFECT_CURRENT if config and live else flags
+    dom = ctl.lookup_domain(args)
+    try:
+        sched, nparams = dom.schedulerType()
+    except libvirtError as exc:
+        ctl.save_error(exc)
+        _print_param(ctl, "Scheduler", "Unknown")
+        return False
+    _print_param(ctl, "Scheduler", sched)
+    if not nparams:
+        return False
+
+    def fetch() -> dict[str, Any]:
+        if flags or current:
+            return dict(dom.schedulerParametersFlags(query))
+        return dict(dom.schedulerParameters())
+
+    params = fetch()
+    updates: dict[str, Any] = {}
+    pairs: list[tuple[str, str]] = []
+    for item in args.argv("set"):
+        field, sep, value = item.partition("=")
+        if not sep:
+            raise CommandError("Invalid syntax for --set, expecting name=value")
+        pairs.append((field, value))
+    for name in ("cap", "weight"):
+        given = args.string(name)
+        if given is not None:
+            pairs.append((name, given))
+    for field, value in pairs:
+        if field not in params:
+            raise CommandError(f"invalid scheduler option: {field}")
+        updates[field] = _typed_value(field, params[field], value)
+    if updates:
+        if flags or current:
+            dom.setSchedulerParametersFlags(updates, flags)
+        else:
+            dom.setSchedulerParameters(updates)
+        params = fetch()
+    elif live and config:
+        raise CommandError("cannot query both live and config at once")
+    for field, value in params.items():
+        _print_param(ctl, field, param_text(value))
+    return True
+
+
+# ---- memtune, blkiotune, numatune -------------------------------------------------------------
+
+_SCALE = {"": 1024, "b": 1, "bytes": 1, "k": 1024, "kib": 1024, "kb": 1000,
+          "m": 1024**2, "mib": 1024**2, "mb": 1000**2, "g": 1024**3, "gib": 1024**3,
+          "gb": 1000**3, "t": 1024**4, "tib": 1024**4, "tb": 1000**4,
+          "p": 1024**5, "pib": 1024**5, "pb": 1000**5, "e": 1024**6, "eib": 1024**6,
+          "eb": 1000**6}
+_LLONG_MAX = (1 << 63) - 1
+
+
+def _memtune_size(args: Args, name: str) -> int | None:
+    """virshMemtuneGetSize: KiB (rounded up); a negative number means unlimited."""
+    text = args.string_quiet(name)
+    if text is None:
+        return None
+    m = re.match(r"[ \t\n\v\f\r]*([+-]?[0-9]+)(.*)\Z", text, re.S)
+    if m is None:
+        raise CommandError(f"Unable to parse integer parameter {name}")
+    value = int(m.group(1))
+    if value < 0:
+        return _MEMORY_UNLIMITED
+    scale = _SCALE.get(m.group(2).lower())
+    if scale is None or value > _LLONG_MAX // scale:
+        raise CommandError(f"Unable to parse integer parameter {name}")
+    return (value * scale + 1023) // 1024
+
+
+@command("memtune", GROUP, "Get or set memory parameters",
+         "Get or set the current memory parameters for a guest domain.\n    To get the memory "
+         "parameters use following command: \n\n    virsh # memtune <domain>", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain"),
+             Opt("hard-limit", OptType.INT, "Max memory, as scaled integer (default KiB)"),
+             Opt("soft-limit", OptType.INT,
+                 "Memory during contention, as scaled integer (default KiB)"),
+             Opt("swap-hard-limit", OptType.INT,
+                 "Max memory plus swap, as scaled integer (default KiB)"),
+             Opt("min-guarantee", OptType.INT,
+                 "Min guaranteed memory, as scaled integer (default KiB)"),
+             Opt("config", OptType.BOOL, "affect next boot"),
+             Opt("live", OptType.BOOL, "affect running domain"),
+             Opt("current", OptType.BOOL, "affect current domain"),
+         ])
+def cmd_memtune(ctl: Ctl, args: Args) -> bool:
+    flags = _affect(args)
+    dom = ctl.lookup_domain(args)
+    updates: dict[str, int] = {}
+    for name in ("hard-limit", "soft-limit", "swap-hard-limit", "min-guarantee"):
+        value = _memtune_size(args, name)
+        if value is not None:
+            updates[name.replace("-", "_")] = value
+    if updates:
+        try:
+            dom.setMemoryParameters(updates, flags)
+        except libvirtError as exc:
+            return fail(ctl, "Unable to change memory parameters", exc)
+        return True
+    try:
+        params = dom.memoryParameters(flags)
+    except libvirtError as exc:
+        return fail(ctl, "Unable to get number of memory parameters", exc)
+    for field, value in params.items():
+        if isinstance(value, int) and value == _MEMORY_UNLIMITED:
+            _print_param(ctl, field, "unlimited")
+        else:
+            _print_param(ctl, field, param_text(value))
+    return True
+
+
+_BLKIO_STRINGS = (("device-weights", "device_weight"),
+                  ("device-read-iops-sec", "device_read_iops_sec"),
+                  ("device-write-iops-sec", "device_write_iops_sec"),
+                  ("device-read-bytes-sec", "device_read_bytes_sec"),
+                  ("device-write-bytes-sec", "device_write_bytes_sec"))
+
+
+@command("blkiotune", GROUP, "Get or set blkio parameters",
+         "Get or set the current blkio parameters for a guest domain.\n    To get the blkio "
+         "parameters use following command: \n\n    virsh # blkiotune <domain>", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain"),
+             Opt("weight", OptType.INT, "IO Weight"),
+             Opt("device-weights", OptType.STRING,
+                 "per-device IO Weights, in the form of /path/to/device,weight,...",
+                 completer="empty"),
+             Opt("device-read-iops-sec", OptType.STRING,
+                 "per-device read I/O limit per second, in the form of "
+                 "/path/to/device,read_iops_sec,...", completer="empty"),
+             Opt("device-write-iops-sec", OptType.STRING,
+                 "per-device write I/O limit per second, in the form of "
+                 "/path/to/device,write_iops_sec,...", completer="empty"),
+             Opt("device-read-bytes-sec", OptType.STRING,
+                 "per-device bytes read per second, in the form of "
+                 "/path/to/device,read_bytes_sec,...", completer="empty"),
+             Opt("device-write-bytes-sec", OptType.STRING,
+                 "per-device bytes wrote per second, in the form of "
+                 "/path/to/device,write_bytes_sec,...", completer="empty"),
+             Opt("config", OptType.BOOL, "affect next boot"),
+             Opt("live", OptType.BOOL, "affect running domain"),
+             Opt("current", OptType.BOOL, "affect current domain"),
+         ])
+def cmd_blkiotune(ctl: Ctl, args: Args) -> bool:
+    flags = _affect(args)
+    dom = ctl.lookup_domain(args)
+    updates: dict[str, Any] = {}
+    weight = args.int("weight")
+    if weight is not None:
+        if weight <= 0:
+            raise CommandError(f"Invalid value of {weight} for I/O weight")
+        updates["weight"] = weight
+    for opt, field in _BLKIO_STRINGS:
+        text = args.string_quiet(opt)
+        if text is not None:
+            updates[field] = text
+    if updates:
+        try:
+            dom.setBlkioParameters(updates, flags)
+        except libvirtError as exc:
+            return fail(ctl, "Unable to change blkio parameters", exc)
+        return True
+    try:
+        params = dom.blkioParameters(flags)
+    except libvirtError as exc:
+        return fail(ctl, "Unable to get number of blkio parameters", exc)
+    for field, value in params.items():
+        _print_param(ctl, field, param_text(value))
+    return True
+
+
+@command("numatune", GROUP, "Get or set numa parameters",
+         "Get or set the current numa parameters for a guest domain.\n    To get the numa "
+         "parameters use following command: \n\n    virsh # numatune <domain>", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain"),
+             Opt("mode", OptType.STRING,
+                 "NUMA mode, one of strict, preferred and interleave \nor a number from the "
+                 "virDomainNumatuneMemMode enum"),
+             Opt("nodeset", OptType.STRING, "NUMA node selections to set"),
+             Opt("config", OptType.BOOL, "affect next boot"),
+             Opt("live", OptType.BOOL, "affect running domain"),
+             Opt("current", OptType.BOOL, "affect current domain"),
+         ])
+def cmd_numatune(ctl: Ctl, args: Args) -> bool:
+    flags = _affect(args)
+    dom = ctl.lookup_domain(args)
+    updates: dict[str, Any] = {}
+    nodeset = args.string("nodeset")
+    if nodeset is not None:
+        updates["numa_nodeset"] = nodeset
+    mode = args.string("mode")
+    if mode is not None:
+        if mode in _NUMA_MODES:
+            updates["numa_mode"] = _NUMA_MODES.index(mode)
+        else:
+            try:
+                updates["numa_mode"] = int(mode, 0)
+            except ValueError:
+                raise CommandError(f"Invalid mode: {mode}") from None
+    if updates:
+        try:
+            dom.setNumaParameters(updates, flags)
+        except libvirtError as exc:
+            return fail(ctl, "Unable to change numa parameters", exc)
+        return True
+    try:
+        params = dom.numaParameters(flags)
+    except libvirtError as exc:
+        return fail(ctl, "Unable to get number of memory parameters", exc)
+    for field, value in params.items():
+        if field == "numa_mode" and isinstance(value, int) and 0 <= value < len(_NUMA_MODES):
+            _print_param(ctl, field, _NUMA_MODES[value])
+        else:
+            _print_param(ctl, field, param_text(value))
+    return True
