@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
@@ -65,14 +64,21 @@ def _detach(dom: Any, xml: str, flags: int, current: bool) -> None:
 
 # ---- addresses (virshAddressParse / virshAddressFormat) ------------------------------------
 
-@dataclass
 class Address:
-    """One device address as virsh's --address option spells it."""
+    """One device address as virsh's --address option spells it.
 
-    type: str  # "pci", "drive" (ide/scsi/sata), "ccw", "usb"
-    kind: str  # the prefix given: pci, ide, scsi, sata, ccw, usb
-    values: tuple[int, ...]
-    multifunction: bool = False
+    ``type`` is the XML address type ("pci", "drive" for ide/scsi/sata, "ccw", "usb"),
+    ``kind`` the prefix given. A plain class: importing dataclasses costs start-up time.
+    """
+
+    __slots__ = ("type", "kind", "values", "multifunction")
+
+    def __init__(self, type: str, kind: str, values: tuple[int, ...],  # noqa: A002
+                 multifunction: bool = False) -> None:
+        self.type = type
+        self.kind = kind
+        self.values = values
+        self.multifunction = multifunction
 
     def element(self) -> _Element:
         from lxml import etree
