@@ -31,6 +31,33 @@ if TYPE_CHECKING:
 
 GROUP = "domain"
 
+# virsh's order of the group (domManagementCmds), which "help domain" follows; the group
+# spans modules (domain, domain_devices, domain_tune, monitor), so registration order
+# alone cannot give it
+TABLE_ORDER: tuple[str, ...] = (
+    "attach-device", "attach-disk", "attach-interface", "autostart", "blkdeviotune",
+    "blkiotune", "blockcommit", "blockcopy", "blockjob", "blockpull", "blockresize",
+    "change-media", "console", "cpu-stats", "create", "define", "desc", "destroy",
+    "detach-device", "detach-device-alias", "detach-disk", "detach-interface", "domdisplay",
+    "domfsfreeze", "domfsthaw", "domfsinfo", "domfstrim", "domhostname", "domid",
+    "domif-setlink", "domiftune", "domjobabort", "domjobinfo", "domlaunchsecinfo",
+    "domsetlaunchsecstate", "domname", "domrename", "dompmsuspend", "dompmwakeup", "domuuid",
+    "domxml-from-native", "domxml-to-native", "dump", "dumpxml", "edit", "get-user-sshkeys",
+    "inject-nmi", "iothreadinfo", "iothreadpin", "iothreadadd", "iothreadset", "iothreaddel",
+    "send-key", "send-process-signal", "lxc-enter-namespace", "managedsave",
+    "managedsave-remove", "managedsave-edit", "managedsave-dumpxml", "managedsave-define",
+    "memtune", "perf", "metadata", "migrate", "migrate-setmaxdowntime",
+    "migrate-getmaxdowntime", "migrate-compcache", "migrate-setspeed", "migrate-getspeed",
+    "migrate-postcopy", "numatune", "qemu-attach", "qemu-monitor-command", "qemu-monitor-event",
+    "qemu-agent-command", "guest-agent-timeout", "reboot", "reset", "restore", "resume", "save",
+    "save-image-define", "save-image-dumpxml", "save-image-edit", "schedinfo", "screenshot",
+    "set-lifecycle-action", "set-user-sshkeys", "set-user-password", "setmaxmem", "setmem",
+    "setvcpus", "shutdown", "start", "suspend", "ttyconsole", "undefine", "update-device",
+    "update-memory-device", "vcpucount", "vcpuinfo", "vcpupin", "emulatorpin", "vncdisplay",
+    "guestvcpus", "setvcpu", "domblkthreshold", "guestinfo", "domdirtyrate-calc",
+    "dom-fd-associate"
+)
+
 
 # ---- shared helpers ------------------------------------------------------------------------
 
