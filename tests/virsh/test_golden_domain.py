@@ -273,6 +273,18 @@ DEFAULT_CASES: list[str] = [
     "numatune test --mode interleave --nodeset 0; numatune test",
     "numatune test --mode bogus",
     "numatune test --mode 2 --config; numatune test --config",
+    "send-key test KEY_A 30 0x1e 010",
+    "send-key test KEY_BOGUS",
+    "send-key test --codeset win32 VK_A",
+    "send-key test --codeset os_x ANSI_A",
+    "send-key test --codeset rfb 30",
+    "send-key test --codeset bogus 30",
+    "send-key test --codeset xt KEY_A",
+    "send-key test 0x10000",
+    "send-key test 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17",
+    "send-key test --holdtime 100 KEY_LEFTCTRL KEY_C",
+    "send-key test --holdtime -1 KEY_A",
+    "destroy test; send-key test KEY_A",
     # power management, NMI
     "dompmsuspend test mem",
     "dompmsuspend test bogus",
@@ -591,7 +603,7 @@ HELP_COMMANDS = [
     "inject-nmi", "attach-device", "detach-device", "detach-device-alias", "update-device",
     "attach-disk", "detach-disk", "attach-interface", "detach-interface", "ttyconsole",
     "domxml-to-native", "domxml-from-native", "vcpupin", "emulatorpin", "schedinfo",
-    "memtune", "blkiotune", "numatune",
+    "memtune", "blkiotune", "numatune", "send-key",
 ]
 
 

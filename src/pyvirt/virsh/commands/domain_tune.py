@@ -1,5 +1,5 @@
 """virsh's tuning commands of the "Domain Management" group (tools/virsh-domain.c): vcpupin,
-emulatorpin, schedinfo, memtune, blkiotune, numatune.
+emulatorpin, schedinfo, memtune, blkiotune, numatune; and send-key.
 
 Typed parameters print as virsh's "%-15s: %s" lines; the values come from libvirt-python's
 dictionaries, so their Python type stands for the typed parameter's type.
@@ -478,4 +478,65 @@ def cmd_numatune(ctl: Ctl, args: Args) -> bool:
             _print_param(ctl, field, _NUMA_MODES[value])
         else:
             _print_param(ctl, field, param_text(value))
+    return True
+
+
+# ---- send-key ----------------------------------------------------------------------------------
+
+_CODESETS = ("linux", "xt", "atset1", "atset2", "atset3", "os_x", "xt_kbd", "usb", "win32",
+             "qnum")
+_MAX_KEYS = 16  # VIR_DOMAIN_SEND_KEY_MAX_KEYS
+
+
+def _key_number(text: str) -> int | None:
+    """virshKeyCodeGetInt: a number in C's base-0 spelling (0x.., 0.. octal), at most 0xffff."""
+    m = re.fullmatch(r"[ \t\n\v\f\r]*\+?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)", text)
+    if m is None:
+        return None
+    digits = m.group(1)
+    if digits[:2].lower() == "0x":
+        value = int(digits, 16)
+    elif digits.startswith("0"):
+        value = int(digits, 8)
+    else:
+        value = int(digits)
+    return value if value <= 0xFFFF else None
+
+
+def _key_by_name(codeset: str, name: str) -> int | None:
+    from pyvirt.virsh.commands import domain_keycodes as keys
+
+    table = {"linux": keys.LINUX, "os_x": keys.OS_X, "win32": keys.WIN32}.get(codeset, {})
+    return table.get(name)
+
+
+@command("send-key", GROUP, "Send keycodes to the guest",
+         "Send keycodes (integers or symbolic names) to the guest", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain_active"),
+             Opt("codeset", OptType.STRING,
+                 "the codeset of keycodes, default:linux", named_only=True),
+             Opt("holdtime", OptType.INT,
+                 "the time (in milliseconds) how long the keys will be held", named_only=True),
+             Opt("keycode", OptType.ARGV, "the key code", required=True),
+         ])
+def cmd_send_key(ctl: Ctl, args: Args) -> bool:
+    dom = ctl.lookup_domain(args)
+    codeset = args.string_quiet("codeset") or "linux"
+    holdtime = args.uint("holdtime", 0) or 0
+    if codeset == "rfb":
+        codeset = "qnum"  # qnum's old name
+    if codeset not in _CODESETS:
+        raise CommandError(f"unknown codeset: '{codeset}'")
+    codes: list[int] = []
+    for key in args.argv("keycode"):
+        if len(codes) == _MAX_KEYS:
+            raise CommandError("too many keycodes")
+        code = _key_number(key)
+        if code is None:
+            code = _key_by_name(codeset, key)
+        if code is None:
+            raise CommandError(f"invalid keycode: '{key}'")
+        codes.append(code)
+    dom.sendKey(_CODESETS.index(codeset), holdtime, codes, len(codes), 0)
     return True
