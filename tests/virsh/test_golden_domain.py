@@ -648,3 +648,114 @@ def test_desc_json(pyvirsh) -> None:
     assert _json(pyvirsh, "desc test --json") == {"title": False, "text": ""}
     assert _json(pyvirsh, "desc test --title --new-desc T; desc test --title --json") == {
         "title": True, "text": "T"}
+
+
+# ---- console ---------------------------------------------------------------------------------
+
+def _run_in_pty(argv: list[str], env: dict[str, str], timeout: float = 10) -> tuple[str, int]:
+    import pty
+    import select
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.execvpe(argv[0], argv, env)
+    out = b""
+    end = time.time() + timeout
+    while time.time() < end:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if not ready:
+            continue
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return out.decode(), os.waitstatus_to_exitcode(status)
+
+
+# real virsh on a terminal first warns that polkit is unavailable (this machine's setup)
+_POLKIT = re.compile(r"Authorization not available\..*?\r\n")
+
+
+@pytest.mark.parametrize("case", ["console test", "destroy test; console test",
+                                  "console test --devname serial0"])
+def test_console_on_a_terminal_matches_virsh(virsh_env, case: str) -> None:
+    if not os.path.exists(REAL_VIRSH):
+        pytest.skip("real virsh is not installed")
+    env = virsh_env(None)
+    ours = _run_in_pty([sys.executable, "-m", "pyvirt.virsh", "-c", DEFAULT, case], env)
+    theirs = _run_in_pty([REAL_VIRSH, "-c", DEFAULT, case], env)
+    assert ours == (_POLKIT.sub("", theirs[0]), theirs[1])
+
+
+class _FakeStream:
+    """A console stream: what the guest 'prints', and what it was sent."""
+
+    def __init__(self, output: list[bytes]) -> None:
+        self.output = list(output)
+        self.sent = b""
+        self.finished = False
+        self.aborted = False
+
+    def recv(self, nbytes: int) -> bytes:
+        import time
+
+        if self.output:
+            return self.output.pop(0)
+        time.sleep(0.05)
+        return -2  # type: ignore[return-value] - libvirt's "nothing yet"
+
+    def send(self, data: bytes) -> int:
+        self.sent += data
+        return len(data)
+
+    def finish(self) -> None:
+        self.finished = True
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+def test_console_session_relays_until_escape() -> None:
+    from pyvirt.virsh.commands.domain_console import ConsoleSession, ConsoleState, escape_byte
+
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    stream = _FakeStream([b"login: "])
+    session = ConsoleSession(stream, escape_byte("^]"), in_fd=in_r, out_fd=out_w)
+    os.write(in_w, b"root\n" + b"\x1d" + b"ignored")
+    assert session.run() is True
+    assert session.state is ConsoleState.CLOSED
+    assert stream.sent == b"root\n" and stream.finished
+    assert os.read(out_r, 100) == b"login: "
+    for fd in (in_r, in_w, out_r, out_w):
+        os.close(fd)
+
+
+def test_console_session_ends_with_the_stream() -> None:
+    from pyvirt.virsh.commands.domain_console import ConsoleSession
+
+    class _Closing(_FakeStream):
+        def recv(self, nbytes: int) -> bytes:
+            return self.output.pop(0) if self.output else b""
+
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    stream = _Closing([b"bye\r\n"])
+    assert ConsoleSession(stream, 0x1D, in_fd=in_r, out_fd=out_w).run() is True
+    assert os.read(out_r, 100) == b"bye\r\n"
+    for fd in (in_r, in_w, out_r, out_w):
+        os.close(fd)
+
+
+def test_escape_byte() -> None:
+    from pyvirt.virsh.commands.domain_console import escape_byte
+
+    assert escape_byte("^]") == 0x1D
+    assert escape_byte("^A") == 0x01
+    assert escape_byte("~") == ord("~")
