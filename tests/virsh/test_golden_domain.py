@@ -55,6 +55,14 @@ DOMAIN_XML = """<domain type='test'>
 # Input files, written into the test's tmp_path ({tmp} in the cases).
 FILES = {
     "dom.xml": DOMAIN_XML,
+    "gfx.xml": DOMAIN_XML.replace("<name>demo</name>", "<name>gfx</name>")
+                         .replace("<uuid>8b4c3f9e-3d1e-4f4c-9a57-5a2a34f3b6d1</uuid>", "")
+                         .replace("<graphics type='vnc' port='5904' listen='127.0.0.1'/>",
+                                  "<graphics type='vnc' port='5904' listen='0.0.0.0' "
+                                  "passwd='secret'/><graphics type='spice' port='5910' "
+                                  "tlsPort='5911' passwd='pw'><listen type='address' "
+                                  "address='::1'/></graphics><graphics type='rdp' "
+                                  "port='3389' listen='10.0.0.1'/>"),
     "bad.xml": "<domain\n",
     "disk.xml": "<disk type='file' device='disk'><source file='/tmp/x.img'/>"
                 "<target dev='vdb'/></disk>\n",
@@ -299,6 +307,15 @@ DEFAULT_CASES: list[str] = [
     "domxml-from-native qemu-argv {tmp}/dom.xml",
     "domxml-from-native qemu-argv {tmp}/missing.xml",
     "ttyconsole test",
+    "domdisplay test",
+    "create {tmp}/gfx.xml; domdisplay gfx",
+    "create {tmp}/gfx.xml; domdisplay gfx --all",
+    "create {tmp}/gfx.xml; domdisplay gfx --type spice --include-password",
+    "create {tmp}/gfx.xml; domdisplay gfx --include-password",
+    "create {tmp}/gfx.xml; domdisplay gfx --type dbus",
+    "create {tmp}/gfx.xml; domdisplay gfx --all --type vnc",
+    "create {tmp}/dom.xml; domdisplay demo",
+    "destroy test; domdisplay test",
     # devices
     "attach-device test {tmp}/disk.xml",
     "attach-device test {tmp}/disk.xml --config",
@@ -603,7 +620,7 @@ HELP_COMMANDS = [
     "inject-nmi", "attach-device", "detach-device", "detach-device-alias", "update-device",
     "attach-disk", "detach-disk", "attach-interface", "detach-interface", "ttyconsole",
     "domxml-to-native", "domxml-from-native", "vcpupin", "emulatorpin", "schedinfo",
-    "memtune", "blkiotune", "numatune", "send-key",
+    "memtune", "blkiotune", "numatune", "send-key", "domdisplay",
 ]
 
 

@@ -1392,6 +1392,111 @@ def cmd_vncdisplay(ctl: Ctl, args: Args) -> bool:
     return True
 
 
+def _one_display(ctl: Ctl, scheme: str, root: Any) -> str | None:
+    """virshGetOneDisplay: the URI of the domain's first ``scheme`` display, if any."""
+    def text(what: str) -> str | None:
+        value = root.xpath(f"string(/domain/devices/graphics[@type='{scheme}']/{what})")
+        return str(value) if value else None
+
+    def number(what: str) -> int:
+        value = text(what)
+        try:
+            return int(value or "")
+        except ValueError:
+            return 0
+
+    if scheme == "dbus":
+        address = text("@address")
+        if address is None:
+            return None
+        if address.startswith("unix:path="):
+            return f"dbus+unix://{address[10:]}"
+        ctl.error(f"'{address}' D-Bus address is not handled")
+        return None
+    port = number("@port")
+    tls_port = number("@tlsPort")
+    listen = text("@listen")
+    sockpath = text("listen/@socket") if text("listen/@type") == "socket" else None
+    if not port and not tls_port and not sockpath:
+        return None
+    if listen is None:
+        listen = text("listen/@address")
+    elif _is_wildcard(listen):
+        from urllib.parse import urlsplit
+
+        listen = urlsplit(ctl.conn.getURI()).hostname
+    passwd = text("@passwd")
+    uri = f"{scheme}+unix://" if sockpath else f"{scheme}://"
+    if scheme == "vnc" and passwd:
+        uri += f":{passwd}@"
+    if sockpath:
+        uri += sockpath
+    elif not listen:
+        uri += "localhost"
+    elif ":" in listen:
+        uri += f"[{listen}]"
+    else:
+        uri += listen
+    if port:
+        uri += f":{port - 5900 if scheme == 'vnc' else port}"
+    query = ""
+    if tls_port:
+        query += f"tls-port={tls_port}&"
+    if scheme == "spice" and passwd:
+        query += f"password={passwd}&"
+    return uri + ("?" + query[:-1] if query else "")
+
+
+def _is_wildcard(address: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(address).is_unspecified
+    except ValueError:
+        return False
+
+
+@command("domdisplay", GROUP, "domain display connection URI",
+         "Output the IP address and port number for the graphical display.", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain_active"),
+             Opt("include-password", OptType.BOOL,
+                 "includes the password into the connection URI if available"),
+             Opt("type", OptType.STRING,
+                 "select particular graphical display (e.g. \"vnc\", \"spice\", \"rdp\", "
+                 "\"dbus\")"),
+             Opt("all", OptType.BOOL, "show all possible graphical displays"),
+         ])
+def cmd_domdisplay(ctl: Ctl, args: Args) -> bool:
+    from lxml import etree
+
+    exclusive(args, ("all", "type"))
+    show_all = args.bool("all")
+    dom = ctl.lookup_domain(args)
+    if not dom.isActive():
+        raise CommandError("Domain is not running")
+    flags = c.VIR_DOMAIN_XML_SECURE if args.bool("include-password") else 0
+    kind = args.string("type")
+    root = etree.fromstring(dom.XMLDesc(flags).encode())
+    found = False
+    for scheme in ("vnc", "spice", "rdp", "dbus"):
+        if not show_all and kind and kind != scheme:
+            continue
+        display = _one_display(ctl, scheme, root)
+        if display is None:
+            continue
+        ctl.print(display, end="")
+        found = True
+        if not show_all:
+            break
+        ctl.print()
+    if not found:
+        if kind:
+            raise CommandError(f"No graphical display with type '{kind}' found")
+        raise CommandError("No graphical display found")
+    return True
+
+
 @command("ttyconsole", GROUP, "tty console",
          "Output the device for the TTY console.", [
              Opt("domain", OptType.DATA,
