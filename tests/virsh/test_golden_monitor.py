@@ -347,3 +347,35 @@ def test_monitor_help_matches_virsh(pyvirsh, real_virsh, name: str) -> None:
     ours, theirs = pyvirsh("help", name), real_virsh("help", name)
     assert (strip_json_option(ours.stdout), ours.stderr, ours.status) == (
         theirs.stdout, theirs.stderr, theirs.status)
+
+
+def test_list_falls_back_without_list_all_domains() -> None:
+    """virshDomainListCollect's path for servers without virConnectListAllDomains."""
+    import io
+
+    from pyvirt import constants as c
+    from pyvirt.errors import make_error
+    from pyvirt.virsh.commands.monitor import collect_domains
+    from pyvirt.virsh.ctl import Ctl
+
+    ctl = Ctl(uri=DEFAULT, stdout=io.StringIO())
+
+    def no_support(flags: int = 0) -> list[object]:
+        raise make_error(c.VIR_ERR_NO_SUPPORT, "virConnectListAllDomains")
+
+    ctl.conn.listAllDomains = no_support  # type: ignore[method-assign]
+    both_states = c.VIR_CONNECT_LIST_DOMAINS_ACTIVE | c.VIR_CONNECT_LIST_DOMAINS_INACTIVE
+
+    def names(flags: int) -> list[str]:
+        doms = collect_domains(ctl, flags)
+        assert doms is not None
+        return [d.name() for d in doms]
+
+    assert names(both_states) == ["test"]
+    assert names(c.VIR_CONNECT_LIST_DOMAINS_INACTIVE) == []
+    assert names(both_states | c.VIR_CONNECT_LIST_DOMAINS_NO_SNAPSHOT) == ["test"]
+    assert names(both_states | c.VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT) == []
+    assert names(both_states | c.VIR_CONNECT_LIST_DOMAINS_TRANSIENT) == []
+    assert names(both_states | c.VIR_CONNECT_LIST_DOMAINS_RUNNING) == ["test"]
+    assert names(both_states | c.VIR_CONNECT_LIST_DOMAINS_PAUSED) == []
+    ctl.close()

@@ -885,6 +885,41 @@ def _filter_domains(doms: list[pyvirt.virDomain], flags: int) -> list[pyvirt.vir
     return kept
 
 
+def _collect_old(ctl: Ctl, flags: int) -> list[pyvirt.virDomain] | None:
+    """virshDomainListCollect's fallback for servers without virConnectListAllDomains:
+    ids of running domains, names of defined ones, then client-side filtering."""
+    conn = ctl.conn
+    want_active = not flags & _ACTIVE_FILTERS or flags & c.VIR_CONNECT_LIST_DOMAINS_ACTIVE
+    want_inactive = not flags & _ACTIVE_FILTERS or flags & c.VIR_CONNECT_LIST_DOMAINS_INACTIVE
+    doms = []
+    if want_active:
+        try:
+            ids = conn.listDomainsID()
+        except pyvirt.libvirtError as exc:
+            _fail(ctl, "Failed to list active domains", exc)
+            return None
+        for dom_id in ids:
+            try:
+                doms.append(conn.lookupByID(dom_id))
+            except pyvirt.libvirtError:
+                continue  # gone meanwhile
+    if want_inactive:
+        try:
+            names = conn.listDefinedDomains()
+        except pyvirt.libvirtError as exc:
+            _fail(ctl, "Failed to list inactive domains", exc)
+            return None
+        for name in names:
+            try:
+                doms.append(conn.lookupByName(name))
+            except pyvirt.libvirtError:
+                continue
+    ctl.reset_error()
+    doms = _filter_domains(doms, flags)
+    doms.sort(key=_list_sort_key)
+    return doms
+
+
 def collect_domains(ctl: Ctl, flags: int) -> list[pyvirt.virDomain] | None:
     """virshDomainListCollect: listAllDomains with virsh's retry on unknown flags; None after
     printing virsh's error."""
@@ -892,7 +927,11 @@ def collect_domains(ctl: Ctl, flags: int) -> list[pyvirt.virDomain] | None:
     try:
         doms = list(conn.listAllDomains(flags))
     except pyvirt.libvirtError as exc:
-        if exc.get_error_code() != c.VIR_ERR_INVALID_ARG:
+        code = exc.get_error_code()
+        if code == c.VIR_ERR_NO_SUPPORT:
+            ctl.reset_error()
+            return _collect_old(ctl, flags)
+        if code != c.VIR_ERR_INVALID_ARG:
             _fail(ctl, "Failed to list domains", exc)
             return None
         try:
