@@ -293,6 +293,38 @@ DEFAULT_CASES: list[str] = [
     "send-key test --holdtime 100 KEY_LEFTCTRL KEY_C",
     "send-key test --holdtime -1 KEY_A",
     "destroy test; send-key test KEY_A",
+    # guest side: dump, lifecycle actions, passwords, file systems, jobs, signals, IOThreads
+    "dump test {tmp}/core",
+    "dump test {tmp}/core --verbose --memory-only --format kdump-zlib",
+    "dump test {tmp}/core --format elf",
+    "dump test {tmp}/core --memory-only --format bogus",
+    "dump test {tmp}/core --live --crash --bypass-cache --reset",
+    "dump test {tmp}/core --bypass-cache --reset",
+    "set-lifecycle-action test poweroff restart; dumpxml test --xpath //on_poweroff",
+    "set-lifecycle-action test bogus restart",
+    "set-lifecycle-action test crash bogus",
+    "set-lifecycle-action test reboot preserve --config",
+    "set-user-password test root pw",
+    "set-user-password test root pw --encrypted",
+    "domfsinfo test",
+    "destroy test; domfsinfo test",
+    "domfsfreeze test",
+    "domfsfreeze test --mountpoint /",
+    "domfsthaw test /boot",
+    "domfstrim test --minimum 10 --mountpoint /",
+    "domjobabort test",
+    "domjobabort test --postcopy",
+    "send-process-signal test 1 9",
+    "send-process-signal test 1 SIGKILL",
+    "send-process-signal test 1 sig_term",
+    "send-process-signal test 1 bogus",
+    "send-process-signal test 1 -5",
+    "iothreadinfo test",
+    "iothreadadd test 5; iothreadinfo test",
+    "iothreadadd test 0",
+    "iothreadadd test 2 --config; iothreadinfo test --config; iothreaddel test 2 --config; "
+    "iothreadinfo --config test",
+    "iothreaddel test 9",
     # power management, NMI
     "dompmsuspend test mem",
     "dompmsuspend test bogus",
@@ -448,6 +480,14 @@ XFAIL: dict[str, str] = {
     "numatune test --mode 2 --config; numatune test --config":
         "libvirt's test driver refuses a static-placement numatune without a nodeset; "
         "pyvirt's test driver accepts it",
+    "dump test {tmp}/core --live --crash --bypass-cache --reset":
+        "libvirt's public API refuses DUMP_CRASH|DUMP_LIVE before the driver; pyvirt's "
+        "virDomainCoreDump passes them on",
+    "iothreadadd test 5; iothreadinfo test":
+        "libvirt's test driver pins a new IOThread to the domain's vCPU CPUs (0-1); pyvirt's "
+        "to every host CPU (0-7)",
+    "iothreadadd test 2 --config; iothreadinfo test --config; iothreaddel test 2 --config; "
+    "iothreadinfo --config test": "same new-IOThread affinity difference",
     "testnode:dumpxml fv0": "domain XML formatter: <iotune> child order, <pae/> position and "
                            "the implicit cirrus <video> of the live definition differ",
     "testnode:autostart fv0; dominfo fv0": "dominfo's Messages line: libvirt taints a guest "
@@ -620,7 +660,10 @@ HELP_COMMANDS = [
     "inject-nmi", "attach-device", "detach-device", "detach-device-alias", "update-device",
     "attach-disk", "detach-disk", "attach-interface", "detach-interface", "ttyconsole",
     "domxml-to-native", "domxml-from-native", "vcpupin", "emulatorpin", "schedinfo",
-    "memtune", "blkiotune", "numatune", "send-key", "domdisplay",
+    "memtune", "blkiotune", "numatune", "send-key", "domdisplay", "dump",
+    "set-lifecycle-action", "set-user-password", "domfsfreeze", "domfsthaw", "domfstrim",
+    "domfsinfo", "domjobabort", "send-process-signal", "iothreadinfo", "iothreadadd",
+    "iothreaddel",
 ]
 
 
