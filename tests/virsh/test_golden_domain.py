@@ -819,3 +819,34 @@ def test_escape_byte() -> None:
     assert escape_byte("^]") == 0x1D
     assert escape_byte("^A") == 0x01
     assert escape_byte("~") == ord("~")
+
+
+def test_tuning_json(pyvirsh) -> None:
+    assert _json(pyvirsh, "vcpupin test 1 0-2; vcpupin test --json") == [
+        {"vcpu": 0, "affinity": list(range(8))}, {"vcpu": 1, "affinity": [0, 1, 2]}]
+    assert _json(pyvirsh, "emulatorpin test 1,3; emulatorpin test --json") == {
+        "affinity": [1, 3]}
+    assert _json(pyvirsh, "schedinfo test --json") == {"scheduler": "fair",
+                                                       "parameters": {"weight": 50}}
+    assert _json(pyvirsh, "memtune test --hard-limit 1G; memtune test --json") == {
+        "hard_limit": 1048576, "soft_limit": None, "swap_hard_limit": None}
+    assert _json(pyvirsh, "blkiotune test --json")["weight"] == 0
+    assert _json(pyvirsh, "numatune test --json") == {"numa_mode": "strict",
+                                                      "numa_nodeset": ""}
+
+
+def test_guest_json(pyvirsh) -> None:
+    assert _json(pyvirsh, "domfsinfo test --json") == [
+        {"mountpoint": "/", "name": "vda1", "type": "ext4", "targets": ["vda"]},
+        {"mountpoint": "/boot", "name": "vda2", "type": "ext4", "targets": ["vda"]}]
+    assert _json(pyvirsh, "iothreadinfo test --json") == []
+    threads = _json(pyvirsh, "iothreadadd test 3; iothreadinfo test --json")
+    assert [t["id"] for t in threads] == [3]
+
+
+def test_domdisplay_json(pyvirsh, inputs: Path) -> None:
+    assert _json(pyvirsh, f"create {inputs}/gfx.xml; domdisplay gfx --all --json") == [
+        "vnc://localhost:4", "spice://[::1]:5910?tls-port=5911", "rdp://10.0.0.1:3389"]
+    assert _json(pyvirsh, f"create {inputs}/gfx.xml; domdisplay gfx --json") == [
+        "vnc://localhost:4"]
+    assert _json(pyvirsh, "domdisplay test --json") == []

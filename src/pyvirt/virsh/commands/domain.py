@@ -12,6 +12,9 @@ commands virsh files under this group (vcpuinfo, vcpucount, domjobinfo, domtime)
 - ``domhostname --json``: ``{"hostname": str}``.
 - ``vncdisplay --json``: ``{"listen": str|null, "port": int, "display": int}``.
 - ``desc --json`` (reading only): ``{"title": bool, "text": str}``.
+- ``domdisplay --json``: a list of display URIs (all of them with ``--all``, else the first).
+
+``domain_tune`` and ``domain_guest`` document the --json of their commands.
 """
 
 from __future__ import annotations
@@ -1466,6 +1469,7 @@ def _is_wildcard(address: str) -> bool:
                  "select particular graphical display (e.g. \"vnc\", \"spice\", \"rdp\", "
                  "\"dbus\")"),
              Opt("all", OptType.BOOL, "show all possible graphical displays"),
+             Opt("json", OptType.BOOL, "print JSON"),
          ])
 def cmd_domdisplay(ctl: Ctl, args: Args) -> bool:
     from lxml import etree
@@ -1479,6 +1483,16 @@ def cmd_domdisplay(ctl: Ctl, args: Args) -> bool:
     kind = args.string("type")
     root = etree.fromstring(dom.XMLDesc(flags).encode())
     found = False
+    if args.bool("json"):
+        uris = []
+        for scheme in ("vnc", "spice", "rdp", "dbus"):
+            if kind and kind != scheme:
+                continue
+            display = _one_display(ctl, scheme, root)
+            if display is not None:
+                uris.append(display)
+        ctl.json(uris if show_all or not uris else uris[:1])
+        return True
     for scheme in ("vnc", "spice", "rdp", "dbus"):
         if not show_all and kind and kind != scheme:
             continue

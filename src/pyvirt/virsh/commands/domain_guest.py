@@ -1,6 +1,10 @@
 """virsh's guest-side commands of the "Domain Management" group (tools/virsh-domain.c): dump,
 set-lifecycle-action, set-user-password, domfsfreeze, domfsthaw, domfstrim, domfsinfo,
 domjobabort, send-process-signal, iothreadinfo, iothreadadd, iothreaddel.
+
+``--json`` (a pyvirsh addition): ``domfsinfo`` prints a list of ``{"mountpoint": str,
+"name": str, "type": str, "targets": [str]}``; ``iothreadinfo`` a list of ``{"id": int,
+"affinity": [host CPU numbers]}``.
 """
 
 from __future__ import annotations
@@ -199,6 +203,7 @@ def cmd_domfstrim(ctl: Ctl, args: Args) -> bool:
          "Get information of domain's mounted filesystems.", [
              Opt("domain", OptType.DATA,
                  "domain name, id or uuid", required=True, completer="domain_active"),
+             Opt("json", OptType.BOOL, "print JSON"),
          ])
 def cmd_domfsinfo(ctl: Ctl, args: Args) -> bool:
     dom = ctl.lookup_domain(args)
@@ -206,6 +211,10 @@ def cmd_domfsinfo(ctl: Ctl, args: Args) -> bool:
         infos = dom.fsInfo(0)
     except libvirtError as exc:
         return fail(ctl, "Unable to get filesystem information", exc)
+    if args.bool("json"):
+        ctl.json([{"mountpoint": mount, "name": name, "type": fstype, "targets": list(aliases)}
+                  for mount, name, fstype, aliases in infos])
+        return True
     if not infos:
         ctl.print_extra("No filesystems are mounted in the domain", end="")
         return True
@@ -281,9 +290,10 @@ def cmd_send_process_signal(ctl: Ctl, args: Args) -> bool:
              Opt("config", OptType.BOOL, "affect next boot"),
              Opt("live", OptType.BOOL, "affect running domain"),
              Opt("current", OptType.BOOL, "affect current domain"),
+             Opt("json", OptType.BOOL, "print JSON"),
          ])
 def cmd_iothreadinfo(ctl: Ctl, args: Args) -> bool:
-    from pyvirt.virsh.commands.domain_tune import format_cpus
+    from pyvirt.virsh.commands.domain_tune import cpu_numbers, format_cpus
 
     flags = _affect(args)
     dom = ctl.lookup_domain(args)
@@ -291,6 +301,10 @@ def cmd_iothreadinfo(ctl: Ctl, args: Args) -> bool:
         infos = dom.ioThreadInfo(flags)
     except libvirtError as exc:
         return fail(ctl, "Unable to get domain IOThreads information", exc)
+    if args.bool("json"):
+        ctl.json([{"id": thread_id, "affinity": cpu_numbers(cpumap)}
+                  for thread_id, cpumap in infos])
+        return True
     if not infos:
         ctl.print_extra("No IOThreads found for the domain", end="")
         return True

@@ -3,6 +3,15 @@ emulatorpin, schedinfo, memtune, blkiotune, numatune; and send-key.
 
 Typed parameters print as virsh's "%-15s: %s" lines; the values come from libvirt-python's
 dictionaries, so their Python type stands for the typed parameter's type.
+
+``--json`` (a pyvirsh addition) prints, in query mode:
+
+- ``vcpupin``: a list of ``{"vcpu": int, "affinity": [host CPU numbers]}``.
+- ``emulatorpin``: ``{"affinity": [host CPU numbers]}``.
+- ``schedinfo``: ``{"scheduler": str, "parameters": {field: value}}``.
+- ``memtune``: ``{field: KiB as int, or null for unlimited}``.
+- ``blkiotune``: ``{field: value}`` with libvirt's field names.
+- ``numatune``: ``{"numa_mode": str (or the number libvirt gave), "numa_nodeset": str}``.
 """
 
 from __future__ import annotations
@@ -65,6 +74,11 @@ def format_cpus(cpus: tuple[bool, ...] | list[bool]) -> str:
         parts.append(str(start) if start == i else f"{start}-{i}")
         i += 1
     return ",".join(parts)
+
+
+def cpu_numbers(cpus: tuple[bool, ...] | list[bool]) -> list[int]:
+    """The host CPUs set in a CPU map (for --json)."""
+    return [i for i, used in enumerate(cpus) if used]
 
 
 def parse_cpulist(text: str, limit: int = 1024) -> set[int] | None:
@@ -148,6 +162,7 @@ def _vcpu_count(ctl: Ctl, dom: Any, flags: int) -> int | None:
              Opt("config", OptType.BOOL, "affect next boot"),
              Opt("live", OptType.BOOL, "affect running domain"),
              Opt("current", OptType.BOOL, "affect current domain"),
+             Opt("json", OptType.BOOL, "print JSON"),
          ])
 def cmd_vcpupin(ctl: Ctl, args: Args) -> bool:
     flags = _affect(args)
@@ -171,6 +186,10 @@ def cmd_vcpupin(ctl: Ctl, args: Args) -> bool:
             raise CommandError(
                 f"vcpu {vcpu} is out of range of persistent cpu count {ncpus}")
         info = dom.vcpuPinInfo(flags)
+        if args.bool("json"):
+            ctl.json([{"vcpu": i, "affinity": cpu_numbers(cpus)}
+                      for i, cpus in enumerate(info[:ncpus]) if vcpu is None or i == vcpu])
+            return True
         rows = [[str(i), format_cpus(cpus)] for i, cpus in enumerate(info[:ncpus])
                 if vcpu is None or i == vcpu]
         ctl.print_table(["VCPU", "CPU Affinity"], rows)
@@ -192,6 +211,7 @@ def cmd_vcpupin(ctl: Ctl, args: Args) -> bool:
              Opt("config", OptType.BOOL, "affect next boot"),
              Opt("live", OptType.BOOL, "affect running domain"),
              Opt("current", OptType.BOOL, "affect current domain"),
+             Opt("json", OptType.BOOL, "print JSON"),
          ])
 def cmd_emulatorpin(ctl: Ctl, args: Args) -> bool:
     flags = _affect(args)
@@ -201,6 +221,9 @@ def cmd_emulatorpin(ctl: Ctl, args: Args) -> bool:
     maxcpu = _node_cpus(ctl)
     if cpulist is None:
         cpus = dom.emulatorPinInfo(flags)
+        if args.bool("json"):
+            ctl.json({"affinity": cpu_numbers(cpus)})
+            return True
         ctl.print_extra("emulator: CPU Affinity")
         ctl.print_extra("----------------------------------")
         ctl.print_extra("       *: ", end="")
@@ -254,6 +277,7 @@ def _typed_value(field: str, current: Any, text: str) -> Any:
              Opt("config", OptType.BOOL, "get/set value to be used on next boot"),
              Opt("live", OptType.BOOL, "get/set value from running domain"),
              Opt("set", OptType.ARGV, "parameter=value"),
+             Opt("json", OptType.BOOL, "print JSON"),
          ])
 def cmd_schedinfo(ctl: Ctl, args: Args) -> bool:
     flags = _affect(args)
@@ -261,13 +285,16 @@ def cmd_schedinfo(ctl: Ctl, args: Args) -> bool:
     current = args.bool("current")
     query = c.VIR_DOMAIN_AFFECT_CURRENT if config and live else flags
     dom = ctl.lookup_domain(args)
+    as_json = args.bool("json")
     try:
         sched, nparams = dom.schedulerType()
     except libvirtError as exc:
         ctl.save_error(exc)
-        _print_param(ctl, "Scheduler", "Unknown")
+        if not as_json:
+            _print_param(ctl, "Scheduler", "Unknown")
         return False
-    _print_param(ctl, "Scheduler", sched)
+    if not as_json:
+        _print_param(ctl, "Scheduler", sched)
     if not nparams:
         return False
 
@@ -300,6 +327,9 @@ def cmd_schedinfo(ctl: Ctl, args: Args) -> bool:
         params = fetch()
     elif live and config:
         raise CommandError("cannot query both live and config at once")
+    if as_json:
+        ctl.json({"scheduler": sched, "parameters": params})
+        return True
     for field, value in params.items():
         _print_param(ctl, field, param_text(value))
     return True
@@ -347,6 +377,7 @@ def _memtune_size(args: Args, name: str) -> int | None:
              Opt("config", OptType.BOOL, "affect next boot"),
              Opt("live", OptType.BOOL, "affect running domain"),
              Opt("current", OptType.BOOL, "affect current domain"),
+             Opt("json", OptType.BOOL, "print JSON"),
          ])
 def cmd_memtune(ctl: Ctl, args: Args) -> bool:
     flags = _affect(args)
@@ -366,6 +397,10 @@ def cmd_memtune(ctl: Ctl, args: Args) -> bool:
         params = dom.memoryParameters(flags)
     except libvirtError as exc:
         return fail(ctl, "Unable to get number of memory parameters", exc)
+    if args.bool("json"):
+        ctl.json({field: None if value == _MEMORY_UNLIMITED else value
+                  for field, value in params.items()})
+        return True
     for field, value in params.items():
         if isinstance(value, int) and value == _MEMORY_UNLIMITED:
             _print_param(ctl, field, "unlimited")
@@ -405,6 +440,7 @@ _BLKIO_STRINGS = (("device-weights", "device_weight"),
              Opt("config", OptType.BOOL, "affect next boot"),
              Opt("live", OptType.BOOL, "affect running domain"),
              Opt("current", OptType.BOOL, "affect current domain"),
+             Opt("json", OptType.BOOL, "print JSON"),
          ])
 def cmd_blkiotune(ctl: Ctl, args: Args) -> bool:
     flags = _affect(args)
@@ -429,6 +465,9 @@ def cmd_blkiotune(ctl: Ctl, args: Args) -> bool:
         params = dom.blkioParameters(flags)
     except libvirtError as exc:
         return fail(ctl, "Unable to get number of blkio parameters", exc)
+    if args.bool("json"):
+        ctl.json(dict(params))
+        return True
     for field, value in params.items():
         _print_param(ctl, field, param_text(value))
     return True
@@ -446,6 +485,7 @@ def cmd_blkiotune(ctl: Ctl, args: Args) -> bool:
              Opt("config", OptType.BOOL, "affect next boot"),
              Opt("live", OptType.BOOL, "affect running domain"),
              Opt("current", OptType.BOOL, "affect current domain"),
+             Opt("json", OptType.BOOL, "print JSON"),
          ])
 def cmd_numatune(ctl: Ctl, args: Args) -> bool:
     flags = _affect(args)
@@ -473,6 +513,11 @@ def cmd_numatune(ctl: Ctl, args: Args) -> bool:
         params = dom.numaParameters(flags)
     except libvirtError as exc:
         return fail(ctl, "Unable to get number of memory parameters", exc)
+    if args.bool("json"):
+        ctl.json({field: _NUMA_MODES[value] if field == "numa_mode" and isinstance(value, int)
+                  and 0 <= value < len(_NUMA_MODES) else value
+                  for field, value in params.items()})
+        return True
     for field, value in params.items():
         if field == "numa_mode" and isinstance(value, int) and 0 <= value < len(_NUMA_MODES):
             _print_param(ctl, field, _NUMA_MODES[value])
