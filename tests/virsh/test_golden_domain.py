@@ -281,6 +281,23 @@ DEFAULT_CASES: list[str] = [
     "numatune test --mode interleave --nodeset 0; numatune test",
     "numatune test --mode bogus",
     "numatune test --mode 2 --config; numatune test --config",
+    "perf test",
+    "perf test --enable cmt,mbmt; perf test",
+    "perf test --disable cmt --config",
+    "perf test --enable bogus",
+    "domiftune test testnet0",
+    "domiftune test testnet0 --inbound 100,200,300 --outbound 50; domiftune test testnet0",
+    "domiftune test testnet0 --inbound 0,5",
+    "domiftune test testnet0 --outbound 0,5",
+    "domiftune test testnet0 --outbound 5,,,1",
+    "domiftune test testnet0 --inbound 5000000000",
+    "domiftune test nosuch",
+    "iothreadadd test 2; iothreadpin test 2 0-1; iothreadinfo test",
+    "iothreadpin test 2 abc",
+    "iothreadpin test 2 0-1",
+    "iothreadset test 2",
+    "iothreadset test 0 --poll-grow 1",
+    "iothreadset test 9 --poll-grow 1",
     "send-key test KEY_A 30 0x1e 010",
     "send-key test KEY_BOGUS",
     "send-key test --codeset win32 VK_A",
@@ -488,6 +505,15 @@ XFAIL: dict[str, str] = {
         "to every host CPU (0-7)",
     "iothreadadd test 2 --config; iothreadinfo test --config; iothreaddel test 2 --config; "
     "iothreadinfo --config test": "same new-IOThread affinity difference",
+    "perf test --enable bogus": "error code: libvirt's test driver says 'argument "
+                                "unsupported', pyvirt's 'invalid argument'",
+    "domiftune test nosuch": "the test drivers word an unknown interface differently",
+    "iothreadadd test 2; iothreadpin test 2 0-1; iothreadinfo test":
+        "pyvirt's test driver has no virDomainPinIOThread (and pins new IOThreads to all "
+        "host CPUs)",
+    "iothreadpin test 2 0-1": "pyvirt's test driver has no virDomainPinIOThread",
+    "iothreadset test 9 --poll-grow 1": "pyvirt's test driver has no "
+                                        "virDomainSetIOThreadParams",
     "testnode:dumpxml fv0": "domain XML formatter: <iotune> child order, <pae/> position and "
                            "the implicit cirrus <video> of the live definition differ",
     "testnode:autostart fv0; dominfo fv0": "dominfo's Messages line: libvirt taints a guest "
@@ -663,7 +689,7 @@ HELP_COMMANDS = [
     "memtune", "blkiotune", "numatune", "send-key", "domdisplay", "dump",
     "set-lifecycle-action", "set-user-password", "domfsfreeze", "domfsthaw", "domfstrim",
     "domfsinfo", "domjobabort", "send-process-signal", "iothreadinfo", "iothreadadd",
-    "iothreaddel",
+    "iothreaddel", "iothreadpin", "iothreadset",
 ]
 
 
@@ -833,6 +859,8 @@ def test_tuning_json(pyvirsh) -> None:
     assert _json(pyvirsh, "blkiotune test --json")["weight"] == 0
     assert _json(pyvirsh, "numatune test --json") == {"numa_mode": "strict",
                                                       "numa_nodeset": ""}
+    assert _json(pyvirsh, "perf test --enable cmt --json") == {"cmt": True}
+    assert _json(pyvirsh, "domiftune test testnet0 --json")["inbound.average"] == 0
 
 
 def test_guest_json(pyvirsh) -> None:

@@ -525,7 +525,7 @@ _SOURCE_MODES = ("server", "client")
 _ULLONG_MAX = (1 << 64) - 1
 
 
-def _parse_rate(text: str) -> dict[str, int]:
+def parse_rate(text: str) -> dict[str, int]:
     """virshParseRateStr: 'average,peak,burst,floor' (empty fields allowed)."""
     fields = text.split(",")
     if len(fields) > 4:
@@ -562,11 +562,11 @@ def build_interface(ctl: Ctl, args: Args) -> _Element:
         raise CommandError(f"Invalid source mode: {mode}")
     inbound = outbound = None
     if opts["inbound"] is not None:
-        inbound = _parse_rate(opts["inbound"] or "")
+        inbound = parse_rate(opts["inbound"] or "")
         if not inbound["average"] and not inbound["floor"]:
             raise CommandError("either inbound average or floor is mandatory")
     if opts["outbound"] is not None:
-        outbound = _parse_rate(opts["outbound"] or "")
+        outbound = parse_rate(opts["outbound"] or "")
         if outbound["average"] == 0:
             raise CommandError("outbound average is mandatory")
         if outbound["floor"]:

@@ -1,5 +1,6 @@
 """virsh's tuning commands of the "Domain Management" group (tools/virsh-domain.c): vcpupin,
-emulatorpin, schedinfo, memtune, blkiotune, numatune; and send-key.
+emulatorpin, schedinfo, memtune, blkiotune, numatune, perf, domiftune, iothreadpin,
+iothreadset; and send-key.
 
 Typed parameters print as virsh's "%-15s: %s" lines; the values come from libvirt-python's
 dictionaries, so their Python type stands for the typed parameter's type.
@@ -12,6 +13,8 @@ dictionaries, so their Python type stands for the typed parameter's type.
 - ``memtune``: ``{field: KiB as int, or null for unlimited}``.
 - ``blkiotune``: ``{field: value}`` with libvirt's field names.
 - ``numatune``: ``{"numa_mode": str (or the number libvirt gave), "numa_nodeset": str}``.
+- ``perf``: ``{event name: enabled (bool)}``.
+- ``domiftune``: ``{field: value}`` with libvirt's field names ("inbound.average", ...).
 """
 
 from __future__ import annotations
@@ -523,6 +526,181 @@ def cmd_numatune(ctl: Ctl, args: Args) -> bool:
             _print_param(ctl, field, _NUMA_MODES[value])
         else:
             _print_param(ctl, field, param_text(value))
+    return True
+
+
+# ---- perf events, interface bandwidth, IOThread pinning and parameters -------------------------
+
+@command("perf", GROUP, "Get or set perf event",
+         "Get or set the current perf events for a guest domain.\n    To get the perf events "
+         "list use following command: \n\n    virsh # perf <domain>", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain"),
+             Opt("enable", OptType.STRING, "perf events which will be enabled"),
+             Opt("disable", OptType.STRING, "perf events which will be disabled"),
+             Opt("config", OptType.BOOL, "affect next boot"),
+             Opt("live", OptType.BOOL, "affect running domain"),
+             Opt("current", OptType.BOOL, "affect current domain"),
+             Opt("json", OptType.BOOL, "print JSON"),
+         ])
+def cmd_perf(ctl: Ctl, args: Args) -> bool:
+    flags = _affect(args)
+    enable = args.string("enable")
+    disable = args.string("disable")
+    dom = ctl.lookup_domain(args)
+    events: dict[str, bool] = {}
+    for text, state in ((enable, True), (disable, False)):
+        for name in (text or "").split(","):
+            if name:
+                events[name] = state
+    if not events:
+        try:
+            events = dict(dom.perfEvents(flags))
+        except libvirtError as exc:
+            return fail(ctl, "Unable to get perf events", exc)
+    else:
+        try:
+            dom.setPerfEvents(events, flags)
+        except libvirtError as exc:
+            return fail(ctl, "Unable to enable/disable perf events", exc)
+    if args.bool("json"):
+        ctl.json({name: bool(state) for name, state in events.items()})
+        return True
+    for name, state in events.items():
+        ctl.print_extra(f"{name:<15}: {'enabled' if state is True else 'disabled'}")
+    return True
+
+
+_UINT_MAX = (1 << 32) - 1
+
+
+@command("domiftune", GROUP, "get/set parameters of a virtual interface",
+         "Get/set parameters of a domain's virtual interface.", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain"),
+             Opt("interface", OptType.DATA, "interface device (MAC Address)", required=True),
+             Opt("inbound", OptType.STRING,
+                 "control domain's incoming traffics", completer="empty"),
+             Opt("outbound", OptType.STRING,
+                 "control domain's outgoing traffics", completer="empty"),
+             Opt("config", OptType.BOOL, "affect next boot"),
+             Opt("live", OptType.BOOL, "affect running domain"),
+             Opt("current", OptType.BOOL, "affect current domain"),
+             Opt("json", OptType.BOOL, "print JSON"),
+         ])
+def cmd_domiftune(ctl: Ctl, args: Args) -> bool:
+    from pyvirt.virsh.commands.domain_devices import parse_rate
+
+    flags = _affect(args)
+    dom = ctl.lookup_domain(args)
+    device = args.string("interface") or ""
+    inbound_text = args.string("inbound")
+    outbound_text = args.string("outbound")
+    updates: dict[str, int] = {}
+    if inbound_text is not None:
+        rate = parse_rate(inbound_text)
+        if max(rate["average"], rate["peak"], rate["burst"]) > _UINT_MAX:
+            raise CommandError(f"inbound rate larger than maximum {_UINT_MAX}")
+        if not rate["average"] and (rate["burst"] or rate["peak"]) and not rate["floor"]:
+            raise CommandError("either inbound average or floor is mandatory")
+        updates["inbound.average"] = rate["average"]
+        for key in ("peak", "burst", "floor"):
+            if rate[key]:
+                updates[f"inbound.{key}"] = rate[key]
+    if outbound_text is not None:
+        rate = parse_rate(outbound_text)
+        if max(rate["average"], rate["peak"], rate["burst"]) > _UINT_MAX:
+            raise CommandError(f"outbound rate larger than maximum {_UINT_MAX}")
+        if rate["average"] == 0 and (rate["burst"] or rate["peak"]):
+            raise CommandError("outbound average is mandatory")
+        if rate["floor"]:
+            raise CommandError("outbound floor is unsupported yet")
+        updates["outbound.average"] = rate["average"]
+        for key in ("peak", "burst"):
+            if rate[key]:
+                updates[f"outbound.{key}"] = rate[key]
+    if updates:
+        try:
+            dom.setInterfaceParameters(device, updates, flags)
+        except libvirtError as exc:
+            return fail(ctl, "Unable to set interface parameters", exc)
+        return True
+    try:
+        params = dom.interfaceParameters(device, flags)
+    except libvirtError as exc:
+        # libvirt counts the parameters without looking the device up: a bad device fails
+        # the second call, as here
+        return fail(ctl, "Unable to get interface parameters", exc)
+    if args.bool("json"):
+        ctl.json(dict(params))
+        return True
+    for field, value in params.items():
+        _print_param(ctl, field, param_text(value))
+    return True
+
+
+@command("iothreadpin", GROUP, "control domain IOThread affinity",
+         "Pin domain IOThreads to host physical CPUs.", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain"),
+             Opt("iothread", OptType.INT, "IOThread ID number", required=True),
+             Opt("cpulist", OptType.DATA, "host cpu number(s) to set", required=True),
+             Opt("config", OptType.BOOL, "affect next boot"),
+             Opt("live", OptType.BOOL, "affect running domain"),
+             Opt("current", OptType.BOOL, "affect current domain"),
+         ])
+def cmd_iothreadpin(ctl: Ctl, args: Args) -> bool:
+    flags = _affect(args)
+    dom = ctl.lookup_domain(args)
+    thread_id = args.uint("iothread", 0) or 0
+    cpulist = args.string("cpulist") or ""
+    maxcpu = _node_cpus(ctl)
+    dom.pinIOThread(thread_id, _cpumap(ctl, cpulist, maxcpu), flags)
+    return True
+
+
+@command("iothreadset", GROUP, "modifies an existing IOThread of the guest domain",
+         "Modifies an existing IOThread of the guest domain.", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain"),
+             Opt("id", OptType.INT, "iothread id of existing IOThread", required=True),
+             Opt("poll-max-ns", OptType.INT, "set the maximum IOThread polling time in ns"),
+             Opt("poll-grow", OptType.INT, "set the value to increase the IOThread polling time"),
+             Opt("poll-shrink", OptType.INT,
+                 "set the value for reduction of the IOThread polling time"),
+             Opt("thread-pool-min", OptType.INT, "lower boundary for worker thread pool"),
+             Opt("thread-pool-max", OptType.INT, "upper boundary for worker thread pool"),
+             Opt("config", OptType.BOOL, "affect next boot"),
+             Opt("live", OptType.BOOL, "affect running domain"),
+             Opt("current", OptType.BOOL, "affect current domain"),
+         ])
+def cmd_iothreadset(ctl: Ctl, args: Args) -> bool:
+    exclusive(args, ("current", "live"), ("current", "config"))
+    flags = c.VIR_DOMAIN_AFFECT_CURRENT
+    if args.bool("live"):
+        flags |= c.VIR_DOMAIN_AFFECT_LIVE
+    if args.bool("config"):
+        flags |= c.VIR_DOMAIN_AFFECT_CONFIG
+    dom = ctl.lookup_domain(args)
+    thread_id = args.int("id", 0) or 0
+    if thread_id <= 0:
+        raise CommandError(f"Invalid IOThread id value: '{thread_id}'")
+    params: dict[str, int] = {}
+    poll_max = args.ulong("poll-max-ns")
+    if poll_max is not None:
+        params["poll_max_ns"] = poll_max
+    for opt, field in (("poll-grow", "poll_grow"), ("poll-shrink", "poll_shrink")):
+        value = args.uint(opt)
+        if value is not None:
+            params[field] = value
+    for opt, field in (("thread-pool-min", "thread_pool_min"),
+                       ("thread-pool-max", "thread_pool_max")):
+        value = args.int(opt)
+        if value is not None:
+            params[field] = value
+    if not params:
+        raise CommandError("Not enough arguments passed, nothing to set")
+    dom.setIOThreadParams(thread_id, params, flags)
     return True
 
 
