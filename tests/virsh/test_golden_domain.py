@@ -342,6 +342,28 @@ DEFAULT_CASES: list[str] = [
     "iothreadadd test 2 --config; iothreadinfo test --config; iothreaddel test 2 --config; "
     "iothreadinfo --config test",
     "iothreaddel test 9",
+    # guest agent, vCPU hotplug, block thresholds
+    "guestvcpus test",
+    "guestvcpus test --enable",
+    "guestvcpus test 0-1",
+    "guestvcpus test 1 --enable",
+    "setvcpu test 1 --disable",
+    "setvcpu test 1",
+    "setvcpu test 1 --enable --disable",
+    "domblkthreshold test vda 100",
+    "domblkthreshold test vda 1G",
+    "domblkthreshold test vda abc",
+    "get-user-sshkeys test root",
+    "set-user-sshkeys test root --file {tmp}/dom.xml",
+    "set-user-sshkeys test root",
+    "set-user-sshkeys test root --remove",
+    "set-user-sshkeys test root --reset",
+    "guestinfo test",
+    "guestinfo test --os --hostname",
+    "domlaunchsecinfo test",
+    "domdirtyrate-calc test",
+    "domdirtyrate-calc test --seconds 2 --mode dirty-ring",
+    "domdirtyrate-calc test --mode bogus",
     # power management, NMI
     "dompmsuspend test mem",
     "dompmsuspend test bogus",
@@ -514,6 +536,8 @@ XFAIL: dict[str, str] = {
     "iothreadpin test 2 0-1": "pyvirt's test driver has no virDomainPinIOThread",
     "iothreadset test 9 --poll-grow 1": "pyvirt's test driver has no "
                                         "virDomainSetIOThreadParams",
+    "domlaunchsecinfo test": "same VIR_TYPED_PARAM_STRING_OKAY difference "
+                             "(virDomainGetLaunchSecurityInfo)",
     "testnode:dumpxml fv0": "domain XML formatter: <iotune> child order, <pae/> position and "
                            "the implicit cirrus <video> of the live definition differ",
     "testnode:autostart fv0; dominfo fv0": "dominfo's Messages line: libvirt taints a guest "
@@ -689,7 +713,9 @@ HELP_COMMANDS = [
     "memtune", "blkiotune", "numatune", "send-key", "domdisplay", "dump",
     "set-lifecycle-action", "set-user-password", "domfsfreeze", "domfsthaw", "domfstrim",
     "domfsinfo", "domjobabort", "send-process-signal", "iothreadinfo", "iothreadadd",
-    "iothreaddel", "iothreadpin", "iothreadset",
+    "iothreaddel", "iothreadpin", "iothreadset", "guestvcpus", "setvcpu", "domblkthreshold",
+    "get-user-sshkeys", "set-user-sshkeys", "guestinfo", "domlaunchsecinfo",
+    "domdirtyrate-calc",
 ]
 
 

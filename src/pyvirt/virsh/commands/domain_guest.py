@@ -1,10 +1,12 @@
 """virsh's guest-side commands of the "Domain Management" group (tools/virsh-domain.c): dump,
 set-lifecycle-action, set-user-password, domfsfreeze, domfsthaw, domfstrim, domfsinfo,
-domjobabort, send-process-signal, iothreadinfo, iothreadadd, iothreaddel.
+domjobabort, send-process-signal, iothreadinfo, iothreadadd, iothreaddel; and the guest-agent
+and hotplug ones: guestvcpus, setvcpu, domblkthreshold, get-user-sshkeys, set-user-sshkeys,
+guestinfo, domlaunchsecinfo, domdirtyrate-calc.
 
 ``--json`` (a pyvirsh addition): ``domfsinfo`` prints a list of ``{"mountpoint": str,
 "name": str, "type": str, "targets": [str]}``; ``iothreadinfo`` a list of ``{"id": int,
-"affinity": [host CPU numbers]}``.
+"affinity": [host CPU numbers]}``; ``guestinfo`` ``{field: value}`` with libvirt's field names.
 """
 
 from __future__ import annotations
@@ -349,4 +351,215 @@ def cmd_iothreaddel(ctl: Ctl, args: Args) -> bool:
     flags = _affect(args)
     dom = ctl.lookup_domain(args)
     dom.delIOThread(_iothread_id(args), flags)
+    return True
+
+
+# ---- guest agent: vCPUs, SSH keys, guest info; vCPU hotplug, block thresholds -----------------
+
+@command("guestvcpus", GROUP, "query or modify state of vcpu in the guest (via agent)",
+         "Use the guest agent to query or set cpu state from guest's point of view", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain_active"),
+             Opt("cpulist", OptType.STRING, "list of cpus to enable or disable"),
+             Opt("enable", OptType.BOOL, "enable cpus specified by cpulist"),
+             Opt("disable", OptType.BOOL, "disable cpus specified by cpulist"),
+         ])
+def cmd_guestvcpus(ctl: Ctl, args: Args) -> bool:
+    from pyvirt.virsh.commands.domain import require
+
+    enable, disable = args.bool("enable"), args.bool("disable")
+    exclusive(args, ("enable", "disable"))
+    require(args, "enable", "cpulist")
+    require(args, "disable", "cpulist")
+    cpulist = args.string("cpulist")
+    if cpulist is not None and not (enable or disable):
+        raise CommandError("One of options --enable or --disable is required by option "
+                           "--cpulist")
+    dom = ctl.lookup_domain(args)
+    if cpulist is not None:
+        dom.setGuestVcpus(cpulist, 1 if enable else 0, 0)
+        return True
+    from pyvirt.virsh.commands.domain_tune import param_text
+
+    for field, value in dom.guestVcpus(0).items():
+        ctl.print(f"{field:<15}: {param_text(value)}")
+    return True
+
+
+@command("setvcpu", GROUP, "attach/detach vcpu or groups of threads",
+         "Add or remove vcpus", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain"),
+             Opt("vcpulist", OptType.DATA, "ids of vcpus to manipulate", required=True),
+             Opt("enable", OptType.BOOL, "enable cpus specified by cpumap"),
+             Opt("disable", OptType.BOOL, "disable cpus specified by cpumap"),
+             Opt("config", OptType.BOOL, "affect next boot"),
+             Opt("live", OptType.BOOL, "affect running domain"),
+             Opt("current", OptType.BOOL, "affect current domain"),
+         ])
+def cmd_setvcpu(ctl: Ctl, args: Args) -> bool:
+    enable, disable = args.bool("enable"), args.bool("disable")
+    exclusive(args, ("enable", "disable"), ("current", "live"), ("current", "config"))
+    flags = c.VIR_DOMAIN_AFFECT_CURRENT
+    if args.bool("config"):
+        flags |= c.VIR_DOMAIN_AFFECT_CONFIG
+    if args.bool("live"):
+        flags |= c.VIR_DOMAIN_AFFECT_LIVE
+    if not (enable or disable):
+        raise CommandError("one of --enable, --disable is required")
+    vcpulist = args.string("vcpulist") or ""
+    dom = ctl.lookup_domain(args)
+    dom.setVcpu(vcpulist, 1 if enable else 0, flags)
+    return True
+
+
+@command("domblkthreshold", GROUP,
+         "set the threshold for block-threshold event for a given block device or it's backing "
+         "chain element",
+         "set threshold for block-threshold event for a block device", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain_active"),
+             Opt("dev", OptType.DATA, "device to set threshold for", required=True),
+             Opt("threshold", OptType.INT,
+                 "threshold as a scaled number (by default bytes)", required=True),
+         ])
+def cmd_domblkthreshold(ctl: Ctl, args: Args) -> bool:
+    dev = args.string("dev") or ""
+    threshold = args.scaled("threshold", "B") or 0
+    dom = ctl.lookup_domain(args)
+    dom.setBlockThreshold(dev, threshold, 0)
+    return True
+
+
+@command("get-user-sshkeys", GROUP, "list authorized SSH keys for given user (via agent)",
+         "Use the guest agent to query authorized SSH keys for given user", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain_active"),
+             Opt("user", OptType.DATA, "user to list authorized keys for", required=True),
+         ])
+def cmd_get_user_sshkeys(ctl: Ctl, args: Args) -> bool:
+    dom = ctl.lookup_domain(args)
+    user = args.string("user") or ""
+    for key in dom.authorizedSSHKeysGet(user, 0):
+        ctl.print(str(key), end="")
+    return True
+
+
+@command("set-user-sshkeys", GROUP,
+         "manipulate authorized SSH keys file for given user (via agent)",
+         "Append, reset or remove specified key from the authorized keys file for given user", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain_active"),
+             Opt("user", OptType.DATA, "user to set authorized keys for", required=True),
+             Opt("file", OptType.STRING, "optional file to read keys from"),
+             Opt("reset", OptType.BOOL, "clear out authorized keys file before adding new keys"),
+             Opt("remove", OptType.BOOL, "remove keys from the authorized keys file"),
+         ])
+def cmd_set_user_sshkeys(ctl: Ctl, args: Args) -> bool:
+    from pyvirt.virsh.commands.domain import read_file, require
+
+    require(args, "remove", "file")
+    exclusive(args, ("reset", "remove"))
+    dom = ctl.lookup_domain(args)
+    user = args.string("user") or ""
+    path = args.string("file")
+    flags = 0
+    if args.bool("remove"):
+        flags |= c.VIR_DOMAIN_AUTHORIZED_SSH_KEYS_SET_REMOVE
+    elif not args.bool("reset"):
+        flags |= c.VIR_DOMAIN_AUTHORIZED_SSH_KEYS_SET_APPEND
+        if path is None:
+            raise CommandError("Option --file is required")
+    keys: list[str] = []
+    if path is not None:
+        keys = read_file(ctl, path).split("\n")
+    dom.authorizedSSHKeysSet(user, keys, flags)
+    return True
+
+
+_GUEST_INFO_TYPES = (("user", "VIR_DOMAIN_GUEST_INFO_USERS"), ("os", "VIR_DOMAIN_GUEST_INFO_OS"),
+                     ("timezone", "VIR_DOMAIN_GUEST_INFO_TIMEZONE"),
+                     ("hostname", "VIR_DOMAIN_GUEST_INFO_HOSTNAME"),
+                     ("filesystem", "VIR_DOMAIN_GUEST_INFO_FILESYSTEM"),
+                     ("disk", "VIR_DOMAIN_GUEST_INFO_DISKS"),
+                     ("interface", "VIR_DOMAIN_GUEST_INFO_INTERFACES"))
+
+
+@command("guestinfo", GROUP, "query information about the guest (via agent)",
+         "Use the guest agent to query various information from guest's point of view", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain_active"),
+             Opt("user", OptType.BOOL, "report active users"),
+             Opt("os", OptType.BOOL, "report operating system information"),
+             Opt("timezone", OptType.BOOL, "report timezone information"),
+             Opt("hostname", OptType.BOOL, "report hostname"),
+             Opt("filesystem", OptType.BOOL, "report filesystem information"),
+             Opt("disk", OptType.BOOL, "report disk information"),
+             Opt("interface", OptType.BOOL, "report interface information"),
+             Opt("json", OptType.BOOL, "print JSON"),
+         ])
+def cmd_guestinfo(ctl: Ctl, args: Args) -> bool:
+    from pyvirt.virsh.commands.domain_tune import param_text
+
+    types = 0
+    for opt, const in _GUEST_INFO_TYPES:
+        if args.bool(opt):
+            types |= getattr(c, const)
+    dom = ctl.lookup_domain(args)
+    info = dom.guestInfo(types, 0)
+    if args.bool("json"):
+        ctl.json(dict(info))
+        return True
+    for field, value in info.items():
+        ctl.print(f"{field:<20}: {param_text(value)}")
+    return True
+
+
+@command("domlaunchsecinfo", GROUP, "Get domain launch security info",
+         "Get the launch security parameters for a guest domain", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain"),
+         ])
+def cmd_domlaunchsecinfo(ctl: Ctl, args: Args) -> bool:
+    from pyvirt.virsh.commands.domain_tune import param_text
+
+    dom = ctl.lookup_domain(args)
+    try:
+        info = dom.launchSecurityInfo(0)
+    except libvirtError as exc:
+        return fail(ctl, "Unable to get launch security parameters", exc)
+    for field, value in info.items():
+        ctl.print(f"{field:<15}: {param_text(value)}")
+    return True
+
+
+_DIRTYRATE_MODES = {"page-sampling": "VIR_DOMAIN_DIRTYRATE_MODE_PAGE_SAMPLING",
+                    "dirty-bitmap": "VIR_DOMAIN_DIRTYRATE_MODE_DIRTY_BITMAP",
+                    "dirty-ring": "VIR_DOMAIN_DIRTYRATE_MODE_DIRTY_RING"}
+
+
+@command("domdirtyrate-calc", GROUP, "Calculate a vm's memory dirty rate",
+         "Calculate memory dirty rate of a domain in order to decide whether it's proper to be "
+         "migrated out or not.\nThe calculated dirty rate information is available by calling "
+         "'domstats --dirtyrate'.", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain"),
+             Opt("seconds", OptType.INT,
+                 "calculate memory dirty rate within specified seconds, the supported value "
+                 "range from 1 to 60, default to 1."),
+             Opt("mode", OptType.STRING,
+                 "dirty page rate calculation mode, either of these 3 options 'page-sampling, "
+                 "dirty-bitmap, dirty-ring' can be specified."),
+         ])
+def cmd_domdirtyrate_calc(ctl: Ctl, args: Args) -> bool:
+    dom = ctl.lookup_domain(args)
+    seconds = args.int("seconds", 1)
+    mode = args.string("mode")
+    flags = 0
+    if mode is not None:
+        if mode not in _DIRTYRATE_MODES:
+            raise CommandError(f"Unknown calculation mode '{mode}'")
+        flags = getattr(c, _DIRTYRATE_MODES[mode])
+    dom.startDirtyRateCalc(seconds, flags)
+    ctl.print_extra("Start to calculate domain's memory dirty rate successfully.")
     return True
