@@ -364,6 +364,22 @@ DEFAULT_CASES: list[str] = [
     "domdirtyrate-calc test",
     "domdirtyrate-calc test --seconds 2 --mode dirty-ring",
     "domdirtyrate-calc test --mode bogus",
+    # CPU statistics, link state
+    "cpu-stats test",
+    "cpu-stats test --total",
+    "cpu-stats test --start 1",
+    "cpu-stats test --start 1 --count 1",
+    "cpu-stats test --start 9",
+    "cpu-stats test --count 20",
+    "cpu-stats test --start -1",
+    "cpu-stats test --count -1",
+    "destroy test; cpu-stats test",
+    "domif-setlink test testnet0 down --print-xml",
+    "domif-setlink test AA:BB:CC:DD:EE:FF up --config --print-xml",
+    "domif-setlink test testnet0 down",
+    "domif-setlink test testnet0 sideways",
+    "domif-setlink test nosuch down",
+    "destroy test; domif-setlink test testnet0 down",
     # power management, NMI
     "dompmsuspend test mem",
     "dompmsuspend test bogus",
@@ -495,6 +511,8 @@ TESTNODE_CASES: list[str] = [
     "setmem fv0 100000; setmaxmem fv0 1000; setvcpus fv0 1",
     "screenshot fv0 {tmp}/x.png",
     "console fv0",
+    "domif-setlink fv0 testnet0 down --print-xml",
+    "cpu-stats fc4 --total",
     "attach-interface fv0 bridge xenbr1 --mac 00:16:3e:00:00:01",
 ]
 
@@ -716,7 +734,7 @@ HELP_COMMANDS = [
     "domfsinfo", "domjobabort", "send-process-signal", "iothreadinfo", "iothreadadd",
     "iothreaddel", "iothreadpin", "iothreadset", "guestvcpus", "setvcpu", "domblkthreshold",
     "get-user-sshkeys", "set-user-sshkeys", "guestinfo", "domlaunchsecinfo",
-    "domdirtyrate-calc",
+    "domdirtyrate-calc", "cpu-stats", "domif-setlink",
 ]
 
 

@@ -157,7 +157,7 @@ def _to_string(node: _Element) -> str:
     return to_string(node)
 
 
-def _node_dump(node: _Element) -> str:
+def node_dump(node: _Element) -> str:
     """virXMLNodeToString: libxml2's dump of one node of a parsed document (its original
     whitespace kept, double quotes, no trailing newline)."""
     import copy
@@ -169,7 +169,7 @@ def _node_dump(node: _Element) -> str:
     return etree.tostring(dup, encoding="unicode")
 
 
-def _parse_doc(xml: str) -> _Element:
+def parse_document(xml: str) -> _Element:
     from lxml import etree
 
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
@@ -448,7 +448,7 @@ def cmd_attach_disk(ctl: Ctl, args: Args) -> bool:
 def find_disk(doc: str, path: str, changeable: bool = False) -> _Element:
     """virshFindDisk: the <disk> whose target or source is ``path`` (backing store dropped)."""
     try:
-        root = _parse_doc(doc)
+        root = parse_document(doc)
     except Exception:  # noqa: BLE001 - any parse failure is virsh's one message
         raise CommandError("Failed to get disk information") from None
     disks = root.findall("./devices/disk")
@@ -505,7 +505,7 @@ def cmd_detach_disk(ctl: Ctl, args: Args) -> bool:
     else:
         doc = dom.XMLDesc(0)
     flags = _persistent_live(args, dom, flags)
-    xml = _node_dump(find_disk(doc, target))
+    xml = node_dump(find_disk(doc, target))
     if args.bool("print-xml"):
         ctl.print(xml, end="")
         return True
@@ -671,7 +671,7 @@ def _detach_interface(ctl: Ctl, dom: Any, doc: str, flags: int, current: bool,
                       net_type: str, mac: str | None, print_xml: bool) -> bool:
     """virshDomainDetachInterface: find the one interface and detach (or print) it."""
     try:
-        root = _parse_doc(doc)
+        root = parse_document(doc)
     except Exception:  # noqa: BLE001
         ctl.error("Failed to get interface information")
         return False
@@ -700,7 +700,7 @@ def _detach_interface(ctl: Ctl, dom: Any, doc: str, flags: int, current: bool,
     if match is None:
         ctl.error(f"No interface with MAC address {mac} was found")
         return False
-    xml = _node_dump(match)
+    xml = node_dump(match)
     if print_xml:
         ctl.print(xml, end="")
         return True

@@ -2,7 +2,7 @@
 set-lifecycle-action, set-user-password, domfsfreeze, domfsthaw, domfstrim, domfsinfo,
 domjobabort, send-process-signal, iothreadinfo, iothreadadd, iothreaddel; and the guest-agent
 and hotplug ones: guestvcpus, setvcpu, domblkthreshold, get-user-sshkeys, set-user-sshkeys,
-guestinfo, domlaunchsecinfo, domdirtyrate-calc.
+guestinfo, domlaunchsecinfo, domdirtyrate-calc; cpu-stats and domif-setlink.
 
 ``--json`` (a pyvirsh addition): ``domfsinfo`` prints a list of ``{"mountpoint": str,
 "name": str, "type": str, "targets": [str]}``; ``iothreadinfo`` a list of ``{"id": int,
@@ -562,4 +562,148 @@ def cmd_domdirtyrate_calc(ctl: Ctl, args: Args) -> bool:
         flags = getattr(c, _DIRTYRATE_MODES[mode])
     dom.startDirtyRateCalc(seconds, flags)
     ctl.print_extra("Start to calculate domain's memory dirty rate successfully.")
+    return True
+
+
+# ---- CPU statistics, interface link state ----------------------------------------------------
+
+_TIME_FIELDS = ("cpu_time", "vcpu_time", "user_time", "system_time")
+
+
+def _cpu_stat_line(ctl: Ctl, field: str, value: object) -> None:
+    """vshCPUStatsPrintField: times as seconds with nine decimals, the rest as typed values."""
+    from pyvirt.virsh.commands.domain_tune import param_text
+
+    if field in _TIME_FIELDS and isinstance(value, int) and not isinstance(value, bool):
+        ctl.print(f"\t{field:<12} {value // 1000000000:9d}.{value % 1000000000:09d} seconds")
+    else:
+        ctl.print(f"\t{field:<12} {param_text(value)}")
+
+
+@command("cpu-stats", GROUP, "show domain cpu statistics",
+         "Display per-CPU and total statistics about the domain's CPUs", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain_active"),
+             Opt("total", OptType.BOOL, "Show total statistics only"),
+             Opt("start", OptType.INT, "Show statistics from this CPU"),
+             Opt("count", OptType.INT, "Number of shown CPUs at most"),
+         ])
+def cmd_cpu_stats(ctl: Ctl, args: Args) -> bool:
+    dom = ctl.lookup_domain(args)
+    show_total = args.bool("total")
+    show_per_cpu = False
+    cpu = args.int("start")
+    if cpu is not None:
+        if cpu < 0:
+            raise CommandError("Invalid value for start CPU")
+        show_per_cpu = True
+    else:
+        cpu = 0
+    count = args.int("count")
+    if count is not None:
+        if count < 0:
+            raise CommandError("Invalid value for number of CPUs to show")
+        show_per_cpu = True
+    if not show_total and not show_per_cpu:
+        show_total = show_per_cpu = True
+    name = dom.name()
+    if show_per_cpu:
+        try:
+            per_cpu = dom.getCPUStats(False)
+        except libvirtError as exc:
+            return fail(ctl, f"Failed to retrieve CPU statistics for domain '{name}'", exc)
+        max_id = len(per_cpu)
+        if cpu >= max_id:
+            raise CommandError(
+                f"Start CPU {cpu} is out of range (min: 0, max: {max_id - 1})")
+        if count is None or count > max_id:
+            if count is not None:
+                ctl.print(f"Only {max_id} CPUs available to show")
+            count = max_id - cpu
+        if not any(per_cpu):
+            ctl.print("No per-CPU stats available", end="")
+            if not show_total:
+                return False
+        else:
+            for i in range(cpu, min(cpu + count, max_id)):
+                if not per_cpu[i]:
+                    continue  # not in the domain's CPU map
+                ctl.print(f"CPU{i}:")
+                for field, value in per_cpu[i].items():
+                    _cpu_stat_line(ctl, field, value)
+            if not show_total:
+                return True
+    try:
+        total = dom.getCPUStats(True)
+    except libvirtError as exc:
+        return fail(ctl, f"Failed to retrieve CPU statistics for domain '{name}'", exc)
+    if not total or not total[0]:
+        ctl.print("No total stats available", end="")
+        return False
+    ctl.print("Total:")
+    for field, value in total[0].items():
+        _cpu_stat_line(ctl, field, value)
+    return True
+
+
+@command("domif-setlink", GROUP, "set link state of a virtual interface",
+         "Set link state of a domain's virtual interface. This command wraps usage of "
+         "update-device command.", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain"),
+             Opt("interface", OptType.DATA, "interface device (MAC Address)", required=True),
+             Opt("state", OptType.DATA, "new state of the device", required=True),
+             Opt("persistent", OptType.ALIAS, "", alias="config"),
+             Opt("config", OptType.BOOL, "affect next boot"),
+             Opt("print-xml", OptType.BOOL,
+                 "print XML document rather than set the interface link state"),
+         ])
+def cmd_domif_setlink(ctl: Ctl, args: Args) -> bool:
+    from pyvirt.virsh.commands.domain_devices import node_dump, parse_document
+
+    dom = ctl.lookup_domain(args)
+    iface = args.string("interface") or ""
+    state = args.string("state") or ""
+    if state not in ("up", "down"):
+        raise CommandError(f"invalid link state '{state}'")
+    xml_flags = 0
+    if args.bool("config"):
+        flags = c.VIR_DOMAIN_AFFECT_CONFIG
+        xml_flags = c.VIR_DOMAIN_XML_INACTIVE
+    else:
+        flags = c.VIR_DOMAIN_AFFECT_LIVE
+    if not dom.isActive():
+        flags = c.VIR_DOMAIN_AFFECT_CONFIG
+    root = parse_document(dom.XMLDesc(xml_flags))
+    nodes = root.findall("./devices/interface")
+    if not nodes:
+        raise CommandError("Failed to extract interface information or no interfaces found")
+    found = None
+    for node in nodes:
+        mac = node.find("mac")
+        target = node.find("target")
+        for value in (mac.get("address") if mac is not None else None,
+                      target.get("dev") if target is not None else None):
+            if value and value.lower() == iface.lower():
+                found = node
+                break
+        if found is not None:
+            break
+    if found is None:
+        raise CommandError(f"interface '{iface}' not found")
+    link = found.find("link")
+    if link is None:
+        from lxml import etree
+
+        link = etree.SubElement(found, "link")
+    link.set("state", state)
+    xml = node_dump(found)
+    if args.bool("print-xml"):
+        ctl.print(xml, end="")
+        return True
+    try:
+        dom.updateDeviceFlags(xml, flags)
+    except libvirtError as exc:
+        return fail(ctl, "Failed to update interface link state", exc)
+    ctl.print_extra("Device updated successfully")
     return True
