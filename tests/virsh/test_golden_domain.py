@@ -380,6 +380,17 @@ DEFAULT_CASES: list[str] = [
     "domif-setlink test testnet0 sideways",
     "domif-setlink test nosuch down",
     "destroy test; domif-setlink test testnet0 down",
+    # migration tunables
+    "migrate-setmaxdowntime test 10",
+    "migrate-setmaxdowntime test 0",
+    "migrate-getmaxdowntime test",
+    "migrate-compcache test",
+    "migrate-compcache test --size 100",
+    "migrate-setspeed test 10",
+    "migrate-setspeed test --bandwidth 10 --postcopy",
+    "migrate-getspeed test",
+    "migrate-getspeed test --postcopy",
+    "migrate-postcopy test",
     # power management, NMI
     "dompmsuspend test mem",
     "dompmsuspend test bogus",
@@ -734,7 +745,9 @@ HELP_COMMANDS = [
     "domfsinfo", "domjobabort", "send-process-signal", "iothreadinfo", "iothreadadd",
     "iothreaddel", "iothreadpin", "iothreadset", "guestvcpus", "setvcpu", "domblkthreshold",
     "get-user-sshkeys", "set-user-sshkeys", "guestinfo", "domlaunchsecinfo",
-    "domdirtyrate-calc", "cpu-stats", "domif-setlink",
+    "domdirtyrate-calc", "cpu-stats", "domif-setlink", "migrate-setmaxdowntime",
+    "migrate-getmaxdowntime", "migrate-compcache", "migrate-setspeed", "migrate-getspeed",
+    "migrate-postcopy",
 ]
 
 

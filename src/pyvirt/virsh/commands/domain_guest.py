@@ -2,7 +2,9 @@
 set-lifecycle-action, set-user-password, domfsfreeze, domfsthaw, domfstrim, domfsinfo,
 domjobabort, send-process-signal, iothreadinfo, iothreadadd, iothreaddel; and the guest-agent
 and hotplug ones: guestvcpus, setvcpu, domblkthreshold, get-user-sshkeys, set-user-sshkeys,
-guestinfo, domlaunchsecinfo, domdirtyrate-calc; cpu-stats and domif-setlink.
+guestinfo, domlaunchsecinfo, domdirtyrate-calc; cpu-stats and domif-setlink; the migration
+tunables (migrate-setmaxdowntime, migrate-getmaxdowntime, migrate-compcache, migrate-setspeed,
+migrate-getspeed, migrate-postcopy).
 
 ``--json`` (a pyvirsh addition): ``domfsinfo`` prints a list of ``{"mountpoint": str,
 "name": str, "type": str, "targets": [str]}``; ``iothreadinfo`` a list of ``{"id": int,
@@ -706,4 +708,96 @@ def cmd_domif_setlink(ctl: Ctl, args: Args) -> bool:
     except libvirtError as exc:
         return fail(ctl, "Failed to update interface link state", exc)
     ctl.print_extra("Device updated successfully")
+    return True
+
+
+# ---- migration tunables ---------------------------------------------------------------------
+
+@command("migrate-setmaxdowntime", GROUP, "set maximum tolerable downtime",
+         "Set maximum tolerable downtime of a domain which is being live-migrated to another "
+         "host.", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain_active"),
+             Opt("downtime", OptType.INT,
+                 "maximum tolerable downtime (in milliseconds) for migration", required=True),
+         ])
+def cmd_migrate_setmaxdowntime(ctl: Ctl, args: Args) -> bool:
+    dom = ctl.lookup_domain(args)
+    downtime = args.ulong("downtime", 0) or 0
+    if downtime < 1:
+        raise CommandError("migrate: Invalid downtime")
+    dom.migrateSetMaxDowntime(downtime, 0)
+    return True
+
+
+@command("migrate-getmaxdowntime", GROUP, "get maximum tolerable downtime",
+         "Get maximum tolerable downtime of a domain which is being live-migrated to another "
+         "host.", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain_active"),
+         ])
+def cmd_migrate_getmaxdowntime(ctl: Ctl, args: Args) -> bool:
+    dom = ctl.lookup_domain(args)
+    ctl.print(str(dom.migrateGetMaxDowntime(0)))
+    return True
+
+
+@command("migrate-compcache", GROUP, "get/set compression cache size",
+         "Get/set size of the cache (in bytes) used for compressing repeatedly transferred "
+         "memory pages during live migration.", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain_active"),
+             Opt("size", OptType.INT,
+                 "requested size of the cache (in bytes) used for compression", named_only=True),
+         ])
+def cmd_migrate_compcache(ctl: Ctl, args: Args) -> bool:
+    from pyvirt.virsh.commands.pool import pretty_capacity
+
+    dom = ctl.lookup_domain(args)
+    size = args.ulong("size")
+    if size is not None:
+        dom.migrateSetCompressionCache(size, 0)
+    value, unit = pretty_capacity(int(dom.migrateGetCompressionCache(0)))
+    ctl.print(f"Compression cache: {value:.3f} {unit}", end="")
+    return True
+
+
+@command("migrate-setspeed", GROUP, "Set the maximum migration bandwidth",
+         "Set the maximum migration bandwidth (in MiB/s) for a domain which is being migrated "
+         "to another host.", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain_active"),
+             Opt("bandwidth", OptType.INT, "migration bandwidth limit in MiB/s", required=True),
+             Opt("postcopy", OptType.BOOL, "set post-copy migration bandwidth"),
+         ])
+def cmd_migrate_setspeed(ctl: Ctl, args: Args) -> bool:
+    dom = ctl.lookup_domain(args)
+    bandwidth = args.ulong("bandwidth", 0, wrap=True) or 0
+    flags = c.VIR_DOMAIN_MIGRATE_MAX_SPEED_POSTCOPY if args.bool("postcopy") else 0
+    dom.migrateSetMaxSpeed(bandwidth, flags)
+    return True
+
+
+@command("migrate-getspeed", GROUP, "Get the maximum migration bandwidth",
+         "Get the maximum migration bandwidth (in MiB/s) for a domain.", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain_active"),
+             Opt("postcopy", OptType.BOOL, "get post-copy migration bandwidth"),
+         ])
+def cmd_migrate_getspeed(ctl: Ctl, args: Args) -> bool:
+    dom = ctl.lookup_domain(args)
+    flags = c.VIR_DOMAIN_MIGRATE_MAX_SPEED_POSTCOPY if args.bool("postcopy") else 0
+    ctl.print(str(dom.migrateGetMaxSpeed(flags)))
+    return True
+
+
+@command("migrate-postcopy", GROUP, "Switch running migration from pre-copy to post-copy",
+         "Switch running migration from pre-copy to post-copy. The migration must have been "
+         "started with --postcopy option.", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain_active"),
+         ])
+def cmd_migrate_postcopy(ctl: Ctl, args: Args) -> bool:
+    dom = ctl.lookup_domain(args)
+    dom.migrateStartPostCopy(0)
     return True
