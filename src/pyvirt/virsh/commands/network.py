@@ -418,10 +418,11 @@ def cmd_net_edit(ctl: Ctl, args: Args) -> bool:
         unchanged.append(True)
         ctl.print_extra(f"Network {net.name()} XML configuration not changed.")
 
-    if not edit_loop(ctl, lambda: _edit_xml(ctl, net), define, not_changed):
-        return False
+    defined_or_carried_on = edit_loop(ctl, lambda: _edit_xml(ctl, net), define, not_changed)
     if unchanged:
         return True
+    if not defined_or_carried_on:
+        return False
     # without a terminal a failed define is only reported and virsh goes on with a NULL
     # network: "(null)"
     ctl.reset_error()
