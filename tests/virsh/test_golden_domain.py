@@ -391,6 +391,30 @@ DEFAULT_CASES: list[str] = [
     "migrate-getspeed test",
     "migrate-getspeed test --postcopy",
     "migrate-postcopy test",
+    # block I/O throttling, resize, agent timeout, launch security
+    "blkdeviotune test vda",
+    "blkdeviotune test vda --total-bytes-sec 100",
+    "blkdeviotune test vda --total-bytes-sec-max 2000 --total-bytes-sec 1k; "
+    "blkdeviotune test vda",
+    "blkdeviotune test vda --read-iops-sec abc",
+    "blkdeviotune test vda --read-bytes-sec 1x",
+    "blkdeviotune test nosuch",
+    "blockresize test vda 10G",
+    "blockresize test vda 1000B",
+    "blockresize test vda abc",
+    "blockresize test vda 1x",
+    "guest-agent-timeout test --timeout 5",
+    "guest-agent-timeout test",
+    "domsetlaunchsecstate test --secrethdr {tmp}/dom.xml --secret {tmp}/dom.xml",
+    "domsetlaunchsecstate test --secrethdr {tmp}/dom.xml",
+    "domsetlaunchsecstate test --secrethdr {tmp}/missing --secret {tmp}/dom.xml",
+    "setmem test 1x",
+    "setmaxmem test 5q",
+    "setmem test 99999999999999999999G",
+    "setmem test 20000000000000G",
+    "memtune test --hard-limit 1x",
+    "memtune test --hard-limit 10000000000000000E",
+    "domblkthreshold test vda 1x",
     # power management, NMI
     "dompmsuspend test mem",
     "dompmsuspend test bogus",
@@ -567,6 +591,8 @@ XFAIL: dict[str, str] = {
                                         "virDomainSetIOThreadParams",
     "domlaunchsecinfo test": "same VIR_TYPED_PARAM_STRING_OKAY difference "
                              "(virDomainGetLaunchSecurityInfo)",
+    "blkdeviotune test vda --total-bytes-sec 100":
+        "pyvirt's test driver does not check a limit against its _max counterpart",
     "testnode:dumpxml fv0": "domain XML formatter: <iotune> child order, <pae/> position and "
                            "the implicit cirrus <video> of the live definition differ",
     "testnode:autostart fv0; dominfo fv0": "dominfo's Messages line: libvirt taints a guest "
@@ -747,7 +773,8 @@ HELP_COMMANDS = [
     "get-user-sshkeys", "set-user-sshkeys", "guestinfo", "domlaunchsecinfo",
     "domdirtyrate-calc", "cpu-stats", "domif-setlink", "migrate-setmaxdowntime",
     "migrate-getmaxdowntime", "migrate-compcache", "migrate-setspeed", "migrate-getspeed",
-    "migrate-postcopy",
+    "migrate-postcopy", "blkdeviotune", "blockresize", "guest-agent-timeout",
+    "domsetlaunchsecstate",
 ]
 
 

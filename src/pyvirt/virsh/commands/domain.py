@@ -95,6 +95,56 @@ def affect_flags(args: Args) -> int:
     return flags
 
 
+def scale_error(text: str, default_scale: int, limit: int) -> libvirtError | None:
+    """The libvirt error virScaleInteger leaves for ``text`` (an unknown suffix, or a value
+    over ``limit``); None when the number itself is malformed (no libvirt error then)."""
+    import re
+
+    from pyvirt.errors import make_error
+
+    m = re.match(r"[ \t\n\v\f\r]*\+?([0-9]+)(.*)\Z", text, re.S)
+    if m is None:
+        return None
+    value, suffix = int(m.group(1)), m.group(2)
+    if value >= 1 << 64:
+        return None  # strtoull itself failed: virsh reports nothing more
+    low = suffix.lower()
+    if not suffix:
+        scale = default_scale
+    elif low in ("b", "byte", "bytes"):
+        scale = 1
+    else:
+        if len(suffix) == 1 or low[1:] == "ib":
+            base = 1024
+        elif len(suffix) == 2 and low[1] == "b":
+            base = 1000
+        else:
+            base = 0
+        power = "kmgtpe".find(low[0]) + 1
+        if not base or not power:
+            return make_error(c.VIR_ERR_INVALID_ARG, f"unknown suffix '{suffix}'")
+        scale = base ** power
+    if value and value > limit // scale:
+        return make_error(c.VIR_ERR_OVERFLOW, f"value too large: {value}{suffix}")
+    return None
+
+
+_UNIT_BYTES = {"B": 1, "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3}
+
+
+def scaled_arg(ctl: Ctl, args: Args, name: str, default_unit: str = "KiB",
+               maximum: int = (1 << 64) - 1) -> int | None:
+    """vshCommandOptScaledInt: Args.scaled, plus the libvirt error virsh reports at the end
+    when the suffix is unknown or the value too large."""
+    try:
+        return args.scaled(name, default_unit, maximum=maximum)
+    except CommandError:
+        err = scale_error(args.raw(name) or "", _UNIT_BYTES[default_unit], maximum)
+        if err is not None:
+            ctl.save_error(err)
+        raise
+
+
 def read_file(ctl: Ctl, path: str) -> str:
     """virFileReadAll with virsh's 10 MiB cap; a failure is libvirt's system error."""
     from pyvirt.virsh.commands.pool import read_xml_file
@@ -1641,7 +1691,7 @@ def cmd_setmem(ctl: Ctl, args: Args) -> bool:
         if args.bool("live"):
             flags |= c.VIR_DOMAIN_AFFECT_LIVE
     dom = ctl.lookup_domain(args)
-    size = args.scaled("size", "KiB", maximum=_ULONG_MAX) or 0
+    size = scaled_arg(ctl, args, "size", "KiB", maximum=_ULONG_MAX) or 0
     dom.setMemoryFlags((size + 1023) // 1024, flags)
     return True
 
@@ -1660,7 +1710,7 @@ def cmd_setmem(ctl: Ctl, args: Args) -> bool:
 def cmd_setmaxmem(ctl: Ctl, args: Args) -> bool:
     flags = affect_flags(args)
     dom = ctl.lookup_domain(args)
-    size = args.scaled("size", "KiB", maximum=_ULONG_MAX) or 0
+    size = scaled_arg(ctl, args, "size", "KiB", maximum=_ULONG_MAX) or 0
     try:
         dom.setMemoryFlags((size + 1023) // 1024, flags | c.VIR_DOMAIN_MEM_MAXIMUM)
     except libvirtError as exc:

@@ -4,7 +4,7 @@ domjobabort, send-process-signal, iothreadinfo, iothreadadd, iothreaddel; and th
 and hotplug ones: guestvcpus, setvcpu, domblkthreshold, get-user-sshkeys, set-user-sshkeys,
 guestinfo, domlaunchsecinfo, domdirtyrate-calc; cpu-stats and domif-setlink; the migration
 tunables (migrate-setmaxdowntime, migrate-getmaxdowntime, migrate-compcache, migrate-setspeed,
-migrate-getspeed, migrate-postcopy).
+migrate-getspeed, migrate-postcopy); guest-agent-timeout, domsetlaunchsecstate.
 
 ``--json`` (a pyvirsh addition): ``domfsinfo`` prints a list of ``{"mountpoint": str,
 "name": str, "type": str, "targets": [str]}``; ``iothreadinfo`` a list of ``{"id": int,
@@ -13,12 +13,12 @@ migrate-getspeed, migrate-postcopy).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
 from pyvirt.errors import libvirtError
 from pyvirt.virsh.commands.domain import exclusive, fail
-from pyvirt.virsh.ctl import CommandError
+from pyvirt.virsh.ctl import CommandError, CommandFailed
 from pyvirt.virsh.registry import Opt, OptType, command
 
 if TYPE_CHECKING:
@@ -427,7 +427,9 @@ def cmd_setvcpu(ctl: Ctl, args: Args) -> bool:
          ])
 def cmd_domblkthreshold(ctl: Ctl, args: Args) -> bool:
     dev = args.string("dev") or ""
-    threshold = args.scaled("threshold", "B") or 0
+    from pyvirt.virsh.commands.domain import scaled_arg
+
+    threshold = scaled_arg(ctl, args, "threshold", "B") or 0
     dom = ctl.lookup_domain(args)
     dom.setBlockThreshold(dev, threshold, 0)
     return True
@@ -800,4 +802,64 @@ def cmd_migrate_getspeed(ctl: Ctl, args: Args) -> bool:
 def cmd_migrate_postcopy(ctl: Ctl, args: Args) -> bool:
     dom = ctl.lookup_domain(args)
     dom.migrateStartPostCopy(0)
+    return True
+
+
+# ---- agent timeout, launch security state --------------------------------------------------
+
+@command("guest-agent-timeout", GROUP, "Set the guest agent timeout",
+         "Set the number of seconds to wait for a response from the guest agent.", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain"),
+             Opt("timeout", OptType.INT, "timeout seconds.", named_only=True),
+         ])
+def cmd_guest_agent_timeout(ctl: Ctl, args: Args) -> bool:
+    dom = ctl.lookup_domain(args)
+    timeout = args.int("timeout", c.VIR_DOMAIN_AGENT_RESPONSE_TIMEOUT_BLOCK)
+    dom.agentSetResponseTimeout(timeout, 0)
+    return True
+
+
+def _read_small(ctl: Ctl, path: str) -> str:
+    """virFileReadAll with a 64 KiB cap; a failure is libvirt's error, reported at the end."""
+    from pyvirt.errors import make_error, report
+
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(64 * 1024 + 1)
+    except OSError as exc:
+        report(make_error(c.VIR_ERR_SYSTEM_ERROR,
+                          f"Failed to open file '{path}': {exc.strerror}"))
+        raise CommandFailed() from None
+    if len(data) > 64 * 1024:
+        report(make_error(c.VIR_ERR_INTERNAL_ERROR, f"File '{path}' is too large"))
+        raise CommandFailed()
+    return data.decode("utf-8", errors="replace")
+
+
+@command("domsetlaunchsecstate", GROUP, "Set domain launch security state",
+         "Set a secret in the guest domain's memory", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain"),
+             Opt("secrethdr", OptType.STRING,
+                 "path to file containing the secret header", named_only=True),
+             Opt("secret", OptType.STRING, "path to file containing the secret", named_only=True),
+             Opt("set-address", OptType.INT,
+                 "physical address within the guest domain's memory to set the secret"),
+         ])
+def cmd_domsetlaunchsecstate(ctl: Ctl, args: Args) -> bool:
+    dom = ctl.lookup_domain(args)
+    header_file = args.string("secrethdr")
+    secret_file = args.string("secret")
+    if header_file is None or secret_file is None:
+        raise CommandError("Both secret and the secret header are required")
+    params: dict[str, Any] = {"sev-secret-header": _read_small(ctl, header_file),
+                              "sev-secret": _read_small(ctl, secret_file)}
+    address = args.ulong("set-address")
+    if address is not None:
+        params["sev-secret-set-address"] = address
+    try:
+        dom.setLaunchSecurityState(params, 0)
+    except libvirtError as exc:
+        return fail(ctl, "Unable to set launch security state", exc)
     return True

@@ -1,6 +1,6 @@
 """virsh's tuning commands of the "Domain Management" group (tools/virsh-domain.c): vcpupin,
 emulatorpin, schedinfo, memtune, blkiotune, numatune, perf, domiftune, iothreadpin,
-iothreadset; and send-key.
+iothreadset, blkdeviotune, blockresize; and send-key.
 
 Typed parameters print as virsh's "%-15s: %s" lines; the values come from libvirt-python's
 dictionaries, so their Python type stands for the typed parameter's type.
@@ -15,6 +15,7 @@ dictionaries, so their Python type stands for the typed parameter's type.
 - ``numatune``: ``{"numa_mode": str (or the number libvirt gave), "numa_nodeset": str}``.
 - ``perf``: ``{event name: enabled (bool)}``.
 - ``domiftune``: ``{field: value}`` with libvirt's field names ("inbound.average", ...).
+- ``blkdeviotune``: ``{field: value}`` with libvirt's field names ("total_bytes_sec", ...).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
 from pyvirt.errors import libvirtError
-from pyvirt.virsh.commands.domain import exclusive, fail
+from pyvirt.virsh.commands.domain import exclusive, fail, scale_error, scaled_arg
 from pyvirt.virsh.ctl import CommandError, CommandFailed
 from pyvirt.virsh.registry import Opt, OptType, command
 
@@ -348,7 +349,7 @@ _SCALE = {"": 1024, "b": 1, "bytes": 1, "k": 1024, "kib": 1024, "kb": 1000,
 _LLONG_MAX = (1 << 63) - 1
 
 
-def _memtune_size(args: Args, name: str) -> int | None:
+def _memtune_size(ctl: Ctl, args: Args, name: str) -> int | None:
     """virshMemtuneGetSize: KiB (rounded up); a negative number means unlimited."""
     text = args.string_quiet(name)
     if text is None:
@@ -361,6 +362,9 @@ def _memtune_size(args: Args, name: str) -> int | None:
         return _MEMORY_UNLIMITED
     scale = _SCALE.get(m.group(2).lower())
     if scale is None or value > _LLONG_MAX // scale:
+        err = scale_error(text, 1024, _LLONG_MAX)
+        if err is not None:
+            ctl.save_error(err)
         raise CommandError(f"Unable to parse integer parameter {name}")
     return (value * scale + 1023) // 1024
 
@@ -387,7 +391,7 @@ def cmd_memtune(ctl: Ctl, args: Args) -> bool:
     dom = ctl.lookup_domain(args)
     updates: dict[str, int] = {}
     for name in ("hard-limit", "soft-limit", "swap-hard-limit", "min-guarantee"):
-        value = _memtune_size(args, name)
+        value = _memtune_size(ctl, args, name)
         if value is not None:
             updates[name.replace("-", "_")] = value
     if updates:
@@ -701,6 +705,144 @@ def cmd_iothreadset(ctl: Ctl, args: Args) -> bool:
     if not params:
         raise CommandError("Not enough arguments passed, nothing to set")
     dom.setIOThreadParams(thread_id, params, flags)
+    return True
+
+
+# ---- block I/O throttling, block resize ---------------------------------------------------------
+
+_IOTUNE_SCALED = ("total-bytes-sec", "read-bytes-sec", "write-bytes-sec", "total-bytes-sec-max",
+                  "read-bytes-sec-max", "write-bytes-sec-max")
+_IOTUNE_PLAIN = ("total-iops-sec", "read-iops-sec", "write-iops-sec", "total-iops-sec-max",
+                 "read-iops-sec-max", "write-iops-sec-max", "size-iops-sec",
+                 "total-bytes-sec-max-length", "read-bytes-sec-max-length",
+                 "write-bytes-sec-max-length", "total-iops-sec-max-length",
+                 "read-iops-sec-max-length", "write-iops-sec-max-length")
+
+
+@command("blkdeviotune", GROUP, "Set or query a block device I/O tuning parameters.",
+         "Set or query disk I/O parameters such as block throttling.", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain"),
+             Opt("device", OptType.DATA, "block device", required=True),
+             Opt("total_bytes_sec", OptType.ALIAS, "", alias="total-bytes-sec"),
+             Opt("total-bytes-sec", OptType.INT,
+                 "total throughput limit, as scaled integer (default bytes)"),
+             Opt("read_bytes_sec", OptType.ALIAS, "", alias="read-bytes-sec"),
+             Opt("read-bytes-sec", OptType.INT,
+                 "read throughput limit, as scaled integer (default bytes)"),
+             Opt("write_bytes_sec", OptType.ALIAS, "", alias="write-bytes-sec"),
+             Opt("write-bytes-sec", OptType.INT,
+                 "write throughput limit, as scaled integer (default bytes)"),
+             Opt("total_iops_sec", OptType.ALIAS, "", alias="total-iops-sec"),
+             Opt("total-iops-sec", OptType.INT, "total I/O operations limit per second"),
+             Opt("read_iops_sec", OptType.ALIAS, "", alias="read-iops-sec"),
+             Opt("read-iops-sec", OptType.INT, "read I/O operations limit per second"),
+             Opt("write_iops_sec", OptType.ALIAS, "", alias="write-iops-sec"),
+             Opt("write-iops-sec", OptType.INT, "write I/O operations limit per second"),
+             Opt("total_bytes_sec_max", OptType.ALIAS, "", alias="total-bytes-sec-max"),
+             Opt("total-bytes-sec-max", OptType.INT,
+                 "total max, as scaled integer (default bytes)"),
+             Opt("read_bytes_sec_max", OptType.ALIAS, "", alias="read-bytes-sec-max"),
+             Opt("read-bytes-sec-max", OptType.INT, "read max, as scaled integer (default bytes)"),
+             Opt("write_bytes_sec_max", OptType.ALIAS, "", alias="write-bytes-sec-max"),
+             Opt("write-bytes-sec-max", OptType.INT,
+                 "write max, as scaled integer (default bytes)"),
+             Opt("total_iops_sec_max", OptType.ALIAS, "", alias="total-iops-sec-max"),
+             Opt("total-iops-sec-max", OptType.INT, "total I/O operations max"),
+             Opt("read_iops_sec_max", OptType.ALIAS, "", alias="read-iops-sec-max"),
+             Opt("read-iops-sec-max", OptType.INT, "read I/O operations max"),
+             Opt("write_iops_sec_max", OptType.ALIAS, "", alias="write-iops-sec-max"),
+             Opt("write-iops-sec-max", OptType.INT, "write I/O operations max"),
+             Opt("size_iops_sec", OptType.ALIAS, "", alias="size-iops-sec"),
+             Opt("size-iops-sec", OptType.INT, "I/O size in bytes"),
+             Opt("group_name", OptType.ALIAS, "", alias="group-name"),
+             Opt("group-name", OptType.STRING,
+                 "group name to share I/O quota between multiple drives", completer="empty"),
+             Opt("total_bytes_sec_max_length", OptType.ALIAS,
+                 "", alias="total-bytes-sec-max-length"),
+             Opt("total-bytes-sec-max-length", OptType.INT,
+                 "duration in seconds to allow total max bytes"),
+             Opt("read_bytes_sec_max_length", OptType.ALIAS, "", alias="read-bytes-sec-max-length"),
+             Opt("read-bytes-sec-max-length", OptType.INT,
+                 "duration in seconds to allow read max bytes"),
+             Opt("write_bytes_sec_max_length", OptType.ALIAS,
+                 "", alias="write-bytes-sec-max-length"),
+             Opt("write-bytes-sec-max-length", OptType.INT,
+                 "duration in seconds to allow write max bytes"),
+             Opt("total_iops_sec_max_length", OptType.ALIAS, "", alias="total-iops-sec-max-length"),
+             Opt("total-iops-sec-max-length", OptType.INT,
+                 "duration in seconds to allow total I/O operations max"),
+             Opt("read_iops_sec_max_length", OptType.ALIAS, "", alias="read-iops-sec-max-length"),
+             Opt("read-iops-sec-max-length", OptType.INT,
+                 "duration in seconds to allow read I/O operations max"),
+             Opt("write_iops_sec_max_length", OptType.ALIAS, "", alias="write-iops-sec-max-length"),
+             Opt("write-iops-sec-max-length", OptType.INT,
+                 "duration in seconds to allow write I/O operations max"),
+             Opt("config", OptType.BOOL, "affect next boot"),
+             Opt("live", OptType.BOOL, "affect running domain"),
+             Opt("current", OptType.BOOL, "affect current domain"),
+             Opt("json", OptType.BOOL, "print JSON"),
+         ])
+def cmd_blkdeviotune(ctl: Ctl, args: Args) -> bool:
+    flags = _affect(args)
+    dom = ctl.lookup_domain(args)
+    disk = args.string("device") or ""
+    updates: dict[str, Any] = {}
+    try:
+        for opt in _IOTUNE_SCALED:
+            value = scaled_arg(ctl, args, opt, "B")
+            if value is not None:
+                updates[opt.replace("-", "_")] = value
+        for opt in _IOTUNE_PLAIN:
+            value = args.ulong(opt)
+            if value is not None:
+                updates[opt.replace("-", "_")] = value
+    except CommandError as exc:
+        ctl.error(str(exc))
+        raise CommandError("Unable to parse integer parameter") from None
+    group = args.string("group-name")
+    if group is not None:
+        updates["group_name"] = group
+    if updates:
+        try:
+            dom.setBlockIoTune(disk, updates, flags)
+        except libvirtError as exc:
+            return fail(ctl, "Unable to change block I/O throttle", exc)
+        return True
+    try:
+        params = dom.blockIoTune(disk, flags)
+    except libvirtError as exc:
+        return fail(ctl, "Unable to get block I/O throttle parameters", exc)
+    if args.bool("json"):
+        ctl.json(dict(params))
+        return True
+    for field, value in params.items():
+        _print_param(ctl, field, param_text(value))
+    return True
+
+
+@command("blockresize", GROUP, "Resize block device of domain.",
+         "Resize block device of domain.", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain_active"),
+             Opt("path", OptType.DATA, "Fully-qualified path of block device", required=True),
+             Opt("size", OptType.INT,
+                 "New size of the block device, as scaled integer (default KiB)", required=True),
+         ])
+def cmd_blockresize(ctl: Ctl, args: Args) -> bool:
+    path = args.string("path") or ""
+    size = scaled_arg(ctl, args, "size", "KiB") or 0
+    flags = 0
+    if size % 1024 == 0:
+        size //= 1024  # the older KiB interface where it will do
+    else:
+        flags |= c.VIR_DOMAIN_BLOCK_RESIZE_BYTES
+    dom = ctl.lookup_domain(args)
+    try:
+        dom.blockResize(path, size, flags)
+    except libvirtError as exc:
+        return fail(ctl, f"Failed to resize block device '{path}'", exc)
+    ctl.print_extra(f"Block device '{path}' is resized", end="")
     return True
 
 
