@@ -963,3 +963,45 @@ def test_domdisplay_json(pyvirsh, inputs: Path) -> None:
     assert _json(pyvirsh, f"create {inputs}/gfx.xml; domdisplay gfx --json") == [
         "vnc://localhost:4"]
     assert _json(pyvirsh, "domdisplay test --json") == []
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+def test_cpu_lists() -> None:
+    from pyvirt.virsh.commands.domain_tune import format_cpus, parse_cpulist
+
+    assert parse_cpulist("0-3,^2,5") == {0, 1, 3, 5}
+    assert parse_cpulist(" 1 , 4-5 ") == {1, 4, 5}
+    assert parse_cpulist("3-1") is None and parse_cpulist("a") is None
+    assert parse_cpulist("1,") is None and parse_cpulist("^1-2") is None
+    assert parse_cpulist("^1") == set()
+    assert format_cpus((True, True, False, True, False, True, True, True)) == "0-1,3,5-7"
+    assert format_cpus((False,) * 4) == ""
+
+
+def test_addresses() -> None:
+    from lxml import etree
+
+    from pyvirt.virsh.commands.domain_devices import parse_address
+
+    addr = parse_address("pci:0000.00.1f.0", multifunction=True)
+    assert addr is not None
+    assert etree.tostring(addr.element()) == (
+        b'<address type="pci" domain="0x0000" bus="0x00" slot="0x1f" function="0x0" '
+        b'multifunction="on"/>')
+    drive = parse_address("scsi:1.2.3")
+    assert drive is not None and drive.type == "drive" and drive.values == (1, 2, 3)
+    assert parse_address("usb:1") is None
+    assert parse_address("bogus:1.2") is None
+    assert parse_address("nocolon") is None
+
+
+def test_scale_errors() -> None:
+    from pyvirt.virsh.commands.domain import scale_error
+
+    err = scale_error("5q", 1024, (1 << 64) - 1)
+    assert err is not None and err.get_error_message() == "invalid argument: unknown suffix 'q'"
+    err = scale_error("20E", 1024, (1 << 64) - 1)
+    assert err is not None and "value too large: 20E" in err.get_error_message()
+    assert scale_error("abc", 1024, 100) is None
+    assert scale_error("5KiB", 1024, (1 << 64) - 1) is None
