@@ -415,6 +415,25 @@ DEFAULT_CASES: list[str] = [
     "memtune test --hard-limit 1x",
     "memtune test --hard-limit 10000000000000000E",
     "domblkthreshold test vda 1x",
+    # block jobs
+    "blockjob test vda",
+    "blockjob test vda --info",
+    "blockjob test vda --raw",
+    "blockjob test vda --abort",
+    "blockjob test vda --pivot --async",
+    "blockjob test vda --bandwidth 10",
+    "blockjob test vda --bandwidth 10M --bytes",
+    "blockjob test vda --bandwidth 1x",
+    "blockjob test vda --bandwidth 99999E --bytes",
+    "blockjob test vda --bandwidth -5",
+    "blockjob test vda --raw --abort",
+    "blockjob test vda --info --bandwidth 5",
+    "blockpull test vda",
+    "blockpull test vda --base /x",
+    "blockpull test vda --keep-relative --bytes --bandwidth 1M",
+    "blockpull test vda --verbose",
+    "blockpull test vda --wait --timeout 0",
+    "blockpull test vda --wait --verbose",
     # power management, NMI
     "dompmsuspend test mem",
     "dompmsuspend test bogus",
@@ -774,7 +793,7 @@ HELP_COMMANDS = [
     "domdirtyrate-calc", "cpu-stats", "domif-setlink", "migrate-setmaxdowntime",
     "migrate-getmaxdowntime", "migrate-compcache", "migrate-setspeed", "migrate-getspeed",
     "migrate-postcopy", "blkdeviotune", "blockresize", "guest-agent-timeout",
-    "domsetlaunchsecstate",
+    "domsetlaunchsecstate", "blockjob", "blockpull",
 ]
 
 

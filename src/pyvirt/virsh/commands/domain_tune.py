@@ -1,6 +1,6 @@
 """virsh's tuning commands of the "Domain Management" group (tools/virsh-domain.c): vcpupin,
 emulatorpin, schedinfo, memtune, blkiotune, numatune, perf, domiftune, iothreadpin,
-iothreadset, blkdeviotune, blockresize; and send-key.
+iothreadset, blkdeviotune, blockresize, blockjob, blockpull; and send-key.
 
 Typed parameters print as virsh's "%-15s: %s" lines; the values come from libvirt-python's
 dictionaries, so their Python type stands for the typed parameter's type.
@@ -904,4 +904,204 @@ def cmd_send_key(ctl: Ctl, args: Args) -> bool:
             raise CommandError(f"invalid keycode: '{key}'")
         codes.append(code)
     dom.sendKey(_CODESETS.index(codeset), holdtime, codes, len(codes), 0)
+    return True
+
+
+# ---- block jobs ------------------------------------------------------------------------------
+
+_BLOCK_JOBS = ("Unknown job", "Block Pull", "Block Copy", "Block Commit", "Active Block Commit",
+               "Backup")
+_ULONG_MAX = (1 << 64) - 1
+
+
+def _bandwidth(ctl: Ctl, args: Args, by_bytes: bool) -> int:
+    """vshBlockJobOptionBandwidth: a (wrapping) number in MiB/s, or a scaled size in bytes
+    (converted to MiB/s unless --bytes)."""
+    text = args.raw("bandwidth")
+    if text is None:
+        return 0
+    m = re.fullmatch(r"[ \t\n\v\f\r]*([+-]?)([0-9]+)", text)
+    if m is not None and int(m.group(2)) <= _ULONG_MAX:
+        value = int(m.group(2))
+        return (-value) & _ULONG_MAX if m.group(1) == "-" else value
+    m = re.fullmatch(r"[ \t\n\v\f\r]*\+?([0-9]+)(.*)", text, re.S)
+    scaled: int | None = None
+    if m is not None and int(m.group(1)) <= _ULONG_MAX:
+        scaled = _scale(int(m.group(1)), m.group(2))
+        if scaled is None:
+            # virScaleInteger's own error, reported after virsh's
+            err = scale_error(text, 1, _ULONG_MAX)
+            if err is not None:
+                ctl.save_error(err)
+    if scaled is None or scaled > _ULONG_MAX:
+        if scaled is not None:
+            err = scale_error(text, 1, _ULONG_MAX)
+            if err is not None:
+                ctl.save_error(err)
+        raise CommandError(f"Scaled numeric value '{text}' for <--bandwidth> option is "
+                           "malformed or out of range")
+    return scaled if by_bytes else scaled >> 20
+
+
+def _scale(value: int, suffix: str) -> int | None:
+    low = suffix.lower()
+    if not suffix:
+        return value
+    if low in ("b", "byte", "bytes"):
+        return value
+    if len(suffix) == 1 or low[1:] == "ib":
+        base = 1024
+    elif len(suffix) == 2 and low[1] == "b":
+        base = 1000
+    else:
+        return None
+    power = "kmgtpe".find(low[0]) + 1
+    return value * base ** power if power else None
+
+
+def _job_info(ctl: Ctl, dom: Any, path: str, raw: bool, by_bytes: bool) -> bool:
+    """virshBlockJobInfo: the job's progress (or raw fields) and bandwidth limit."""
+    info: dict[str, int] = {}
+    speed = 0
+    queried = False
+    if by_bytes or not raw:
+        try:
+            info = dom.blockJobInfo(path, c.VIR_DOMAIN_BLOCK_JOB_INFO_BANDWIDTH_BYTES)
+            speed = info.get("bandwidth", 0)
+            queried = True
+        except libvirtError as exc:
+            if exc.get_error_code() not in (c.VIR_ERR_INVALID_ARG, c.VIR_ERR_OVERFLOW) \
+                    or by_bytes or raw:
+                raise
+            ctl.reset_error()
+    if not queried:
+        info = dom.blockJobInfo(path, 0)
+        speed = info.get("bandwidth", 0)
+        if not raw:
+            speed <<= 20
+    if not info:
+        if not raw:
+            ctl.print_extra(f"No current block job for {path}", end="")
+        return True
+    kind = info.get("type", 0)
+    name = _BLOCK_JOBS[kind] if 0 <= kind < len(_BLOCK_JOBS) else "Unknown job"
+    if raw:
+        ctl.print(f" type={name}\n bandwidth={info.get('bandwidth', 0)}\n "
+                  f"cur={info.get('cur', 0)}\n end={info.get('end', 0)}")
+        return True
+    end, cur = info.get("end", 0), info.get("cur", 0)
+    remaining = end - cur
+    progress = 100 if remaining == 0 else min(int(100.0 - remaining * 100.0 / end), 99)
+    ctl.out.flush()
+    ctl.err.write(f"\r{name}: [{progress:3d} %]")
+    ctl.err.flush()
+    if speed:
+        from pyvirt.virsh.commands.pool import pretty_capacity
+
+        val, unit = pretty_capacity(speed)
+        ctl.print(f"    Bandwidth limit: {speed} bytes/s ({val:.3f} {unit}/s)", end="")
+    ctl.print()
+    return True
+
+
+@command("blockjob", GROUP, "Manage active block operations",
+         "Query, adjust speed, or cancel active block operations.", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain_active"),
+             Opt("path", OptType.DATA, "fully-qualified path of disk", required=True),
+             Opt("abort", OptType.BOOL, "abort the active job on the specified disk"),
+             Opt("async", OptType.BOOL, "implies --abort; request but don't wait for job end"),
+             Opt("pivot", OptType.BOOL, "implies --abort; conclude and pivot a copy or commit job"),
+             Opt("info", OptType.BOOL, "get active job information for the specified disk"),
+             Opt("bytes", OptType.BOOL, "get/set bandwidth in bytes rather than MiB/s"),
+             Opt("raw", OptType.BOOL, "implies --info; output details rather than human summary"),
+             Opt("bandwidth", OptType.INT, "set the bandwidth limit in MiB/s"),
+         ])
+def cmd_blockjob(ctl: Ctl, args: Args) -> bool:
+    raw, by_bytes = args.bool("raw"), args.bool("bytes")
+    exclusive(args, ("raw", "abort"), ("raw", "pivot"), ("raw", "async"), ("raw", "bandwidth"),
+              ("info", "abort"), ("info", "pivot"), ("info", "async"), ("info", "bandwidth"),
+              ("bytes", "abort"), ("bytes", "pivot"), ("bytes", "async"))
+    dom = ctl.lookup_domain(args)
+    path = args.string("path") or ""
+    if args.has("bandwidth"):
+        flags = c.VIR_DOMAIN_BLOCK_JOB_SPEED_BANDWIDTH_BYTES if by_bytes else 0
+        dom.blockJobSetSpeed(path, _bandwidth(ctl, args, by_bytes), flags)
+        return True
+    if args.bool("abort") or args.bool("pivot") or args.bool("async"):
+        flags = 0
+        if args.bool("async"):
+            flags |= c.VIR_DOMAIN_BLOCK_JOB_ABORT_ASYNC
+        if args.bool("pivot"):
+            flags |= c.VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT
+        dom.blockJobAbort(path, flags)
+        return True
+    return _job_info(ctl, dom, path, raw, by_bytes)
+
+
+@command("blockpull", GROUP, "Populate a disk from its backing image.",
+         "Populate a disk from its backing image.", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain_active"),
+             Opt("path", OptType.DATA, "fully-qualified path of disk", required=True),
+             Opt("bandwidth", OptType.INT, "bandwidth limit in MiB/s"),
+             Opt("base", OptType.STRING, "path of backing file in chain for a partial pull"),
+             Opt("wait", OptType.BOOL, "wait for job to finish"),
+             Opt("verbose", OptType.BOOL, "with --wait, display the progress"),
+             Opt("timeout", OptType.INT, "with --wait, abort if pull exceeds timeout (in seconds)"),
+             Opt("async", OptType.BOOL, "with --wait, don't wait for cancel to finish"),
+             Opt("keep-relative", OptType.BOOL, "keep the backing chain relatively referenced"),
+             Opt("bytes", OptType.BOOL, "the bandwidth limit is in bytes/s rather than MiB/s"),
+         ])
+def cmd_blockpull(ctl: Ctl, args: Args) -> bool:
+    from pyvirt.virsh.commands.domain import require
+
+    require(args, "verbose", "wait")
+    require(args, "async", "wait")
+    by_bytes = args.bool("bytes")
+    path = args.string("path") or ""
+    base = args.string("base")
+    bandwidth = _bandwidth(ctl, args, by_bytes)
+    timeout = args.uint("timeout")
+    if timeout is not None and (timeout == 0 or timeout > (2**31 - 1) // 1000):
+        raise CommandError(
+            f"Numeric value '{timeout}' for <timeout> option is malformed or out of range")
+    flags = c.VIR_DOMAIN_BLOCK_REBASE_RELATIVE if args.bool("keep-relative") else 0
+    dom = ctl.lookup_domain(args)
+    if base or flags:
+        if by_bytes:
+            flags |= c.VIR_DOMAIN_BLOCK_REBASE_BANDWIDTH_BYTES
+        dom.blockRebase(path, base, bandwidth, flags)
+    else:
+        if by_bytes:
+            flags |= c.VIR_DOMAIN_BLOCK_PULL_BANDWIDTH_BYTES
+        dom.blockPull(path, bandwidth, flags)
+    if not args.bool("wait"):
+        ctl.print_extra("Block Pull started", end="")
+        return True
+    # --wait: poll the job until it is gone (the event-driven wait of virsh, simplified)
+    import time
+
+    deadline = time.monotonic() + timeout if timeout else None
+    while True:
+        info = dom.blockJobInfo(path, 0)
+        if not info:
+            break
+        if args.bool("verbose"):
+            end, cur = info.get("end", 0), info.get("cur", 0)
+            progress = 100 if end == cur else min(int(100.0 - (end - cur) * 100.0 / end), 99)
+            ctl.out.flush()
+            ctl.err.write(f"\rBlock Pull: [{progress:3d} %]")
+            ctl.err.flush()
+        if deadline is not None and time.monotonic() > deadline:
+            dom.blockJobAbort(path, c.VIR_DOMAIN_BLOCK_JOB_ABORT_ASYNC
+                              if args.bool("async") else 0)
+            ctl.print_extra("\nPull aborted", end="")
+            return False
+        time.sleep(0.5)
+    if args.bool("verbose"):
+        ctl.out.flush()
+        ctl.err.write("\rBlock Pull: [100 %]")
+        ctl.err.flush()
+    ctl.print_extra("\nPull complete", end="")
     return True
