@@ -434,6 +434,15 @@ DEFAULT_CASES: list[str] = [
     "blockpull test vda --verbose",
     "blockpull test vda --wait --timeout 0",
     "blockpull test vda --wait --verbose",
+    "blockcommit test vda",
+    "blockcommit test vda --active",
+    "blockcommit test vda --verbose",
+    "blockcommit test vda --async",
+    "blockcommit test vda --pivot --keep-overlay",
+    "blockcommit test vda --timeout 0",
+    "blockcommit test vda --wait --verbose --base /a --top /b --shallow --delete "
+    "--keep-relative --bytes --bandwidth 10",
+    "blockcommit test vda --pivot",
     # power management, NMI
     "dompmsuspend test mem",
     "dompmsuspend test bogus",
@@ -793,7 +802,7 @@ HELP_COMMANDS = [
     "domdirtyrate-calc", "cpu-stats", "domif-setlink", "migrate-setmaxdowntime",
     "migrate-getmaxdowntime", "migrate-compcache", "migrate-setspeed", "migrate-getspeed",
     "migrate-postcopy", "blkdeviotune", "blockresize", "guest-agent-timeout",
-    "domsetlaunchsecstate", "blockjob", "blockpull",
+    "domsetlaunchsecstate", "blockjob", "blockpull", "blockcommit",
 ]
 
 

@@ -1,6 +1,6 @@
 """virsh's tuning commands of the "Domain Management" group (tools/virsh-domain.c): vcpupin,
 emulatorpin, schedinfo, memtune, blkiotune, numatune, perf, domiftune, iothreadpin,
-iothreadset, blkdeviotune, blockresize, blockjob, blockpull; and send-key.
+iothreadset, blkdeviotune, blockresize, blockjob, blockpull, blockcommit; and send-key.
 
 Typed parameters print as virsh's "%-15s: %s" lines; the values come from libvirt-python's
 dictionaries, so their Python type stands for the typed parameter's type.
@@ -1079,7 +1079,17 @@ def cmd_blockpull(ctl: Ctl, args: Args) -> bool:
     if not args.bool("wait"):
         ctl.print_extra("Block Pull started", end="")
         return True
-    # --wait: poll the job until it is gone (the event-driven wait of virsh, simplified)
+    if not _wait_job(ctl, dom, path, "Block Pull", args.bool("verbose"), timeout,
+                     args.bool("async")):
+        ctl.print_extra("\nPull aborted", end="")
+        return False
+    ctl.print_extra("\nPull complete", end="")
+    return True
+
+
+def _wait_job(ctl: Ctl, dom: Any, path: str, label: str, verbose: bool, timeout: int | None,
+              run_async: bool, until_ready: bool = False) -> bool:
+    """virshBlockJobWait, simplified to polling: False when the timeout aborted the job."""
     import time
 
     deadline = time.monotonic() + timeout if timeout else None
@@ -1087,21 +1097,104 @@ def cmd_blockpull(ctl: Ctl, args: Args) -> bool:
         info = dom.blockJobInfo(path, 0)
         if not info:
             break
-        if args.bool("verbose"):
-            end, cur = info.get("end", 0), info.get("cur", 0)
+        end, cur = info.get("end", 0), info.get("cur", 0)
+        if verbose:
             progress = 100 if end == cur else min(int(100.0 - (end - cur) * 100.0 / end), 99)
             ctl.out.flush()
-            ctl.err.write(f"\rBlock Pull: [{progress:3d} %]")
+            ctl.err.write(f"\r{label}: [{progress:3d} %]")
             ctl.err.flush()
+        if until_ready and end and end == cur:
+            break
         if deadline is not None and time.monotonic() > deadline:
-            dom.blockJobAbort(path, c.VIR_DOMAIN_BLOCK_JOB_ABORT_ASYNC
-                              if args.bool("async") else 0)
-            ctl.print_extra("\nPull aborted", end="")
+            dom.blockJobAbort(path, c.VIR_DOMAIN_BLOCK_JOB_ABORT_ASYNC if run_async else 0)
             return False
         time.sleep(0.5)
-    if args.bool("verbose"):
+    if verbose:
         ctl.out.flush()
-        ctl.err.write("\rBlock Pull: [100 %]")
+        ctl.err.write(f"\r{label}: [100 %]")
         ctl.err.flush()
-    ctl.print_extra("\nPull complete", end="")
+    return True
+
+
+@command("blockcommit", GROUP, "Start a block commit operation.",
+         "Commit changes from a snapshot down to its backing image.", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain_active"),
+             Opt("path", OptType.DATA, "fully-qualified path of disk", required=True),
+             Opt("bandwidth", OptType.INT, "bandwidth limit in MiB/s"),
+             Opt("base", OptType.STRING,
+                 "path of base file to commit into (default bottom of chain)"),
+             Opt("shallow", OptType.BOOL, "use backing file of top as base"),
+             Opt("top", OptType.STRING, "path of top file to commit from (default top of chain)"),
+             Opt("active", OptType.BOOL, "trigger two-stage active commit of top file"),
+             Opt("delete", OptType.BOOL, "delete files that were successfully committed"),
+             Opt("wait", OptType.BOOL,
+                 "wait for job to complete (with --active, wait for job to sync)"),
+             Opt("verbose", OptType.BOOL, "with --wait, display the progress"),
+             Opt("timeout", OptType.INT,
+                 "implies --wait, abort if copy exceeds timeout (in seconds)"),
+             Opt("pivot", OptType.BOOL, "implies --active --wait, pivot when commit is synced"),
+             Opt("keep-overlay", OptType.BOOL,
+                 "implies --active --wait, quit when commit is synced"),
+             Opt("async", OptType.BOOL, "with --wait, don't wait for cancel to finish"),
+             Opt("keep-relative", OptType.BOOL, "keep the backing chain relatively referenced"),
+             Opt("bytes", OptType.BOOL, "the bandwidth limit is in bytes/s rather than MiB/s"),
+         ])
+def cmd_blockcommit(ctl: Ctl, args: Args) -> bool:
+    pivot, finish = args.bool("pivot"), args.bool("keep-overlay")
+    active = args.bool("active") or pivot or finish
+    blocking = args.bool("wait") or pivot or finish
+    run_async, by_bytes = args.bool("async"), args.bool("bytes")
+    exclusive(args, ("pivot", "keep-overlay"))
+    path = args.string("path") or ""
+    base = args.string("base")
+    top = args.string("top")
+    bandwidth = _bandwidth(ctl, args, by_bytes)
+    flags = 0
+    for on, flag in ((by_bytes, c.VIR_DOMAIN_BLOCK_COMMIT_BANDWIDTH_BYTES),
+                     (args.bool("shallow"), c.VIR_DOMAIN_BLOCK_COMMIT_SHALLOW),
+                     (args.bool("delete"), c.VIR_DOMAIN_BLOCK_COMMIT_DELETE),
+                     (active, c.VIR_DOMAIN_BLOCK_COMMIT_ACTIVE),
+                     (args.bool("keep-relative"), c.VIR_DOMAIN_BLOCK_COMMIT_RELATIVE)):
+        if on:
+            flags |= flag
+    timeout = args.uint("timeout")
+    if timeout is not None:
+        if timeout == 0 or timeout > (2**31 - 1) // 1000:
+            raise CommandError(f"Numeric value '{timeout}' for <timeout> option is malformed "
+                               "or out of range")
+        blocking = True
+    if not blocking:
+        for opt in ("verbose", "async"):
+            if args.bool(opt):
+                raise CommandError(f"--{opt} requires at least one of --timeout, --wait, "
+                                   "--pivot, or --keep-overlay")
+    dom = ctl.lookup_domain(args)
+    dom.blockCommit(path, base, top, bandwidth, flags)
+    if not blocking:
+        ctl.print_extra("Active Block Commit started" if active else "Block Commit started",
+                        end="")
+        return True
+    if not _wait_job(ctl, dom, path, "Block commit", args.bool("verbose"), timeout,
+                     run_async, until_ready=active):
+        ctl.print_extra("\nCommit aborted", end="")
+        return False
+    if not active:
+        ctl.print_extra("\nCommit complete", end="")
+        return True
+    abort_flags = c.VIR_DOMAIN_BLOCK_JOB_ABORT_ASYNC if run_async else 0
+    if pivot:
+        try:
+            dom.blockJobAbort(path, abort_flags | c.VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT)
+        except libvirtError as exc:
+            return fail(ctl, f"failed to pivot job for disk {path}", exc)
+        ctl.print_extra("\nSuccessfully pivoted", end="")
+    elif finish:
+        try:
+            dom.blockJobAbort(path, abort_flags)
+        except libvirtError as exc:
+            return fail(ctl, f"failed to finish job for disk {path}", exc)
+        ctl.print_extra("\nCommit complete, overlay image kept", end="")
+    else:
+        ctl.print_extra("\nNow in synchronized phase", end="")
     return True
