@@ -538,6 +538,7 @@ DEFAULT_CASES: list[str] = [
     "detach-interface test network --mac 00:00:00:00:00:00",
     "detach-interface test user",
     "detach-interface test network --current --live",
+    "change-media test vda --eject",
     # bad input
     "destroy",
     "destroy test extra",
@@ -576,6 +577,16 @@ TESTNODE_CASES: list[str] = [
     "console fv0",
     "domif-setlink fv0 testnet0 down --print-xml",
     "cpu-stats fc4 --total",
+    "change-media fv0 hdc --eject --print-xml",
+    "change-media fv0 hdc {tmp}/new.iso --print-xml",
+    "change-media fv0 hdc /dev/sr0 --block --print-xml --config",
+    "change-media fv0 hdc {tmp}/x.iso --insert --print-xml",
+    "change-media fv0 hdc --eject",
+    "change-media fv0 hda --eject",
+    "change-media fv0 fda --update",
+    "change-media fv0 fda {tmp}/fd2 --update --print-xml",
+    "change-media fv0 hdc",
+    "change-media fv0 hdc --eject --block",
     "attach-interface fv0 bridge xenbr1 --mac 00:16:3e:00:00:01",
 ]
 
@@ -802,7 +813,7 @@ HELP_COMMANDS = [
     "domdirtyrate-calc", "cpu-stats", "domif-setlink", "migrate-setmaxdowntime",
     "migrate-getmaxdowntime", "migrate-compcache", "migrate-setspeed", "migrate-getspeed",
     "migrate-postcopy", "blkdeviotune", "blockresize", "guest-agent-timeout",
-    "domsetlaunchsecstate", "blockjob", "blockpull", "blockcommit",
+    "domsetlaunchsecstate", "blockjob", "blockpull", "blockcommit", "change-media",
 ]
 
 

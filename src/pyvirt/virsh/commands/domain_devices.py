@@ -1,6 +1,6 @@
 """virsh's device commands of the "Domain Management" group (tools/virsh-domain.c):
 attach-device, detach-device, detach-device-alias, update-device, attach-disk, detach-disk,
-attach-interface, detach-interface.
+attach-interface, detach-interface, change-media.
 
 The device XML attach-disk and attach-interface send is built as lxml elements and printed with
 libvirt's formatter (xmlutil.to_string), element for element as virsh builds it.
@@ -753,4 +753,108 @@ def cmd_detach_interface(ctl: Ctl, args: Args) -> bool:
         ctl.error("Failed to detach interface")
         return False
     ctl.print_extra("Interface detached successfully")
+    return True
+
+
+# ---- change-media ------------------------------------------------------------------------------
+
+def update_disk_xml(disk: _Element, new_source: str | None, block: bool, target: str,
+                    mode: str) -> str:
+    """virshUpdateDiskXML: eject, insert or update the media of a removable disk, editing the
+    node as libxml2 would (text nodes kept where they were)."""
+    from lxml import etree
+
+    if disk.get("device") not in ("cdrom", "floppy"):
+        raise CommandError(f"The disk device '{target}' is not removable")
+    source = disk.find("source")
+    target_node = disk.find("target")
+    # the indentation before <target/>: the text node just before it
+    indent = None
+    if target_node is not None:
+        prev = target_node.getprevious()
+        indent = prev.tail if prev is not None else disk.text
+    if mode == "eject":
+        if source is None:
+            raise CommandError(f"The disk device '{target}' doesn't have media")
+        block = False
+        new_source = None
+    elif not new_source:
+        raise CommandError("New disk media source was not specified")
+    policy = None
+    if source is not None:
+        path = None
+        for attr in ("file", "dev", "dir", "pool", "name"):
+            path = source.get(attr)
+            if path is not None:
+                break
+        if path and mode == "insert":
+            raise CommandError(f"The disk device '{target}' already has media")
+        policy = source.get("startupPolicy")
+        _drop(source)
+    disk.set("type", "block" if block else "file")
+    if new_source and target_node is not None:
+        node = etree.Element("source")
+        node.set("dev" if block else "file", new_source)
+        if policy:
+            node.set("startupPolicy", policy)
+        target_node.addprevious(node)
+        node.tail = indent
+    return node_dump(disk)
+
+
+@command("change-media", GROUP, "Change media of CD or floppy drive",
+         "Change media of CD or floppy drive.", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain"),
+             Opt("path", OptType.DATA,
+                 "Fully-qualified path or target of disk device", required=True),
+             Opt("source", OptType.STRING, "source of the media"),
+             Opt("eject", OptType.BOOL, "Eject the media"),
+             Opt("insert", OptType.BOOL, "Insert the media"),
+             Opt("update", OptType.BOOL, "Update the media"),
+             Opt("current", OptType.BOOL,
+                 "can be either or both of --live and --config, depends on implementation "
+                 "hypervisor driver"),
+             Opt("live", OptType.BOOL, "alter live configuration of running domain"),
+             Opt("config", OptType.BOOL,
+                 "alter persistent configuration, effect observed on next boot"),
+             Opt("force", OptType.BOOL, "force media changing"),
+             Opt("print-xml", OptType.BOOL, "print XML document rather than change media"),
+             Opt("block", OptType.BOOL, "source media is a block device"),
+         ])
+def cmd_change_media(ctl: Ctl, args: Args) -> bool:
+    eject, insert, update = args.bool("eject"), args.bool("insert"), args.bool("update")
+    exclusive(args, ("eject", "insert"), ("eject", "update"), ("insert", "update"),
+              ("eject", "block"))
+    source = args.string("source")
+    if update and source is None:
+        update, eject = False, True  # as documented: update without a source ejects
+    mode, done = "update", "Successfully updated media."
+    if eject:
+        mode, done = "eject", "Successfully ejected media."
+    if insert:
+        mode, done = "insert", "Successfully inserted media."
+    if update or (not eject and not insert):
+        mode, done = "update", "Successfully updated media."
+    exclusive(args, ("current", "live"), ("current", "config"))
+    flags = c.VIR_DOMAIN_AFFECT_CURRENT
+    if args.bool("config"):
+        flags |= c.VIR_DOMAIN_AFFECT_CONFIG
+    if args.bool("live"):
+        flags |= c.VIR_DOMAIN_AFFECT_LIVE
+    if args.bool("force"):
+        flags |= c.VIR_DOMAIN_DEVICE_MODIFY_FORCE
+    dom = ctl.lookup_domain(args)
+    path = args.string("path") or ""
+    doc = dom.XMLDesc(c.VIR_DOMAIN_XML_INACTIVE if flags & c.VIR_DOMAIN_AFFECT_CONFIG else 0)
+    disk = find_disk(doc, path, changeable=True)
+    xml = update_disk_xml(disk, source, args.bool("block"), path, mode)
+    if args.bool("print-xml"):
+        ctl.print(xml, end="")
+        return True
+    try:
+        dom.updateDeviceFlags(xml, flags)
+    except libvirtError as exc:
+        return fail(ctl, f"Failed to complete action {mode} on media", exc)
+    ctl.print(done, end="")
     return True
