@@ -63,6 +63,25 @@ FILES = {
                                   "tlsPort='5911' passwd='pw'><listen type='address' "
                                   "address='::1'/></graphics><graphics type='rdp' "
                                   "port='3389' listen='10.0.0.1'/>"),
+    "mem.xml": """<domain type='test'>
+  <name>mem</name>
+  <memory unit='KiB'>4194304</memory>
+  <maxMemory slots='16' unit='KiB'>8388608</maxMemory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type></os>
+  <cpu><numa><cell id='0' cpus='0' memory='2097152' unit='KiB'/></numa></cpu>
+  <devices>
+    <memory model='virtio-mem'>
+      <target>
+        <size unit='KiB'>2097152</size>
+        <node>0</node>
+        <block unit='KiB'>2048</block>
+        <requested unit='KiB'>1048576</requested>
+      </target>
+    </memory>
+  </devices>
+</domain>
+""",
     "bad.xml": "<domain\n",
     "disk.xml": "<disk type='file' device='disk'><source file='/tmp/x.img'/>"
                 "<target dev='vdb'/></disk>\n",
@@ -539,6 +558,12 @@ DEFAULT_CASES: list[str] = [
     "detach-interface test user",
     "detach-interface test network --current --live",
     "change-media test vda --eject",
+    "update-memory-device test",
+    "create {tmp}/mem.xml; update-memory-device mem --print-xml",
+    "create {tmp}/mem.xml; update-memory-device mem --print-xml --requested-size 1G",
+    "create {tmp}/mem.xml; update-memory-device mem --requested-size 512M",
+    "create {tmp}/mem.xml; update-memory-device mem --node 1",
+    "create {tmp}/mem.xml; update-memory-device mem --node 0 --alias x",
     # bad input
     "destroy",
     "destroy test extra",
@@ -632,6 +657,10 @@ XFAIL: dict[str, str] = {
                              "(virDomainGetLaunchSecurityInfo)",
     "blkdeviotune test vda --total-bytes-sec 100":
         "pyvirt's test driver does not check a limit against its _max counterpart",
+    "create {tmp}/mem.xml; update-memory-device mem --print-xml":
+        "domain XML formatter: libvirt adds the live <current> size of a virtio-mem device",
+    "create {tmp}/mem.xml; update-memory-device mem --print-xml --requested-size 1G":
+        "same virtio-mem <current> difference",
     "testnode:dumpxml fv0": "domain XML formatter: <iotune> child order, <pae/> position and "
                            "the implicit cirrus <video> of the live definition differ",
     "testnode:autostart fv0; dominfo fv0": "dominfo's Messages line: libvirt taints a guest "

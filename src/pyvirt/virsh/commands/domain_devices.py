@@ -1,6 +1,6 @@
 """virsh's device commands of the "Domain Management" group (tools/virsh-domain.c):
 attach-device, detach-device, detach-device-alias, update-device, attach-disk, detach-disk,
-attach-interface, detach-interface, change-media.
+attach-interface, detach-interface, change-media, update-memory-device.
 
 The device XML attach-disk and attach-interface send is built as lxml elements and printed with
 libvirt's formatter (xmlutil.to_string), element for element as virsh builds it.
@@ -857,4 +857,57 @@ def cmd_change_media(ctl: Ctl, args: Args) -> bool:
     except libvirtError as exc:
         return fail(ctl, f"Failed to complete action {mode} on media", exc)
     ctl.print(done, end="")
+    return True
+
+
+# ---- update-memory-device ------------------------------------------------------------------------
+
+@command("update-memory-device", GROUP, "update memory device of a domain",
+         "Update values of a memory device of a domain", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain"),
+             Opt("config", OptType.BOOL, "affect next boot"),
+             Opt("live", OptType.BOOL, "affect running domain"),
+             Opt("current", OptType.BOOL, "affect current domain"),
+             Opt("print-xml", OptType.BOOL,
+                 "print updated memory device XML instead of executing the change"),
+             Opt("alias", OptType.STRING, "memory device alias"),
+             Opt("node", OptType.INT, "memory device target node"),
+             Opt("requested-size", OptType.INT,
+                 "new value of <requested/> size, as scaled integer (default KiB)"),
+         ])
+def cmd_update_memory_device(ctl: Ctl, args: Args) -> bool:
+    from pyvirt.virsh.commands.domain import scaled_arg
+
+    flags = _device_flags(args, persistent=False)
+    exclusive(args, ("node", "alias"))
+    dom = ctl.lookup_domain(args)
+    root = parse_document(dom.XMLDesc(
+        c.VIR_DOMAIN_XML_INACTIVE if flags & c.VIR_DOMAIN_AFFECT_CONFIG else 0))
+    alias = args.string("alias")
+    node = args.uint("node")
+    mems = root.findall("./devices/memory")
+    if node is not None:
+        mems = [m for m in mems if m.findtext("target/node") == str(node)]
+    elif alias is not None:
+        mems = [m for m in mems if m.find(f"alias[@name='{alias}']") is not None]
+    if not mems:
+        raise CommandError("no memory device found")
+    if len(mems) > 1:
+        raise CommandError(
+            "multiple memory devices found, use --alias or --node to select one")
+    mem = mems[0]
+    if args.has("requested-size"):
+        size = scaled_arg(ctl, args, "requested-size", "KiB") or 0
+        requested = mem.find("target/requested")
+        if requested is None:
+            raise CommandError("virtio-mem device is missing <requested/>")
+        for child in list(requested):  # xmlNodeSetContent replaces the whole content
+            requested.remove(child)
+        requested.text = str((size + 1023) // 1024)
+    xml = node_dump(mem)
+    if args.bool("print-xml"):
+        ctl.print(xml, end="")
+        return True
+    dom.updateDeviceFlags(xml, flags)
     return True
