@@ -109,6 +109,12 @@ DEFAULT_CASES: list[str] = [
     "destroy test; start test; start test",
     "destroy test; start test --reset-nvram",
     "destroy test; start test --pass-fds abc",
+    "destroy test; start test --pass-fds 0,1",
+    "create {tmp}/dom.xml --pass-fds 99",
+    "create {tmp}/dom.xml --pass-fds 1,,2",
+    "dom-fd-associate test --name x --pass-fds 0",
+    "dom-fd-associate test --name x --pass-fds a",
+    "dom-fd-associate test x 0,1 --seclabel-writable --seclabel-restore",
     # lifecycle
     "suspend test; domstate test; resume test; domstate test",
     "suspend test; suspend test",

@@ -4,7 +4,8 @@ domjobabort, send-process-signal, iothreadinfo, iothreadadd, iothreaddel; and th
 and hotplug ones: guestvcpus, setvcpu, domblkthreshold, get-user-sshkeys, set-user-sshkeys,
 guestinfo, domlaunchsecinfo, domdirtyrate-calc; cpu-stats and domif-setlink; the migration
 tunables (migrate-setmaxdowntime, migrate-getmaxdowntime, migrate-compcache, migrate-setspeed,
-migrate-getspeed, migrate-postcopy); guest-agent-timeout, domsetlaunchsecstate.
+migrate-getspeed, migrate-postcopy); guest-agent-timeout, domsetlaunchsecstate,
+dom-fd-associate.
 
 ``--json`` (a pyvirsh addition): ``domfsinfo`` prints a list of ``{"mountpoint": str,
 "name": str, "type": str, "targets": [str]}``; ``iothreadinfo`` a list of ``{"id": int,
@@ -862,4 +863,30 @@ def cmd_domsetlaunchsecstate(ctl: Ctl, args: Args) -> bool:
         dom.setLaunchSecurityState(params, 0)
     except libvirtError as exc:
         return fail(ctl, "Unable to set launch security state", exc)
+    return True
+
+
+@command("dom-fd-associate", GROUP, "associate a FD with a domain",
+         "associate a FD with a domain", [
+             Opt("domain", OptType.DATA,
+                 "domain name, id or uuid", required=True, completer="domain"),
+             Opt("name", OptType.DATA, "name of the FD group", required=True, completer="empty"),
+             Opt("pass-fds", OptType.DATA,
+                 "file descriptors N,M,... to associate", required=True, completer="empty"),
+             Opt("seclabel-writable", OptType.BOOL, "use seclabels allowing writes"),
+             Opt("seclabel-restore", OptType.BOOL,
+                 "try to restore security label after use if possible"),
+         ])
+def cmd_dom_fd_associate(ctl: Ctl, args: Args) -> bool:
+    from pyvirt.virsh.commands.domain import pass_fds
+
+    flags = 0
+    if args.bool("seclabel-writable"):
+        flags |= c.VIR_DOMAIN_FD_ASSOCIATE_SECLABEL_WRITABLE
+    if args.bool("seclabel-restore"):
+        flags |= c.VIR_DOMAIN_FD_ASSOCIATE_SECLABEL_RESTORE
+    dom = ctl.lookup_domain(args)
+    name = args.string("name") or ""
+    fds = pass_fds(args)
+    dom.FDAssociate(name, fds, flags)
     return True
