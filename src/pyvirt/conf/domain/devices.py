@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
 from lxml import etree
 
-from pyvirt.conf.domain.chardevs import ChrBackedDevice, ChrDevice
-from pyvirt.conf.domain.controllers import Controller
 from pyvirt.conf.domain.device import Device, GenericDevice
 from pyvirt.conf.domain.disks import Disk, disk_name_to_index
-from pyvirt.conf.domain.graphics import Graphics
 from pyvirt.conf.domain.interfaces import Interface
 from pyvirt.conf.domain.misc_devices import (
     DEVICE_CLASSES,
@@ -25,6 +23,11 @@ from pyvirt.conf.domain.misc_devices import (
 )
 from pyvirt.conf.domain.xnode import Extra, XNode
 from pyvirt.conf.xmlutil import Element, keep_open
+
+if TYPE_CHECKING:
+    from pyvirt.conf.domain.chardevs import ChrBackedDevice, ChrDevice
+    from pyvirt.conf.domain.controllers import Controller
+    from pyvirt.conf.domain.graphics import Graphics
 
 # (tag, attribute of Devices) in virDomainDefFormatInternal's order.
 DEVICE_ORDER: tuple[tuple[str, str], ...] = (
@@ -42,17 +45,27 @@ _ATTR = dict(DEVICE_ORDER)
 
 
 def _class_for(tag: str) -> type[Device]:
+    # Controllers, graphics and character devices are imported by the first domain that
+    # has one: many domains (test:///default's) have none.
     if tag == "disk":
         return Disk
     if tag == "interface":
         return Interface
     if tag == "controller":
+        from pyvirt.conf.domain.controllers import Controller
+
         return Controller
     if tag == "graphics":
+        from pyvirt.conf.domain.graphics import Graphics
+
         return Graphics
     if tag in ("serial", "parallel", "console", "channel"):
+        from pyvirt.conf.domain.chardevs import ChrDevice
+
         return ChrDevice
     if tag in ("smartcard", "redirdev"):
+        from pyvirt.conf.domain.chardevs import ChrBackedDevice
+
         return ChrBackedDevice
     return DEVICE_CLASSES.get(tag, GenericDevice)
 
@@ -118,8 +131,8 @@ class Devices:
                     devs.emulator = child.text or None
             elif tag in _ATTR:
                 dev = _class_for(tag).from_element(child, inactive)
-                if isinstance(dev, Controller):
-                    devs.insert_controller(dev)
+                if tag == "controller":  # _class_for's Controller
+                    devs.insert_controller(cast("Controller", dev))
                 elif isinstance(dev, Disk):
                     devs.insert_disk(dev)
                 elif isinstance(dev, Video) and dev.primary and devs.videos:
@@ -208,6 +221,8 @@ class Devices:
     os_hvm: bool = False
 
     def _console_view(self, n: int, console: Device) -> Device:
+        from pyvirt.conf.domain.chardevs import ChrDevice
+
         if not (self.os_hvm and isinstance(console, ChrDevice)
                 and console.target_type in (None, "serial") and n < len(self.serials)):
             return console

@@ -4,15 +4,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from pyvirt import constants as c
-from pyvirt.conf.domain.chardevs import ChrSource, parse_chr_type
 from pyvirt.conf.domain.device import INFO_ORDER, Device, GenericDevice
 from pyvirt.conf.domain.xnode import Reader, Writer, XNode
 from pyvirt.conf.xmlutil import scale
 from pyvirt.errors import raise_error
+
+if TYPE_CHECKING:
+    from pyvirt.conf.domain.chardevs import ChrSource
 
 VIDEO_TYPES = ("default", "vga", "cirrus", "vmvga", "xen", "vbox", "qxl", "parallels",
                "virtio", "gop", "none", "bochs", "ramfb")
@@ -155,6 +158,8 @@ class Rng(Device):
         br = Reader(backend)
         br.attr("model")
         if self.backend_model == "egd":
+            from pyvirt.conf.domain.chardevs import ChrSource, parse_chr_type
+
             self.backend_type = parse_chr_type(br)
             self.backend_source = ChrSource.parse(self.backend_type, br, inactive)
         elif self.backend_model == "random":

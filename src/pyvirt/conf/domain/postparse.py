@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING
 from pyvirt import constants as c
 from pyvirt.conf.domain import cpu, cputune
 from pyvirt.conf.domain.address import Address
-from pyvirt.conf.domain.chardevs import ChrDevice
-from pyvirt.conf.domain.controllers import Controller
 from pyvirt.conf.domain.xnode import XNode
 from pyvirt.conf.xmlutil import scale
 from pyvirt.errors import raise_error
@@ -170,6 +168,10 @@ def _console_compat(devs: Devices) -> None:
         if cons.target_type == "serial":
             raise_error(c.VIR_ERR_CONFIG_UNSUPPORTED,
                         "Only the first console can be a serial port", domain=c.VIR_FROM_DOMAIN)
+    if not devs.consoles and not devs.serials:
+        return  # nothing to pair (and no need to import the character device model)
+    from pyvirt.conf.domain.chardevs import ChrDevice
+
     stub = ChrDevice(tag="console", type="pty", target_type="serial", target_port=0)
     if devs.consoles and devs.consoles[0].target_type == "serial":
         first = devs.consoles[0]
@@ -190,6 +192,8 @@ def _implicit_controllers(d: DomainDef) -> None:
 
     def maybe_add(type_: str, index: int) -> None:
         if devs.find_controller(type_, index) is None:
+            from pyvirt.conf.domain.controllers import Controller
+
             devs.insert_controller(Controller.new(type_, index))
 
     for ctype, bus in (("scsi", "scsi"), ("fdc", "fdc"), ("ide", "ide"), ("sata", "sata")):
