@@ -36,7 +36,9 @@ def test_import_pyvirt_loads_no_xml_events_or_heavy_stdlib() -> None:
 def test_opening_default_loads_only_the_domain_model() -> None:
     code = 'import pyvirt\npyvirt.open("test:///default").listAllDomains()'
     unwanted = ["pyvirt.events.types", "pyvirt.conf.network.model", "pyvirt.conf.storage",
-                "pyvirt.conf.nodedev", "pyvirt.conf.interface", "logging", "socket",
+                "pyvirt.conf.nodedev", "pyvirt.conf.interface", "pyvirt.conf.domain.chardevs",
+                "pyvirt.conf.domain.controllers", "pyvirt.conf.domain.graphics", "logging",
+                "socket",
                 "platform", "uuid", "pathlib", "asyncio"]
     assert _loaded_after(code, unwanted) == []
 
