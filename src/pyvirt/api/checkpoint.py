@@ -2,53 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pyvirt import constants as c
-from pyvirt.api._common import DomainChildHandle, api_boundary, check_writable, invalid_arg
+from pyvirt.api._common import DomainChildHandle, api_boundary, check_writable
+from pyvirt.api.flag_rules import check_flag_rules
 from pyvirt.errors import raise_error
-
-if TYPE_CHECKING:
-    pass
-
-
-def check_create_flags(flags: int) -> None:
-    """virDomainCheckpointCreateXML's flag checks, made before any driver sees the call."""
-    _exclusive(
-        "virDomainCheckpointCreateXML",
-        flags,
-        ("VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE", c.VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE),
-        ("VIR_DOMAIN_CHECKPOINT_CREATE_QUIESCE", c.VIR_DOMAIN_CHECKPOINT_CREATE_QUIESCE),
-    )
-    if (
-        flags & c.VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE_VALIDATE
-        and not flags & c.VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE
-    ):
-        invalid_arg(
-            "virDomainCheckpointCreateXML",
-            "Flag 'VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE' is required by flag "
-            "'VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE_VALIDATE'",
-            "ctl",
-        )
-
-
-def check_delete_flags(flags: int) -> None:
-    """virDomainCheckpointDelete's flag checks."""
-    _exclusive(
-        "virDomainCheckpointDelete",
-        flags,
-        ("VIR_DOMAIN_CHECKPOINT_DELETE_CHILDREN", c.VIR_DOMAIN_CHECKPOINT_DELETE_CHILDREN),
-        (
-            "VIR_DOMAIN_CHECKPOINT_DELETE_CHILDREN_ONLY",
-            c.VIR_DOMAIN_CHECKPOINT_DELETE_CHILDREN_ONLY,
-        ),
-    )
-
-
-def _exclusive(api: str, flags: int, first: tuple[str, int], second: tuple[str, int]) -> None:
-    """VIR_EXCLUSIVE_FLAGS_GOTO (libvirt names the argument "ctl" there)."""
-    if flags & first[1] and flags & second[1]:
-        invalid_arg(api, f"Flags '{first[0]}' and '{second[0]}' are mutually exclusive", "ctl")
 
 
 @api_boundary
@@ -61,7 +18,7 @@ class virDomainCheckpoint(DomainChildHandle):  # noqa: N801 - libvirt-python's n
 
     def delete(self, flags: int = 0) -> int:
         check_writable(self._conn, "virDomainCheckpointDelete")
-        check_delete_flags(flags)
+        check_flag_rules("virDomainCheckpointDelete", flags)
         return self._conn._drv.domainCheckpointDelete(self, flags)  # type: ignore[no-any-return]
 
     def getParent(self, flags: int = 0) -> virDomainCheckpoint:  # noqa: N802

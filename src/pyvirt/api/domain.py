@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
 from pyvirt.api._common import api_boundary, check_writable, uuid_from_bytes, uuid_from_string
+from pyvirt.api.flag_rules import check_flag_rules
 from pyvirt.errors import raise_error
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class virDomain:  # noqa: N801 - libvirt-python's name
     def vcpusFlags(self, flags: int = 0) -> int:  # noqa: N802
         if flags & c.VIR_DOMAIN_VCPU_GUEST:
             check_writable(self._conn, "virDomainGetVcpusFlags")
+        check_flag_rules("virDomainGetVcpusFlags", flags)
         result: int = self._conn._drv.domainGetVcpusFlags(self, flags)
         return result
 
@@ -126,6 +128,7 @@ class virDomain:  # noqa: N801 - libvirt-python's name
         return self._conn._drv.domainBackupGetXMLDesc(self, flags)
 
     def blkioParameters(self, flags: int = 0) -> Any:
+        check_flag_rules("virDomainGetBlkioParameters", flags)
         return self._conn._drv.domainGetBlkioParameters(self, flags)
 
     def blockCommit(
@@ -144,6 +147,7 @@ class virDomain:  # noqa: N801 - libvirt-python's name
         return self._conn._drv.domainGetBlockInfo(self, path, flags)
 
     def blockIoTune(self, disk: str, flags: int = 0) -> Any:
+        check_flag_rules("virDomainGetBlockIoTune", flags)
         return self._conn._drv.domainGetBlockIoTune(self, disk, flags)
 
     def blockJobAbort(self, disk: str, flags: int = 0) -> Any:
@@ -181,6 +185,7 @@ class virDomain:  # noqa: N801 - libvirt-python's name
 
     def checkpointCreateXML(self, xmlDesc: str, flags: int = 0) -> Any:
         check_writable(self._conn, "virDomainCheckpointCreateXML")
+        check_flag_rules("virDomainCheckpointCreateXML", flags)
         return self._conn._drv.domainCheckpointCreateXML(self, xmlDesc, flags)
 
     def checkpointLookupByName(self, name: str, flags: int = 0) -> Any:
@@ -191,10 +196,12 @@ class virDomain:  # noqa: N801 - libvirt-python's name
 
     def coreDump(self, to: Any, flags: int = 0) -> Any:
         check_writable(self._conn, "virDomainCoreDump")
+        check_flag_rules("virDomainCoreDump", flags)
         return self._conn._drv.domainCoreDump(self, to, flags)
 
     def coreDumpWithFormat(self, to: Any, dumpformat: int, flags: int = 0) -> Any:
         check_writable(self._conn, "virDomainCoreDumpWithFormat")
+        check_flag_rules("virDomainCoreDumpWithFormat", flags)
         return self._conn._drv.domainCoreDumpWithFormat(self, to, dumpformat, flags)
 
     def create(self) -> Any:
@@ -233,6 +240,7 @@ class virDomain:  # noqa: N801 - libvirt-python's name
         return self._conn._drv.domainGetDiskErrors(self, flags)
 
     def emulatorPinInfo(self, flags: int = 0) -> Any:
+        check_flag_rules("virDomainGetEmulatorPinInfo", flags)
         return self._conn._drv.domainGetEmulatorPinInfo(self, flags)
 
     def fSTrim(self, mountPoint: str, minimum: int, flags: int = 0) -> Any:
@@ -278,6 +286,7 @@ class virDomain:  # noqa: N801 - libvirt-python's name
         return self._conn._drv.domainInterfaceStats(self, path)
 
     def ioThreadInfo(self, flags: int = 0) -> Any:
+        check_flag_rules("virDomainGetIOThreadInfo", flags)
         return self._conn._drv.domainGetIOThreadInfo(self, flags)
 
     def isActive(self) -> Any:
@@ -293,6 +302,7 @@ class virDomain:  # noqa: N801 - libvirt-python's name
         return self._conn._drv.domainGetJobInfo(self)
 
     def jobStats(self, flags: int = 0) -> Any:
+        check_flag_rules("virDomainGetJobStats", flags)
         return self._conn._drv.domainGetJobStats(self, flags)
 
     def launchSecurityInfo(self, flags: int = 0) -> Any:
@@ -301,10 +311,12 @@ class virDomain:  # noqa: N801 - libvirt-python's name
 
     def managedSave(self, flags: int = 0) -> Any:
         check_writable(self._conn, "virDomainManagedSave")
+        check_flag_rules("virDomainManagedSave", flags)
         return self._conn._drv.domainManagedSave(self, flags)
 
     def managedSaveDefineXML(self, dxml: str, flags: int = 0) -> Any:
         check_writable(self._conn, "virDomainManagedSaveDefineXML")
+        check_flag_rules("virDomainManagedSaveDefineXML", flags)
         return self._conn._drv.domainManagedSaveDefineXML(self, dxml, flags)
 
     def managedSaveRemove(self, flags: int = 0) -> Any:
@@ -318,10 +330,12 @@ class virDomain:  # noqa: N801 - libvirt-python's name
         return self._conn._drv.domainGetMaxVcpus(self)
 
     def memoryParameters(self, flags: int = 0) -> Any:
+        check_flag_rules("virDomainGetMemoryParameters", flags)
         return self._conn._drv.domainGetMemoryParameters(self, flags)
 
     def memoryPeek(self, start: int, size: int, flags: int = 0) -> Any:
         check_writable(self._conn, "virDomainMemoryPeek")
+        check_flag_rules("virDomainMemoryPeek", flags)
         return self._conn._drv.domainMemoryPeek(self, start, size, flags)
 
     def memoryStats(self) -> Any:
@@ -331,6 +345,7 @@ class virDomain:  # noqa: N801 - libvirt-python's name
         return self._conn._drv.domainGetMessages(self, flags)
 
     def metadata(self, type: int, uri: str | None, flags: int = 0) -> Any:
+        check_flag_rules("virDomainGetMetadata", flags)
         return self._conn._drv.domainGetMetadata(self, type, uri, flags)
 
     def migrate(
@@ -342,6 +357,7 @@ class virDomain:  # noqa: N801 - libvirt-python's name
         bandwidth: int = 0,
     ) -> Any:
         check_writable(self._conn, "virDomainMigrate")
+        check_flag_rules("virDomainMigrate", flags)
         return self._conn._drv.domainMigrate(self, dconn, flags, dname, uri, bandwidth)
 
     def migrate2(
@@ -354,10 +370,12 @@ class virDomain:  # noqa: N801 - libvirt-python's name
         bandwidth: int = 0,
     ) -> Any:
         check_writable(self._conn, "virDomainMigrate2")
+        check_flag_rules("virDomainMigrate2", flags)
         return self._conn._drv.domainMigrate2(self, dconn, dxml, flags, dname, uri, bandwidth)
 
     def migrate3(self, dconn: Any, params: dict[str, Any], flags: int = 0) -> Any:
         check_writable(self._conn, "virDomainMigrate3")
+        check_flag_rules("virDomainMigrate3", flags)
         return self._conn._drv.domainMigrate3(self, dconn, params, flags)
 
     def migrateGetCompressionCache(self, flags: int = 0) -> Any:
@@ -390,18 +408,21 @@ class virDomain:  # noqa: N801 - libvirt-python's name
         self, duri: str, flags: int = 0, dname: str | None = None, bandwidth: int = 0
     ) -> Any:
         check_writable(self._conn, "virDomainMigrateToURI")
+        check_flag_rules("virDomainMigrateToURI", flags)
         return self._conn._drv.domainMigrateToURI(self, duri, flags, dname, bandwidth)
 
     def migrateToURI2(
         self, dconnuri=None, miguri=None, dxml=None, flags=0, dname=None, bandwidth=0
     ) -> Any:
         check_writable(self._conn, "virDomainMigrateToURI2")
+        check_flag_rules("virDomainMigrateToURI2", flags)
         return self._conn._drv.domainMigrateToURI2(
             self, dconnuri, miguri, dxml, flags, dname, bandwidth
         )
 
     def migrateToURI3(self, dconnuri: str, params: dict[str, Any], flags: int = 0) -> Any:
         check_writable(self._conn, "virDomainMigrateToURI3")
+        check_flag_rules("virDomainMigrateToURI3", flags)
         return self._conn._drv.domainMigrateToURI3(self, dconnuri, params, flags)
 
     def numaParameters(self, flags: int = 0) -> Any:
@@ -468,6 +489,7 @@ class virDomain:  # noqa: N801 - libvirt-python's name
 
     def revertToSnapshot(self, snap: Any, flags: int = 0) -> Any:
         check_writable(self._conn, "virDomainRevertToSnapshot")
+        check_flag_rules("virDomainRevertToSnapshot", flags)
         return self._conn._drv.domainRevertToSnapshot(snap, flags)
 
     def save(self, to: Any) -> Any:
@@ -476,16 +498,19 @@ class virDomain:  # noqa: N801 - libvirt-python's name
 
     def saveFlags(self, to: Any, dxml: str | None = None, flags: int = 0) -> Any:
         check_writable(self._conn, "virDomainSaveFlags")
+        check_flag_rules("virDomainSaveFlags", flags)
         return self._conn._drv.domainSaveFlags(self, to, dxml, flags)
 
     def saveParams(self, params: dict[str, Any], flags: int = 0) -> Any:
         check_writable(self._conn, "virDomainSaveParams")
+        check_flag_rules("virDomainSaveParams", flags)
         return self._conn._drv.domainSaveParams(self, params, flags)
 
     def schedulerParameters(self) -> Any:
         return self._conn._drv.domainGetSchedulerParameters(self)
 
     def schedulerParametersFlags(self, flags: int = 0) -> Any:
+        check_flag_rules("virDomainGetSchedulerParametersFlags", flags)
         return self._conn._drv.domainGetSchedulerParametersFlags(self, flags)
 
     def schedulerType(self) -> Any:
@@ -603,6 +628,7 @@ class virDomain:  # noqa: N801 - libvirt-python's name
 
     def setVcpusFlags(self, nvcpus: int, flags: int = 0) -> Any:
         check_writable(self._conn, "virDomainSetVcpusFlags")
+        check_flag_rules("virDomainSetVcpusFlags", flags)
         return self._conn._drv.domainSetVcpusFlags(self, nvcpus, flags)
 
     def shutdown(self) -> Any:
@@ -615,6 +641,7 @@ class virDomain:  # noqa: N801 - libvirt-python's name
 
     def snapshotCreateXML(self, xmlDesc: str, flags: int = 0) -> Any:
         check_writable(self._conn, "virDomainSnapshotCreateXML")
+        check_flag_rules("virDomainSnapshotCreateXML", flags)
         return self._conn._drv.domainSnapshotCreateXML(self, xmlDesc, flags)
 
     def snapshotCurrent(self, flags: int = 0) -> Any:
@@ -631,6 +658,7 @@ class virDomain:  # noqa: N801 - libvirt-python's name
 
     def startDirtyRateCalc(self, seconds: int, flags: int = 0) -> Any:
         check_writable(self._conn, "virDomainStartDirtyRateCalc")
+        check_flag_rules("virDomainStartDirtyRateCalc", flags)
         return self._conn._drv.domainStartDirtyRateCalc(self, seconds, flags)
 
     def state(self, flags: int = 0) -> Any:
@@ -653,6 +681,7 @@ class virDomain:  # noqa: N801 - libvirt-python's name
         return self._conn._drv.domainUpdateDeviceFlags(self, xml, flags)
 
     def vcpuPinInfo(self, flags: int = 0) -> Any:
+        check_flag_rules("virDomainGetVcpuPinInfo", flags)
         return self._conn._drv.domainGetVcpuPinInfo(self, flags)
 
     def vcpus(self) -> Any:
@@ -751,14 +780,17 @@ class DomainConnectMixin:
 
     def restoreFlags(self, frm: str, dxml: str | None = None, flags: int = 0) -> Any:
         check_writable(self, "virDomainRestoreFlags")
+        check_flag_rules("virDomainRestoreFlags", flags)
         return self._drv.domainRestoreFlags(self, frm, dxml, flags)
 
     def restoreParams(self, params: dict[str, Any], flags: int = 0) -> Any:
         check_writable(self, "virDomainRestoreParams")
+        check_flag_rules("virDomainRestoreParams", flags)
         return self._drv.domainRestoreParams(self, params, flags)
 
     def saveImageDefineXML(self, file: str, dxml: str, flags: int = 0) -> Any:
         check_writable(self, "virDomainSaveImageDefineXML")
+        check_flag_rules("virDomainSaveImageDefineXML", flags)
         return self._drv.domainSaveImageDefineXML(self, file, dxml, flags)
 
     def saveImageGetXMLDesc(self, file: str, flags: int = 0) -> Any:

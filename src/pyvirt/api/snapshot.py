@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pyvirt.api._common import DomainChildHandle, api_boundary, check_writable
+from pyvirt.api.flag_rules import check_flag_rules
 
 if TYPE_CHECKING:
     pass
@@ -20,6 +21,7 @@ class virDomainSnapshot(DomainChildHandle):  # noqa: N801 - libvirt-python's nam
 
     def delete(self, flags: int = 0) -> Any:
         check_writable(self._conn, "virDomainSnapshotDelete")
+        check_flag_rules("virDomainSnapshotDelete", flags)
         return self._conn._drv.domainSnapshotDelete(self, flags)
 
     def getParent(self, flags: int = 0) -> Any:
