@@ -103,14 +103,6 @@ XFAIL: dict[str, str] = {
     "freepages --cellno 1 --pagesize 2M": "same getFreePages() limitation as freepages --all",
     "cpu-baseline {tmp}/cpu.xml": "pyvirt's test driver lacks baselineCPU (libvirt's reports "
                                   "'XML error: Missing CPU architecture' here)",
-    "cpu-models foo": "pyvirt's test driver says 'Operation not supported: cannot find CPU "
-                      "models for architecture foo' where libvirt's says 'invalid argument: "
-                      "cannot find architecture foo'",
-    "testnode:capabilities": "pyvirt's test driver omits the empty <topology><cells num='0'> "
-                             "that libvirt prints for a node file without cells",
-    "testnode:freecell --cellno 0": "pyvirt's test driver returns [] instead of raising "
-                                    "'Range exceeds available cells' on a node without cells",
-    "testnode:freecell --cellno 1": "same getCellsFreeMemory() difference on a node file",
 }
 
 

@@ -199,15 +199,7 @@ CASES: list[str] = [
 ]
 
 # Mismatches left, with their reason ("where:case" limits one to one connection).
-XFAIL: dict[str, str] = {
-    "net-define {tmp}/bad.xml": "libxml2's multi-line parse report ('line 1', '(null)', '^') "
-                                "differs from lxml's one-line message",
-    "net-create {tmp}/bad.xml": "libxml2's multi-line parse report differs from lxml's",
-    "net-update default modify ip-dhcp-host "
-    "\"<host mac='00:11:22:33:44:55' ip='192.168.122.10'/>\"":
-        "pyvirt's network update error prints a missing name as 'None' where libvirt "
-        "prints '(null)'",
-}
+XFAIL: dict[str, str] = {}
 
 
 @pytest.fixture

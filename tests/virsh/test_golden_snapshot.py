@@ -122,33 +122,8 @@ NODE_CASES: list[str] = [
     "snapshot-list fv0",
 ]
 
-_NO_MEMORY_DISKS = ("pyvirt's snapshot XML lacks the <memory snapshot='internal'/> and "
-                    "<disks><disk name='vda' snapshot='internal'/></disks> that libvirt's "
-                    "test driver fills in for a snapshot of a running domain")
-
-_METADATA_DELETE = ("pyvirt's test driver accepts VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY; "
-                    "libvirt's refuses it ('unsupported flags (0x2) in function "
-                    "testDomainSnapshotDelete'), which also decides snapshot-edit renames")
-
 # Mismatches left, with their reason ("where:case" limits one to one connection).
-XFAIL: dict[str, str] = {
-    f"{TREE}; snapshot-list test --topological --name":
-        "pyvirt's test driver lists topologically with the children of a snapshot in "
-        "creation order (s1 s2 s3 s4); libvirt's in its own child-list order (s1 s4 s2 s3)",
-    "snapshot-create-as test s1; snapshot-create-as test s1":
-        "pyvirt's test driver reports 'internal error: domain snapshot s1 already exists'; "
-        "libvirt's 'operation failed: domain moment s1 already exists'",
-    "snapshot-create-as test s1; snapshot-create-as test s2; "
-    "snapshot-delete test s1 --metadata; snapshot-list test --parent": _METADATA_DELETE,
-    f"{TREE}; snapshot-current test --name; snapshot-current test s3; snapshot-current test":
-        _NO_MEMORY_DISKS,
-    f"{TREE}; snapshot-delete test --current; snapshot-current test": _NO_MEMORY_DISKS,
-    "snapshot-create-as test s1; snapshot-dumpxml test s1": _NO_MEMORY_DISKS,
-    "snapshot-create-as test s1; snapshot-current test --security-info": _NO_MEMORY_DISKS,
-    "snapshot-create test --xmlfile {tmp}/bad.xml":
-        "pyvirt's XML parse errors lack the two context lines libxml2 adds after the "
-        "message ('(null)' and '^' for a document that ends early)",
-}
+XFAIL: dict[str, str] = {}
 
 _NEEDS_DOMAIN_GROUP = ("domstate ", "list --")
 
@@ -224,8 +199,6 @@ def test_snapshot_edit_matches_virsh(both, inputs: Path, editor: str, case: str)
     def norm(text: str) -> str:
         return re.sub(r"/tmp/virsh\w+\.xml", "<tmpfile>", normalize(text))
 
-    if "rename.sh" in editor and "--clone" not in case:
-        pytest.xfail(_METADATA_DELETE)
     script = inputs / "rename.sh"
     script.write_text("#!/bin/sh\nsed -i 's,<name>s1</name>,<name>s9</name>,' \"$1\"\n")
     script.chmod(0o755)

@@ -123,9 +123,6 @@ CASES: list[str] = [
 XFAIL: dict[str, str] = {
     "help vol-list": "pyvirsh adds --json (our documented extension) to vol-list",
     "help vol-info": "pyvirsh adds --json (our documented extension) to vol-info",
-    f"vol-create default-pool {VOL_XML} --validate":
-        "pyvirt's storage volume schema check words its RelaxNG report differently "
-        "(conf/storage, not pyvirsh)",
 }
 
 

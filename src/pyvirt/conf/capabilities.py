@@ -451,6 +451,8 @@ class HostCaps:
         if self.numa_cells is not None:
             topo = x.sub(node, "topology")
             cells = x.sub(topo, "cells", num=len(self.numa_cells))
+            if not self.numa_cells:
+                x.keep_open(cells, lines=True)  # libvirt's empty block: open, close lines
             for cell in self.numa_cells:
                 cells.append(cell.to_element())
             if self.interconnects:

@@ -42,26 +42,53 @@ KEEP_OPEN_ATTR = "{urn:pyvirt:raw}keep-open"
 NS_LAST_ATTR = "{urn:pyvirt:raw}ns-last"
 
 
+def _context(text: str, line: int, column: int) -> str:
+    """libvirt's two context lines under a parse error: the offending line and a ``---^``
+    pointer to the column (tabs kept so the pointer lines up)."""
+    lines = text.splitlines()
+    if not 0 < line <= len(lines):
+        return "(null)\n^"  # libxml2 had no input line left to show: libvirt prints NULL
+    content = lines[line - 1]
+    pointer = "".join("\t" if ch == "\t" else "-" for ch in content[: max(column - 1, 0)])
+    return f"{content}\n{pointer}^"
+
+
+def _syntax_error(data: bytes, url: str) -> str:
+    """libvirt's report of the first fatal libxml2 error in ``data``, context lines included."""
+    text = data.decode("utf-8", errors="replace")
+    if not data:
+        return f"{url}:1: Document is empty\n(null)\n^"
+    # A fresh parser: its error_log holds this parse only (an exception's log is thread-wide
+    # and may carry earlier errors), and libvirt reports the first error, not the last.
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        entries = parser.error_log
+        if len(entries):
+            first = entries[0]
+            return (f"{url}:{first.line}: {first.message.strip()}\n"
+                    f"{_context(text, first.line, first.column)}")
+        return f"{url}:0: {str(exc).strip()}\n(null)\n^"
+    return f"{url}:0: parser error\n(null)\n^"
+
+
 def parse_xml(text: str | bytes, root: str | None = None, url: str = "(xml)") -> Element:
     """Parse ``text`` and check its root tag. Errors are libvirt's XML errors.
 
-    ``url`` names the document in messages, as libvirt does ("(domain_definition)").
+    ``url`` names the document in messages, as libvirt does ("(domain_definition)"); a
+    syntax error reads as libvirt's: libxml2's message, the offending line and a pointer.
     """
     if isinstance(text, str):
         data = text.encode("utf-8")
     else:
         data = text
-    if not data.strip():
-        # libxml2's own words for an empty document, as libvirt relays them.
-        raise_error(c.VIR_ERR_XML_DETAIL, f"{url}:1: Document is empty", domain=c.VIR_FROM_XML,
-                    int1=1)
+    if not data:
+        raise_error(c.VIR_ERR_XML_DETAIL, _syntax_error(data, url), domain=c.VIR_FROM_XML)
     try:
         doc = etree.fromstring(data, _PARSER, base_url=None).getroottree()
-    except etree.XMLSyntaxError as exc:
-        entry = exc.error_log.last_error if exc.error_log else None
-        line = entry.line if entry is not None else 0
-        msg = (entry.message if entry is not None else str(exc)).strip()
-        raise_error(c.VIR_ERR_XML_DETAIL, f"{url}:{line}: {msg}", domain=c.VIR_FROM_XML, int1=line)
+    except etree.XMLSyntaxError:
+        raise_error(c.VIR_ERR_XML_DETAIL, _syntax_error(data, url), domain=c.VIR_FROM_XML)
     if doc.docinfo.internalDTD is not None or doc.docinfo.doctype:
         raise_error(
             c.VIR_ERR_XML_ERROR,
@@ -85,7 +112,7 @@ def parse_xml(text: str | bytes, root: str | None = None, url: str = "(xml)") ->
     return element
 
 
-def parse_document(text: str | bytes, root: str, url: str, domain: int) -> Element:
+def parse_document(text: str | bytes, root: str | None, url: str, domain: int) -> Element:
     """``parse_xml`` for a model whose syntax errors libvirt reports in its own error
     ``domain`` (e.g. VIR_FROM_INTERFACE for "(interface_definition)")."""
     from pyvirt.errors import libvirtError, make_error
@@ -96,7 +123,7 @@ def parse_document(text: str | bytes, root: str, url: str, domain: int) -> Eleme
         if exc.get_error_code() != c.VIR_ERR_XML_DETAIL:
             raise
         raise make_error(c.VIR_ERR_XML_DETAIL, exc.get_str2(), domain=domain,
-                         message=str(exc), int1=exc.get_int1() or -1) from None
+                         message=str(exc)) from None
 
 
 def local_name(element: Element) -> str:

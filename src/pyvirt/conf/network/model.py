@@ -32,7 +32,6 @@ from pyvirt.conf.network.netdev import (
     prop_tristate,
     prop_uint,
 )
-from pyvirt.conf.network.xmldoc import parse_document
 from pyvirt.conf.xmlutil import Element  # noqa: E402
 from pyvirt.errors import raise_error
 
@@ -766,7 +765,7 @@ class NetworkDef:
 
     @classmethod
     def from_xml(cls, text: str | bytes, validate_schema: bool = False) -> NetworkDef:
-        root = parse_document(text, "network", "(network_definition)", c.VIR_FROM_NETWORK)
+        root = x.parse_document(text, "network", "(network_definition)", c.VIR_FROM_NETWORK)
         if validate_schema:
             from pyvirt.conf.network import schema
 

@@ -16,23 +16,29 @@ _SEARCH = (
 )
 
 
-@functools.cache
-def _load(name: str) -> etree.RelaxNG | None:
+def _find(name: str) -> Path | None:
     for folder in _SEARCH:
         path = folder / name
         if path.is_file():
-            return etree.RelaxNG(etree.parse(str(path)))
+            return path
     return None
 
 
+@functools.cache
+def _load(path: Path) -> etree.RelaxNG:
+    return etree.RelaxNG(etree.parse(str(path)))
+
+
 def validate(root: etree._Element, name: str) -> None:
-    """Raise VIR_ERR_XML_INVALID_SCHEMA when ``root`` does not match schema ``name``."""
-    schema = _load(name)
-    if schema is None:
+    """Raise VIR_ERR_XML_INVALID_SCHEMA when ``root`` does not match schema ``name``, worded
+    as virXMLValidateAgainstSchema: the schema's path, then every libxml2 report, one a line."""
+    path = _find(name)
+    if path is None:
         raise_error(c.VIR_ERR_INTERNAL_ERROR, f"Unable to find RNG schema '{name}'",
                     domain=c.VIR_FROM_XML)
-    assert schema is not None
+    assert path is not None
+    schema = _load(path)
     if not schema.validate(root):
-        entry = schema.error_log.last_error
-        detail = entry.message if entry is not None else "document is invalid"
-        raise_error(c.VIR_ERR_XML_INVALID_SCHEMA, f"{name}\n{detail}", domain=c.VIR_FROM_XML)
+        detail = "".join(f"{entry.message}\n" for entry in schema.error_log)
+        raise_error(c.VIR_ERR_XML_INVALID_SCHEMA, f"Unable to validate doc against {path}\n"
+                    f"{detail}", domain=c.VIR_FROM_XML)

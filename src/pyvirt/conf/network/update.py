@@ -24,14 +24,18 @@ from pyvirt.conf.network.model import (
     PortGroup,
 )
 from pyvirt.conf.network.netdev import is_ipv4, is_ipv6, parse_ip, parse_mac
-from pyvirt.conf.network.xmldoc import parse_document
 from pyvirt.conf.xmlutil import Element  # noqa: E402
-from pyvirt.errors import libvirtError, raise_error
+from pyvirt.errors import raise_error
 
 ADD_FIRST = c.VIR_NETWORK_UPDATE_COMMAND_ADD_FIRST
 ADD_LAST = c.VIR_NETWORK_UPDATE_COMMAND_ADD_LAST
 DELETE = c.VIR_NETWORK_UPDATE_COMMAND_DELETE
 MODIFY = c.VIR_NETWORK_UPDATE_COMMAND_MODIFY
+
+
+def _null(value: str | None) -> str:
+    """A missing string as libvirt's printf shows a NULL "%s"."""
+    return "(null)" if value is None else value
 
 
 def _fail(code: int, detail: str) -> None:
@@ -135,7 +139,7 @@ def _dhcp_host(netdef: NetworkDef, command: int, parent_index: int, node: Elemen
     hosts = ipdef.hosts
 
     def describe() -> str:
-        return (f"\"mac='{host.mac or 'unknown'}'\" \"name='{host.name}'\" "
+        return (f"\"mac='{host.mac or 'unknown'}'\" \"name='{_null(host.name)}'\" "
                 f"\"ip='{host.ip or 'unknown'}'\"")
 
     if command == MODIFY:
@@ -153,7 +157,7 @@ def _dhcp_host(netdef: NetworkDef, command: int, parent_index: int, node: Elemen
                     or _same_ip(host.ip, old.ip)):
                 _invalid(f"there is an existing dhcp host entry in network '{netdef.name}' "
                          f"that matches \"<host mac='{host.mac or 'unknown'}' "
-                         f"name='{host.name}' ip='{host.ip or 'unknown'}'/>\"")
+                         f"name='{_null(host.name)}' ip='{host.ip or 'unknown'}'/>\"")
         _insert(hosts, command, host)
     elif command == DELETE:
         for i, old in enumerate(hosts):
@@ -395,13 +399,7 @@ _SECTIONS: dict[int, Callable[[NetworkDef, int, int, Element], None]] = {
 
 def update_section(netdef: NetworkDef, command: int, section: int, parent_index: int,
                    xml: str) -> None:
-    try:
-        node = x.parse_xml(xml, url="network_update_xml")
-    except libvirtError as exc:
-        if exc.get_error_code() == c.VIR_ERR_XML_DETAIL:
-            # re-raised in the network domain with libvirt's context lines
-            parse_document(xml, "", "network_update_xml", c.VIR_FROM_NETWORK)
-        raise
+    node = x.parse_document(xml, None, "network_update_xml", c.VIR_FROM_NETWORK)
     handler = _SECTIONS.get(section)
     if handler is None:
         _fail(c.VIR_ERR_OPERATION_UNSUPPORTED, "can't update unrecognized section of network")

@@ -49,6 +49,15 @@ MAX_VCPUS = 32
 DEFAULT_NODE_XML = os.path.join(os.path.dirname(__file__), "default_node.xml")
 TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"
 
+# virArch names (virArchFromString knows these; "none" is not looked up).
+ARCH_NAMES = frozenset((
+    "alpha armv6l armv7l armv7b aarch64 cris i686 ia64 lm32 m68k microblaze microblazeel "
+    "mips mipsel mips64 mips64el openrisc parisc parisc64 ppc ppcle ppc64 ppc64le ppcemb "
+    "riscv32 riscv64 s390 s390x sh4 sh4eb sparc sparc64 unicore32 x86_64 xtensa xtensaeb"
+).split())
+PPC64_CPU_MODELS = ("POWER6", "POWER7", "POWER8", "POWER9", "POWER10", "POWERPC_e5500",
+                    "POWERPC_e6500")
+
 # virConnectGetCPUModelNames for x86: libvirt's cpu_map (src/cpu_map/index.xml) order.
 X86_CPU_MODELS = (
     "486", "pentium", "pentium2", "pentium3", "pentiumpro", "coreduo", "n270", "core2duo",
@@ -337,6 +346,7 @@ class TestDriver(
         page_sizes = [4, 8, 2048, 1024 * 1024]
         host.cpu.pages = page_sizes
         host.iommu = False
+        host.numa_cells = []  # libvirt's test driver prints <topology> even without cells
         for i, cell in enumerate(self.cells):
             first = page_sizes[1] if i == 1 else page_sizes[0]
             pages = [(first, cell.mem // first)] + [(size, 0) for size in page_sizes[2:]]
@@ -353,10 +363,18 @@ class TestDriver(
 
     def connectGetCPUModelNames(self, conn: virConnect, arch: str, flags: int) -> list[str]:  # noqa: N802
         check_flags("testConnectGetCPUModelNames", flags, 0, c.VIR_FROM_TEST)
+        if arch not in ARCH_NAMES:
+            raise_error(c.VIR_ERR_INVALID_ARG, f"cannot find architecture {arch}",
+                        domain=c.VIR_FROM_TEST)
         if arch in ("i686", "x86_64"):
             return list(X86_CPU_MODELS)
-        raise_error(c.VIR_ERR_OPERATION_UNSUPPORTED,
-                    f"cannot find CPU models for architecture {arch}", domain=c.VIR_FROM_CPU)
+        if arch in ("ppc64", "ppc64le"):
+            return list(PPC64_CPU_MODELS)
+        if arch in ("armv6l", "armv7l", "armv7b", "aarch64", "s390", "s390x"):
+            return []  # libvirt's CPU drivers for these list no models
+        raise_error(c.VIR_ERR_NO_SUPPORT,
+                    f"'{arch}' architecture is not supported by CPU driver",
+                    domain=c.VIR_FROM_CPU)
 
     def connectRegisterCloseCallback(self, conn: virConnect, cb: Callable[..., Any],  # noqa: N802
                                      opaque: Any) -> int:
@@ -382,7 +400,7 @@ class TestDriver(
 
     def nodeGetCellsFreeMemory(self, conn: virConnect, start: int, maxcells: int) -> list[int]:  # noqa: N802
         with self.lock:
-            if start < 0 or start > len(self.cells):
+            if start < 0 or start >= len(self.cells):
                 raise_error(c.VIR_ERR_INVALID_ARG, "Range exceeds available cells",
                             domain=c.VIR_FROM_TEST)
             # libvirt's test driver reports each cell's total as its free memory.

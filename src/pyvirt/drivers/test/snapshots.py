@@ -119,14 +119,21 @@ class TestSnapshots:
 
         return virDomainSnapshot(dom, name)
 
+    @staticmethod
+    def _children(obj: DomainObj, name: str | None) -> list[str]:
+        """The children of ``name`` (None: the roots) in libvirt's child-list order: each
+        newly linked child goes first, so the newest link comes first. ``obj.snapshots``
+        keeps link order (a snapshot is re-inserted whenever it is linked again)."""
+        return [s.name for s in reversed(obj.snapshots.values())
+                if s.parent == name and s.name is not None]
+
     def _descendants(self, obj: DomainObj, name: str | None, deep: bool) -> list[str]:
+        """virDomainMomentForEachChild / ForEachDescendant: depth first, parents first."""
         out: list[str] = []
-        for snap in obj.snapshots.values():
-            if snap.parent == name:
-                assert snap.name is not None
-                out.append(snap.name)
-                if deep:
-                    out.extend(self._descendants(obj, snap.name, True))
+        for child in self._children(obj, name):
+            out.append(child)
+            if deep:
+                out.extend(self._descendants(obj, child, True))
         return out
 
     def _list(self, obj: DomainObj, parent: str | None, flags: int, api: str) -> list[str]:
@@ -135,13 +142,22 @@ class TestSnapshots:
             return []
         if parent is None:
             if flags & c.VIR_DOMAIN_SNAPSHOT_LIST_ROOTS:
-                names = self._descendants(obj, None, False)
+                names = self._children(obj, None)
+            elif flags & c.VIR_DOMAIN_SNAPSHOT_LIST_TOPOLOGICAL:
+                names = self._descendants(obj, None, True)
             else:
                 names = list(obj.snapshots)
         else:
             names = self._descendants(obj, parent,
                                       bool(flags & c.VIR_DOMAIN_SNAPSHOT_LIST_DESCENDANTS))
         return [n for n in names if _filter(obj.snapshots[n], flags, obj.snapshots)]
+
+    @staticmethod
+    def _relink(obj: DomainObj, names: list[str]) -> None:
+        """Move ``names`` (in this order) to the end of the link order, as libvirt's
+        virDomainMomentMoveChildren puts a moved block of children first in its new list."""
+        for name in names:
+            obj.snapshots[name] = obj.snapshots.pop(name)
 
     # ---- entry points ----------------------------------------------------------------------
 
@@ -253,12 +269,13 @@ class TestSnapshots:
             if redefine:
                 self._redefine(obj, snap)
             else:
-                if snap.name in obj.snapshots:
-                    snap_err(c.VIR_ERR_INTERNAL_ERROR,
-                             f"domain snapshot {snap.name} already exists")
-                snap.state = STATE_NAMES.get(obj.state, "nostate")
                 snap.domain = obj.defn.copy()
                 snap.domain.id = -1
+                _align_disks(obj, snap)
+                if snap.name in obj.snapshots:
+                    raise_error(c.VIR_ERR_OPERATION_FAILED,
+                                f"domain moment {snap.name} already exists",
+                                domain=c.VIR_FROM_DOMAIN)
                 snap.parent = obj.current_snapshot
                 obj.snapshots[snap.name] = snap
                 if flags & c.VIR_DOMAIN_SNAPSHOT_CREATE_HALT and obj.active:
@@ -282,12 +299,13 @@ class TestSnapshots:
             raise_error(c.VIR_ERR_INVALID_ARG,
                         f"definition for snapshot {snap.name} must use uuid {obj.defn.uuid}",
                         domain=c.VIR_FROM_TEST)
+        obj.snapshots.pop(snap.name, None)  # linked again: first among its siblings
         obj.snapshots[snap.name] = snap
 
     def domainSnapshotDelete(self, snapshot: virDomainSnapshot, flags: int) -> int:  # noqa: N802
+        # libvirt's test driver has no METADATA_ONLY: its snapshots are all metadata.
         check_flags("testDomainSnapshotDelete", flags,
                     c.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN
-                    | c.VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY
                     | c.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY, c.VIR_FROM_TEST)
         with self.lock:
             obj, snap = self._snap_of(snapshot)
@@ -296,14 +314,16 @@ class TestSnapshots:
                         | c.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY):
                 for name in self._descendants(obj, snap.name, True):
                     if obj.current_snapshot == name:
-                        obj.current_snapshot = None
+                        obj.current_snapshot = snap.name  # then to its parent, if deleted
                     obj.snapshots.pop(name, None)
                 if flags & c.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY:
                     return 0
-            # Children move up to this snapshot's parent.
-            for child in obj.snapshots.values():
-                if child.parent == snap.name:
-                    child.parent = snap.parent
+            else:
+                # Children move up to this snapshot's parent, ahead of its own children.
+                children = self._children(obj, snap.name)
+                for name in children:
+                    obj.snapshots[name].parent = snap.parent
+                self._relink(obj, children[::-1])
             if obj.current_snapshot == snap.name:
                 obj.current_snapshot = snap.parent
             del obj.snapshots[snap.name]
@@ -362,6 +382,21 @@ class TestSnapshots:
                                         c.VIR_DOMAIN_EVENT_SUSPENDED_FROM_SNAPSHOT)
             obj.current_snapshot = snap.name
             return 0
+
+
+def _align_disks(obj: DomainObj, snap: SnapshotDef) -> None:
+    """testDomainSnapshotAlignDisks: the state and memory location follow the domain's
+    state; every disk of the domain gets an entry (internal unless external memory)."""
+    if any(d.snapshot == "manual" for d in snap.disks):
+        snap_err(c.VIR_ERR_OPERATION_UNSUPPORTED,
+                 "'manual' snapshot mode is not supported by the test driver")
+    snap.state = STATE_NAMES.get(obj.state, "nostate")
+    location = "internal"
+    if snap.memory == "external":
+        location = "external"
+    else:
+        snap.memory = "no" if snap.state == "shutoff" else "internal"
+    snap.align_disks(snap.domain, default=location, uniform_internal=True)
 
 
 def _strip_ns(el: Element) -> Element:
