@@ -1079,3 +1079,56 @@ def test_scale_errors() -> None:
     assert err is not None and "value too large: 20E" in err.get_error_message()
     assert scale_error("abc", 1024, 100) is None
     assert scale_error("5KiB", 1024, (1 << 64) - 1) is None
+
+
+# ---- edit on a terminal: the re-edit prompt ------------------------------------------------
+
+def _run_in_pty_answering(argv: list[str], env: dict[str, str], keys: bytes,
+                          timeout: float = 10) -> str:
+    import pty
+    import select
+    import signal
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.execvpe(argv[0], argv, env)
+    out = b""
+    sent = False
+    end = time.time() + timeout
+    while time.time() < end:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if not ready:
+            continue
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+        if b"Try again?" in out and not sent:
+            time.sleep(0.2)
+            os.write(fd, keys)
+            sent = True
+    if time.time() >= end:
+        os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    os.close(fd)
+    return out.decode()
+
+
+@pytest.mark.parametrize("keys", [b"n", b"?n"])
+def test_edit_reedit_prompt_matches_virsh(virsh_env, tmp_path: Path, keys: bytes) -> None:
+    if not os.path.exists(REAL_VIRSH):
+        pytest.skip("real virsh is not installed")
+    editor = tmp_path / "rename.sh"
+    # a define that fails in the driver: another name for test's UUID
+    editor.write_text('#!/bin/sh\nsed -i "s|<name>test</name>|<name>test2</name>|" "$1"\n')
+    editor.chmod(0o755)
+    env = virsh_env({"EDITOR": str(editor)})
+    ours = _run_in_pty_answering(
+        [sys.executable, "-m", "pyvirt.virsh", "-c", DEFAULT, "edit test"], env, keys)
+    theirs = _run_in_pty_answering([REAL_VIRSH, "-c", DEFAULT, "edit test"], env, keys)
+    assert "Try again? [y,n,i,f,?]" in ours
+    assert ours == _POLKIT.sub("", theirs)
