@@ -271,3 +271,54 @@ def test_libvirt_example_node():
     assert sorted(d.name() for d in cn.listAllDomains()) == ["fc4", "fc5", "fv0"]
     assert cn.lookupByName("fc5").state()[0] == c.VIR_DOMAIN_PAUSED
     cn.close()
+
+
+def _pending(conn):
+    """Whether the default domain's definition is still unparsed (driver internals)."""
+    return conn._drv._dom_names["test"]._defn is None
+
+
+def test_default_domain_parsed_on_first_use(conn):
+    # Opening, listing and looking up need no domain model; XMLDesc parses once.
+    assert [d.name() for d in conn.listAllDomains()] == ["test"]
+    dom = conn.lookupByName("test")
+    assert (dom.ID(), dom.UUIDString(), dom.isActive(), dom.isPersistent()) == (
+        1, TEST_UUID, 1, 1)
+    assert conn.listDomainsID() == [1] and conn.listDefinedDomains() == []
+    assert conn.lookupByID(1).name() == "test"
+    assert dom.state() == [c.VIR_DOMAIN_RUNNING, 0]
+    assert _pending(conn)
+    inactive = dom.XMLDesc(c.VIR_DOMAIN_XML_INACTIVE)
+    assert not _pending(conn)
+    assert "id=" not in inactive.splitlines()[0]
+    assert "<domain type='test' id='1'>" in dom.XMLDesc()
+
+
+def test_default_domain_deferred_then_changed(conn):
+    # The first change parses the definition and keeps the saved persistent copy.
+    dom = conn.lookupByName("test")
+    dom.setMemoryFlags(1024, c.VIR_DOMAIN_AFFECT_CONFIG)
+    assert not _pending(conn)
+    assert dom.info()[1:3] == [8388608, 2097152]
+    assert dom.maxMemory() == 8388608
+    dom.destroy()
+    assert dom.info()[2] == 1024 and dom.ID() == -1
+
+
+def test_default_domain_deferred_undefine(conn):
+    dom = conn.lookupByName("test")
+    dom.destroy()
+    dom.undefine()
+    assert conn.listAllDomains() == []
+
+
+def test_default_open_does_not_load_domain_model():
+    import subprocess
+    import sys
+
+    code = ("import sys, pyvirt; cn = pyvirt.open('test:///default'); "
+            "[d.name() for d in cn.listAllDomains()]; cn.lookupByName('test').state(); "
+            "print(any(m.startswith('pyvirt.conf.domain') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"

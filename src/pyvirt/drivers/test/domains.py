@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from pyvirt import constants as c
-from pyvirt.conf.xmlutil import Element, parse_xml
+from pyvirt.conf.xmlutil import Element, parse_uuid, parse_xml
 from pyvirt.drivers.base import check_flags
 from pyvirt.errors import raise_error
 
@@ -94,19 +94,37 @@ class NsData:
     snapshots: list[Element] = field(default_factory=list)
 
 
+class _Pending:
+    """A domain of test:///default not parsed yet: its <domain> element and identity."""
+
+    __slots__ = ("root", "name", "uuid", "id")
+
+    def __init__(self, root: Element, name: str, uuid: str, dom_id: int) -> None:
+        self.root = root
+        self.name = name
+        self.uuid = uuid
+        self.id = dom_id
+
+
 class DomainObj:
-    """libvirt's virDomainObj for the test driver."""
+    """libvirt's virDomainObj for the test driver.
+
+    ``defn`` may be parsed late: a domain of test:///default keeps its <domain> element
+    (``_pending``) until something reads ``defn`` or ``new_def``, so that opening the
+    connection and listing domains never loads the domain model. Lookups and lists use
+    ``ident()`` and ``active``, which need no parsing."""
 
     __slots__ = (
-        "defn", "new_def", "state", "reason", "persistent", "autostart", "managed_save",
-        "snapshots", "current_snapshot", "checkpoints", "current_checkpoint", "seconds",
-        "nseconds", "frozen", "iothreads", "vcpu_pins", "emulator_pin", "params",
+        "_defn", "_new_def", "_pending", "state", "reason", "persistent", "autostart",
+        "managed_save", "snapshots", "current_snapshot", "checkpoints", "current_checkpoint",
+        "seconds", "nseconds", "frozen", "iothreads", "vcpu_pins", "emulator_pin", "params",
         "perf", "updated",
     )  # fmt: skip
 
-    def __init__(self, defn: DomainDef) -> None:
-        self.defn = defn
-        self.new_def: DomainDef | None = None
+    def __init__(self, defn: DomainDef | None) -> None:
+        self._defn = defn
+        self._new_def: DomainDef | None = None
+        self._pending: _Pending | None = None
         self.state = SHUTOFF
         self.reason = c.VIR_DOMAIN_SHUTOFF_UNKNOWN
         self.persistent = False
@@ -125,16 +143,75 @@ class DomainObj:
         self.params: dict[str, dict[str, Any]] = {}
         self.perf: dict[str, bool] = {}
 
+    @classmethod
+    def deferred(cls, root: Element, name: str, uuid: str, dom_id: int) -> DomainObj:
+        obj = cls(None)
+        obj._pending = _Pending(root, name, uuid, dom_id)
+        return obj
+
+    def _parse_pending(self) -> DomainDef:
+        """Parse the pending <domain> as the eager loader would have: the live definition
+        with its id and, for a running persistent domain, the saved persistent copy."""
+        pending = self._pending
+        assert pending is not None
+        defn, _ns = parse_domain(pending.root)
+        defn.id = pending.id
+        new_def = None
+        if pending.id != -1 and self.persistent:
+            new_def = defn.copy()
+            new_def.id = -1
+        self._pending = None
+        self._defn, self._new_def = defn, new_def
+        return defn
+
+    @property
+    def defn(self) -> DomainDef:
+        d = self._defn
+        if d is None:
+            d = self._parse_pending()
+        return d
+
+    @defn.setter
+    def defn(self, value: DomainDef) -> None:
+        if self._pending is not None:
+            self._parse_pending()
+        self._defn = value
+
+    @property
+    def new_def(self) -> DomainDef | None:
+        if self._pending is not None:
+            self._parse_pending()
+        return self._new_def
+
+    @new_def.setter
+    def new_def(self, value: DomainDef | None) -> None:
+        if self._pending is not None:
+            self._parse_pending()
+        self._new_def = value
+
+    def ident(self) -> tuple[str, str, int]:
+        """(name, uuid, id), without parsing a pending definition."""
+        d = self._defn
+        if d is None:
+            p = self._pending
+            assert p is not None
+            return p.name, p.uuid, p.id
+        return d.name, d.uuid, d.id
+
     @property
     def active(self) -> bool:
-        return self.defn.id != -1
+        d = self._defn
+        if d is None:
+            assert self._pending is not None
+            return self._pending.id != -1
+        return d.id != -1
 
     def persistent_def(self) -> DomainDef:
         """virDomainObjGetPersistentDef."""
         return self.new_def if self.new_def is not None else self.defn
 
     def check_active(self) -> None:
-        if self.defn.id == -1:
+        if not self.active:
             conf_invalid("domain is not running")
 
     def defs_for(self, flags: int) -> tuple[DomainDef | None, DomainDef | None]:
@@ -157,7 +234,7 @@ class DomainObj:
 
     def modification_impact(self, flags: int) -> int:
         """virDomainObjUpdateModificationImpact."""
-        active = self.defn.id != -1
+        active = self.active
         if not flags & (LIVE | CONFIG):
             flags |= LIVE if active else CONFIG
         if flags & LIVE and not active:
@@ -313,12 +390,17 @@ class TestDomains:
         self._dom_names: dict[str, DomainObj] = {}
         self._next_id = 1
 
-    def _load_domains(self, node: Element, base_dir: Path | None) -> None:
-        """libvirt's testParseDomains."""
+    def _load_domains(self, node: Element, base_dir: Path | None, defer: bool = False
+                      ) -> None:
+        """libvirt's testParseDomains. With ``defer`` (test:///default, whose document is
+        known to be valid) a plain running domain keeps its element and is parsed on first
+        use of its definition (see ``DomainObj``)."""
         from pyvirt.drivers.test.driver import resolve_included
 
         for el in node.findall("domain"):
             root = resolve_included(el, base_dir)
+            if defer and self._add_deferred(root):
+                continue
             defn, ns = parse_domain(root)
             obj = self._add_domain(defn, live=False)
             self._load_snapshots(obj, ns.snapshots, base_dir)
@@ -330,6 +412,25 @@ class TestDomains:
                 self._shutdown_state(obj, 0)
             obj.state, obj.reason = ns.runstate, 0
             self._init_iothreads(obj)
+
+    def _add_deferred(self, root: Element) -> bool:
+        """Add a domain of the node document unparsed, in the state the eager loader would
+        give it (running, persistent, id from the counter); False when the element needs
+        the full parser (test namespace elements, iothreads, odd or clashing identity)."""
+        name = root.findtext("name")
+        uuid = parse_uuid(root.findtext("uuid") or "")
+        if (not name or name != name.strip() or "\n" in name or uuid is None
+                or name in self._dom_names or uuid in self._doms
+                or root.find("iothreads") is not None
+                or any(not isinstance(ch.tag, str) or ch.tag.startswith("{") for ch in root)):
+            return False
+        obj = DomainObj.deferred(root, name, uuid, self._next_id)
+        self._next_id += 1
+        obj.persistent = True
+        obj.state, obj.reason = RUNNING, 0
+        self._doms[uuid] = obj
+        self._dom_names[name] = obj
+        return True
 
     def _load_snapshots(self, obj: DomainObj, nodes: list[Element],
                         base_dir: Path | None) -> None:
@@ -388,9 +489,10 @@ class TestDomains:
         return obj
 
     def _remove_domain(self, obj: DomainObj) -> None:
-        self._doms.pop(obj.defn.uuid, None)
-        if self._dom_names.get(obj.defn.name) is obj:
-            del self._dom_names[obj.defn.name]
+        name, uuid, _ = obj.ident()
+        self._doms.pop(uuid, None)
+        if self._dom_names.get(name) is obj:
+            del self._dom_names[name]
 
     def _start_state(self, obj: DomainObj, reason: int) -> None:
         """testDomainStartState."""
@@ -414,7 +516,9 @@ class TestDomains:
             dom._id = -1
 
     def _handle(self, conn: virConnect, obj: DomainObj) -> virDomain:
-        d = obj.defn
+        d = obj._defn
+        if d is None:
+            return conn._make_domain(*obj.ident())
         return conn._make_domain(d.name, d.uuid, d.id)
 
     # ---- events ----------------------------------------------------------------------------
@@ -425,8 +529,7 @@ class TestDomains:
     def _domain_event(self, event_id: int, obj: DomainObj, *payload: Any) -> None:
         if not self.events.wanted():
             return
-        d = obj.defn
-        self.events.queue(self.events.domain_event(event_id, d.name, d.uuid, d.id, *payload))
+        self.events.queue(self.events.domain_event(event_id, *obj.ident(), *payload))
 
     def connectDomainEventRegisterAny(self, conn: virConnect, dom: virDomain | None,  # noqa: N802
                                       event_id: int, cb: Any, opaque: Any) -> int:
@@ -453,7 +556,9 @@ class TestDomains:
         obj = self._dom_names.get(name)
         if obj is None:
             err(c.VIR_ERR_NO_DOMAIN)
-        d = obj.defn
+        d = obj._defn
+        if d is None:
+            return conn._make_domain(*obj.ident())
         return conn._make_domain(d.name, d.uuid, d.id)
 
     def domainLookupByUUID(self, conn: virConnect, uuid: str) -> virDomain:  # noqa: N802
@@ -465,7 +570,7 @@ class TestDomains:
     def domainLookupByID(self, conn: virConnect, dom_id: int) -> virDomain:  # noqa: N802
         with self.lock:
             for obj in self._doms.values():
-                if obj.defn.id == dom_id and dom_id != -1:
+                if obj.ident()[2] == dom_id and dom_id != -1:
                     return self._handle(conn, obj)
         err(c.VIR_ERR_NO_DOMAIN)
 
@@ -474,7 +579,7 @@ class TestDomains:
 
     def connectListDomainsID(self, conn: virConnect) -> list[int]:  # noqa: N802
         with self.lock:
-            return [o.defn.id for o in self._doms.values() if o.active]
+            return [o.ident()[2] for o in self._doms.values() if o.active]
 
     def connectNumOfDomains(self, conn: virConnect) -> int:  # noqa: N802
         with self.lock:
@@ -482,7 +587,7 @@ class TestDomains:
 
     def connectListDefinedDomains(self, conn: virConnect) -> list[str]:  # noqa: N802
         with self.lock:
-            return [o.defn.name for o in self._doms.values() if not o.active]
+            return [o.ident()[0] for o in self._doms.values() if not o.active]
 
     def connectNumOfDefinedDomains(self, conn: virConnect) -> int:  # noqa: N802
         with self.lock:
@@ -887,7 +992,9 @@ class TestDomains:
         obj = self._doms.get(dom._uuid)
         if obj is None:
             obj = self._obj(dom)
-        d = obj.defn
+        d = obj._defn
+        if d is None:
+            d = obj.defn
         return [obj.state, d.memory_kib, d.current_memory_kib, d.vcpus_current,
                 time.time_ns() // 1000 * 1000]
 

@@ -55,6 +55,9 @@ ARCH_NAMES = frozenset((
     "mips mipsel mips64 mips64el openrisc parisc parisc64 ppc ppcle ppc64 ppc64le ppcemb "
     "riscv32 riscv64 s390 s390x sh4 sh4eb sparc sparc64 unicore32 x86_64 xtensa xtensaeb"
 ).split())
+# Architectures libvirt has a CPU driver for (x86, ppc64, s390, arm).
+CPU_DRIVER_ARCHES = frozenset(("i686", "x86_64", "ppc64", "ppc64le", "s390", "s390x", "armv6l",
+                               "armv7l", "armv7b", "aarch64"))
 PPC64_CPU_MODELS = ("POWER6", "POWER7", "POWER8", "POWER9", "POWER10", "POWERPC_e5500",
                     "POWERPC_e6500")
 
@@ -175,13 +178,15 @@ class TestDriver(
     def open_default(cls) -> TestDriver:
         """test:///default. Its node document is known to be valid, so the families a
         connection may never touch (networks, interfaces, pools, node devices) are loaded
-        from it on first use (see ``_Deferred``) rather than at open: a command-line client
-        opening it pays for the domain model only."""
+        from it on first use (see ``_Deferred``) rather than at open, and its domains are
+        parsed on first use of their definition (see ``DomainObj``): opening it and listing
+        domains loads no domain model. test:///PATH.xml stays eager, so that a bad node file
+        fails at open as in libvirt."""
         drv = cls(default_cells=True, deferred=True)
         with open(DEFAULT_NODE_XML, "rb") as fh:
             root = x.parse_xml(fh.read(), "node", "(test driver)")
         drv._parse_node_info(root)
-        drv._load_domains(root, None)
+        drv._load_domains(root, None, defer=True)
         drv._deferred = dict.fromkeys(_DEFERRED_FAMILIES, root)
         drv._parse_auth_users(root)
         return drv
@@ -370,11 +375,27 @@ class TestDriver(
             return list(X86_CPU_MODELS)
         if arch in ("ppc64", "ppc64le"):
             return list(PPC64_CPU_MODELS)
-        if arch in ("armv6l", "armv7l", "armv7b", "aarch64", "s390", "s390x"):
-            return []  # libvirt's CPU drivers for these list no models
+        if arch in CPU_DRIVER_ARCHES:
+            return []  # libvirt's CPU drivers for arm and s390 list no models
         raise_error(c.VIR_ERR_NO_SUPPORT,
                     f"'{arch}' architecture is not supported by CPU driver",
                     domain=c.VIR_FROM_CPU)
+
+    def connectBaselineCPU(self, conn: virConnect, xml_cpus: list[str], flags: int) -> str:  # noqa: N802
+        """testConnectBaselineCPU: host CPU definitions parsed and checked as libvirt does
+        (virCPUDefListParse, then virCPUBaseline's checks on models and architecture). The
+        baseline itself needs libvirt's per-arch feature decoding (x86: cpu_map), which
+        pyvirt does not have yet: past the checks, the call is refused as unsupported."""
+        check_flags("testConnectBaselineCPU", flags,
+                    c.VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES, c.VIR_FROM_TEST)
+        if not xml_cpus:
+            raise_error(c.VIR_ERR_INVALID_ARG, "no CPUs given", domain=c.VIR_FROM_CPU)
+        arches = [_host_cpu_arch(text) for text in xml_cpus]
+        if arches[0] not in CPU_DRIVER_ARCHES:
+            raise_error(c.VIR_ERR_NO_SUPPORT,
+                        f"'{arches[0]}' architecture is not supported by CPU driver",
+                        domain=c.VIR_FROM_CPU)
+        raise_error(c.VIR_ERR_NO_SUPPORT, "virConnectBaselineCPU", domain=c.VIR_FROM_CPU)
 
     def connectRegisterCloseCallback(self, conn: virConnect, cb: Callable[..., Any],  # noqa: N802
                                      opaque: Any) -> int:
@@ -424,6 +445,27 @@ class TestDriver(
 
     def nodeGetSecurityModel(self, conn: virConnect) -> list[str]:  # noqa: N802
         return [TEST_SECMODEL, ""]
+
+
+def _host_cpu_arch(text: str) -> str:
+    """virCPUDefParseXML for a host CPU, as far as baselining needs: the document, its root,
+    no guest-only mode, an architecture libvirt knows and a model. Returns the arch."""
+    root = x.parse_document(text, None, "(CPU_definition)", c.VIR_FROM_CPU)
+    if root.tag != "cpu":
+        raise_error(c.VIR_ERR_XML_ERROR, "XML does not contain expected 'cpu' element",
+                    domain=c.VIR_FROM_CPU)
+    if root.get("mode") is not None:
+        raise_error(c.VIR_ERR_CONFIG_UNSUPPORTED, "Attribute mode is only allowed for guest CPU",
+                    domain=c.VIR_FROM_CPU)
+    arch = root.findtext("arch")
+    if not arch:
+        raise_error(c.VIR_ERR_XML_ERROR, "Missing CPU architecture", domain=c.VIR_FROM_CPU)
+    if arch not in ARCH_NAMES:
+        raise_error(c.VIR_ERR_CONFIG_UNSUPPORTED, f"Unknown architecture {arch}",
+                    domain=c.VIR_FROM_CPU)
+    if not root.findtext("model"):
+        raise_error(c.VIR_ERR_XML_ERROR, "Missing CPU model name", domain=c.VIR_FROM_CPU)
+    return arch
 
 
 class _Deferred:
