@@ -31,11 +31,13 @@ BY_ALL = BY_ID | BY_UUID | BY_NAME
 
 
 class CommandError(Exception):
-    """The command fails; the framework prints "error: <message>"."""
+    """The command fails; the framework prints "error: <message>", then ``cause`` (a libvirt
+    error virsh would also report, e.g. from parsing a size) if there is one."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, cause: BaseException | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.cause = cause
 
 
 class CommandFailed(Exception):
@@ -209,7 +211,8 @@ class Args:
                                   _UNIT_SCALE[default_unit.lower()], maximum)
         if value is None:
             raise CommandError(f"Scaled numeric value '{text}' for <{name}> option is "
-                               "malformed or out of range")
+                               "malformed or out of range",
+                               scale_error(text, _UNIT_SCALE[default_unit.lower()], maximum))
         return value
 
     def argv(self, name: str) -> list[str]:
@@ -470,7 +473,7 @@ class Ctl:
     def require(self, args: Args, name1: str, name2: str) -> None:
         """VSH_REQUIRE_OPTION: ``--name1`` needs ``--name2``."""
         if args.has(name1) and not args.has(name2):
-            raise CommandError(f"Option --{name1} is required by option --{name2}")
+            raise CommandError(f"Option --{name2} is required by option --{name1}")
 
     def table(self, headers: list[str], rows: list[list[str]]) -> str:
         """virsh's vsh-table layout of ``rows`` under ``headers`` (the text ends in a
@@ -673,3 +676,36 @@ class Ctl:
 def iter_bool_opts(cmd: CommandDef) -> Iterator[Opt]:
     """The BOOL options of ``cmd`` (for completers and help)."""
     return (o for o in cmd.opts if o.type is OptType.BOOL)
+
+
+def scale_error(text: str, default_scale: int, limit: int) -> BaseException | None:
+    """The libvirt error virScaleInteger leaves for ``text`` (an unknown suffix, or a value
+    over ``limit``); None when the number itself is malformed (no libvirt error then)."""
+    from pyvirt import constants as c
+    from pyvirt.errors import make_error
+
+    m = re.match(r"[ \t\n\v\f\r]*\+?([0-9]+)(.*)\Z", text, re.S)
+    if m is None:
+        return None
+    value, suffix = int(m.group(1)), m.group(2)
+    if value >= 1 << 64:
+        return None  # strtoull itself failed: virsh reports nothing more
+    low = suffix.lower()
+    if not suffix:
+        scale = default_scale
+    elif low in ("b", "byte", "bytes"):
+        scale = 1
+    else:
+        if len(suffix) == 1 or low[1:] == "ib":
+            base = 1024
+        elif len(suffix) == 2 and low[1] == "b":
+            base = 1000
+        else:
+            base = 0
+        power = "kmgtpe".find(low[0]) + 1
+        if not base or not power:
+            return make_error(c.VIR_ERR_INVALID_ARG, f"unknown suffix '{suffix}'")
+        scale = base ** power
+    if value and value > limit // scale:
+        return make_error(c.VIR_ERR_OVERFLOW, f"value too large: {value}{suffix}")
+    return None

@@ -246,6 +246,8 @@ def run_one(ctl: Ctl, parsed: parser.ParsedCommand) -> bool:
         ok = bool(parsed.cmd.handler(ctl, Args(parsed.cmd, parsed.opts)))
     except CommandError as err:
         ctl.error(err.message)
+        if err.cause is not None:
+            ctl.save_error(err.cause)
         ok = False
     except CommandFailed:
         ok = False

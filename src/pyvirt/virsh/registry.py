@@ -212,11 +212,25 @@ def all_commands() -> list[CommandDef]:
     return list(_COMMANDS.values())
 
 
+# Per group, virsh's table order when the group's commands come from several modules.
+_group_order: dict[str, tuple[str, ...]] = {}
+
+
+def set_group_order(keyword: str, names: tuple[str, ...]) -> None:
+    """Make help list group ``keyword`` in virsh's table order ``names``."""
+    _group_order[keyword] = names
+
+
 def group_commands(keyword: str) -> Iterator[CommandDef]:
-    """Commands help lists for group ``keyword`` (no aliases, no hidden commands)."""
-    for cmd in all_commands():
-        if cmd.group == keyword and cmd.alias_of is None and not cmd.hidden:
-            yield cmd
+    """Commands help lists for group ``keyword`` (no aliases, no hidden commands), in
+    virsh's table order where one is set, else in registration order."""
+    cmds = [cmd for cmd in all_commands()
+            if cmd.group == keyword and cmd.alias_of is None and not cmd.hidden]
+    order = _group_order.get(keyword)
+    if order:
+        rank = {name: i for i, name in enumerate(order)}
+        cmds.sort(key=lambda cmd: rank.get(cmd.name, len(rank)))
+    yield from cmds
 
 
 def find_group(name: str) -> tuple[str, str] | None:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pyvirt import constants as c
 from pyvirt.errors import libvirtError
 from pyvirt.virsh.ctl import BY_NAME, BY_UUID, CommandError, CommandFailed
-from pyvirt.virsh.registry import Opt, OptType, command
+from pyvirt.virsh.registry import Opt, OptType, command, set_group_order
 
 if TYPE_CHECKING:
     from pyvirt.virsh.ctl import Args, Ctl
@@ -60,6 +60,7 @@ TABLE_ORDER: tuple[str, ...] = (
     "guestvcpus", "setvcpu", "domblkthreshold", "guestinfo", "domdirtyrate-calc",
     "dom-fd-associate"
 )
+set_group_order("domain", TABLE_ORDER)
 
 
 # ---- shared helpers ------------------------------------------------------------------------
@@ -95,54 +96,6 @@ def affect_flags(args: Args) -> int:
     return flags
 
 
-def scale_error(text: str, default_scale: int, limit: int) -> libvirtError | None:
-    """The libvirt error virScaleInteger leaves for ``text`` (an unknown suffix, or a value
-    over ``limit``); None when the number itself is malformed (no libvirt error then)."""
-    import re
-
-    from pyvirt.errors import make_error
-
-    m = re.match(r"[ \t\n\v\f\r]*\+?([0-9]+)(.*)\Z", text, re.S)
-    if m is None:
-        return None
-    value, suffix = int(m.group(1)), m.group(2)
-    if value >= 1 << 64:
-        return None  # strtoull itself failed: virsh reports nothing more
-    low = suffix.lower()
-    if not suffix:
-        scale = default_scale
-    elif low in ("b", "byte", "bytes"):
-        scale = 1
-    else:
-        if len(suffix) == 1 or low[1:] == "ib":
-            base = 1024
-        elif len(suffix) == 2 and low[1] == "b":
-            base = 1000
-        else:
-            base = 0
-        power = "kmgtpe".find(low[0]) + 1
-        if not base or not power:
-            return make_error(c.VIR_ERR_INVALID_ARG, f"unknown suffix '{suffix}'")
-        scale = base ** power
-    if value and value > limit // scale:
-        return make_error(c.VIR_ERR_OVERFLOW, f"value too large: {value}{suffix}")
-    return None
-
-
-_UNIT_BYTES = {"B": 1, "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3}
-
-
-def scaled_arg(ctl: Ctl, args: Args, name: str, default_unit: str = "KiB",
-               maximum: int = (1 << 64) - 1) -> int | None:
-    """vshCommandOptScaledInt: Args.scaled, plus the libvirt error virsh reports at the end
-    when the suffix is unknown or the value too large."""
-    try:
-        return args.scaled(name, default_unit, maximum=maximum)
-    except CommandError:
-        err = scale_error(args.raw(name) or "", _UNIT_BYTES[default_unit], maximum)
-        if err is not None:
-            ctl.save_error(err)
-        raise
 
 
 def read_file(ctl: Ctl, path: str) -> str:
@@ -1686,7 +1639,7 @@ def cmd_setmem(ctl: Ctl, args: Args) -> bool:
         if args.bool("live"):
             flags |= c.VIR_DOMAIN_AFFECT_LIVE
     dom = ctl.lookup_domain(args)
-    size = scaled_arg(ctl, args, "size", "KiB", maximum=_ULONG_MAX) or 0
+    size = args.scaled("size", "KiB", maximum=_ULONG_MAX) or 0
     dom.setMemoryFlags((size + 1023) // 1024, flags)
     return True
 
@@ -1705,7 +1658,7 @@ def cmd_setmem(ctl: Ctl, args: Args) -> bool:
 def cmd_setmaxmem(ctl: Ctl, args: Args) -> bool:
     flags = affect_flags(args)
     dom = ctl.lookup_domain(args)
-    size = scaled_arg(ctl, args, "size", "KiB", maximum=_ULONG_MAX) or 0
+    size = args.scaled("size", "KiB", maximum=_ULONG_MAX) or 0
     try:
         dom.setMemoryFlags((size + 1023) // 1024, flags | c.VIR_DOMAIN_MEM_MAXIMUM)
     except libvirtError as exc:

@@ -877,7 +877,6 @@ def cmd_change_media(ctl: Ctl, args: Args) -> bool:
                  "new value of <requested/> size, as scaled integer (default KiB)"),
          ])
 def cmd_update_memory_device(ctl: Ctl, args: Args) -> bool:
-    from pyvirt.virsh.commands.domain import scaled_arg
 
     flags = _device_flags(args, persistent=False)
     exclusive(args, ("node", "alias"))
@@ -898,7 +897,7 @@ def cmd_update_memory_device(ctl: Ctl, args: Args) -> bool:
             "multiple memory devices found, use --alias or --node to select one")
     mem = mems[0]
     if args.has("requested-size"):
-        size = scaled_arg(ctl, args, "requested-size", "KiB") or 0
+        size = args.scaled("requested-size", "KiB") or 0
         requested = mem.find("target/requested")
         if requested is None:
             raise CommandError("virtio-mem device is missing <requested/>")

@@ -428,9 +428,8 @@ def cmd_setvcpu(ctl: Ctl, args: Args) -> bool:
          ])
 def cmd_domblkthreshold(ctl: Ctl, args: Args) -> bool:
     dev = args.string("dev") or ""
-    from pyvirt.virsh.commands.domain import scaled_arg
 
-    threshold = scaled_arg(ctl, args, "threshold", "B") or 0
+    threshold = args.scaled("threshold", "B") or 0
     dom = ctl.lookup_domain(args)
     dom.setBlockThreshold(dev, threshold, 0)
     return True

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
 from pyvirt.errors import libvirtError
-from pyvirt.virsh.commands.domain import exclusive, fail, scale_error, scaled_arg
-from pyvirt.virsh.ctl import CommandError, CommandFailed
+from pyvirt.virsh.commands.domain import exclusive, fail
+from pyvirt.virsh.ctl import CommandError, CommandFailed, scale_error
 from pyvirt.virsh.registry import Opt, OptType, command
 
 if TYPE_CHECKING:
@@ -790,7 +790,7 @@ def cmd_blkdeviotune(ctl: Ctl, args: Args) -> bool:
     updates: dict[str, Any] = {}
     try:
         for opt in _IOTUNE_SCALED:
-            value = scaled_arg(ctl, args, opt, "B")
+            value = args.scaled(opt, "B")
             if value is not None:
                 updates[opt.replace("-", "_")] = value
         for opt in _IOTUNE_PLAIN:
@@ -831,7 +831,7 @@ def cmd_blkdeviotune(ctl: Ctl, args: Args) -> bool:
          ])
 def cmd_blockresize(ctl: Ctl, args: Args) -> bool:
     path = args.string("path") or ""
-    size = scaled_arg(ctl, args, "size", "KiB") or 0
+    size = args.scaled("size", "KiB") or 0
     flags = 0
     if size % 1024 == 0:
         size //= 1024  # the older KiB interface where it will do
