@@ -101,8 +101,6 @@ XFAIL: dict[str, str] = {
                                "through the Python API",
     "freepages --cellno 0 --pagesize 4": "same getFreePages() limitation as freepages --all",
     "freepages --cellno 1 --pagesize 2M": "same getFreePages() limitation as freepages --all",
-    "cpu-baseline {tmp}/cpu.xml": "pyvirt's test driver lacks baselineCPU (libvirt's reports "
-                                  "'XML error: Missing CPU architecture' here)",
 }
 
 

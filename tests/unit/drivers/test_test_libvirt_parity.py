@@ -156,6 +156,31 @@ def test_cpu_model_names_by_arch(conn: pyvirt.virConnect) -> None:
     assert str(err).endswith("'mips' architecture is not supported by CPU driver")
 
 
+BASELINE_ERRORS = [
+    ("<cpu><model>Haswell</model></cpu>", c.VIR_ERR_XML_ERROR,
+     "XML error: Missing CPU architecture"),
+    ("<cpu><arch>x86_64</arch></cpu>", c.VIR_ERR_XML_ERROR, "XML error: Missing CPU model name"),
+    ("<cpu><arch>bogus</arch></cpu>", c.VIR_ERR_CONFIG_UNSUPPORTED,
+     "unsupported configuration: Unknown architecture bogus"),
+    ("<foo/>", c.VIR_ERR_XML_ERROR, "XML error: XML does not contain expected 'cpu' element"),
+    ("<cpu mode='custom'/>", c.VIR_ERR_CONFIG_UNSUPPORTED,
+     "unsupported configuration: Attribute mode is only allowed for guest CPU"),
+    ("<cpu", c.VIR_ERR_XML_DETAIL,
+     "(CPU_definition):1: Couldn't find end of Start Tag cpu line 1\n<cpu\n----^"),
+    ("<cpu><arch>mips</arch><model>a</model></cpu>", c.VIR_ERR_NO_SUPPORT,
+     "this function is not supported by the connection driver: 'mips' architecture is not "
+     "supported by CPU driver"),
+]
+
+
+@pytest.mark.parametrize("xml,code,message", BASELINE_ERRORS)
+def test_baseline_cpu_checks(conn: pyvirt.virConnect, xml: str, code: int,
+                             message: str) -> None:
+    err = _error(lambda: conn.baselineCPU([xml]))
+    assert (err.get_error_code(), err.get_error_domain(), str(err)) == (
+        code, c.VIR_FROM_CPU, message)
+
+
 def test_cells_free_memory_range(conn: pyvirt.virConnect) -> None:
     assert conn.getCellsFreeMemory(0, 8) == [2097152, 4194304]
     assert conn.getCellsFreeMemory(1, 5) == [4194304]
