@@ -322,3 +322,77 @@ def test_default_open_does_not_load_domain_model():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+def test_vcpus_host_cpu(conn):
+    # libvirt: the last CPU of the node's full topology (2*2*2*2 = 16 here), or of a pin.
+    dom = conn.lookupByName("test")
+    info, maps = dom.vcpus()
+    assert [v[3] for v in info] == [15, 15] and maps == [(True,) * 8] * 2
+    dom.pinVcpu(0, (True, False, True))
+    assert [v[3] for v in dom.vcpus()[0]] == [2, 15]
+    dom2 = conn.createXML("<domain type='test'><name>cs</name><memory>1024</memory>"
+                          "<vcpu cpuset='1-3,9'>2</vcpu><os><type>hvm</type></os></domain>", 0)
+    info, maps = dom2.vcpus()
+    assert [v[3] for v in info] == [9, 9]
+    assert maps[0] == (False, True, True, True, False, False, False, False)
+
+
+def test_interface_stats_error(conn):
+    dom = conn.lookupByName("test")
+    assert err_of(dom.interfaceStats, "vnet0") == (
+        c.VIR_ERR_INVALID_ARG, c.VIR_FROM_DOMAIN,
+        "invalid argument: 'vnet0' is not a known interface")
+    assert len(dom.interfaceStats("testnet0")) == 8
+    assert len(dom.interfaceStats("AA:BB:CC:DD:EE:FF")) == 8  # a MAC, in any case
+
+
+def test_all_domain_stats_flags(conn):
+    enforce = c.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS
+    assert err_of(conn.getAllDomainStats, c.VIR_DOMAIN_STATS_PERF, enforce) == (
+        c.VIR_ERR_ARGUMENT_UNSUPPORTED, c.VIR_FROM_TEST,
+        "argument unsupported: Stats types bits 0x40 are not supported by this daemon")
+    assert [s for _d, s in conn.getAllDomainStats(c.VIR_DOMAIN_STATS_PERF, 0)] == [{}]
+    assert [s for _d, s in conn.getAllDomainStats(0, enforce)] == [
+        {"state.state": 1, "state.reason": 0}]
+    assert err_of(conn.getAllDomainStats, 0, c.VIR_CONNECT_LIST_DOMAINS_AUTOSTART)[0] == \
+        c.VIR_ERR_INVALID_ARG
+    doms = conn.listAllDomains()
+    assert conn.domainListGetStats(doms, 0, c.VIR_CONNECT_LIST_DOMAINS_INACTIVE) == []
+
+
+NODE_TAINT = """<node>
+  <domain type='test'>
+    <name>tainted</name><memory>1024</memory><os><type>hvm</type><dtb>/x.dtb</dtb></os>
+    <cpu mode='custom'><model>Deprecated-Test</model></cpu>
+    <devices>
+      <interface type='ethernet'><script path='/bin/true'/></interface>
+      <disk type='block' device='cdrom'><source dev='/dev/sr0'/><target dev='hdc'/></disk>
+    </devices>
+  </domain>
+  <domain type='test'>
+    <name>iothreads</name><memory>1024</memory><os><type>hvm</type></os>
+    <iothreads>3</iothreads><iothreadids><iothread id='4'/><iothread id='2'/></iothreadids>
+  </domain>
+</node>"""
+
+
+def test_node_file_taint_messages_and_iothreads(tmp_path):
+    path = tmp_path / "node.xml"
+    path.write_text(NODE_TAINT)
+    cn = pyvirt.open(f"test://{path}")
+    dom = cn.lookupByName("tainted")
+    taints = ["tainted: network configuration using opaque shell scripts",
+              "tainted: use of host cdrom passthrough",
+              "tainted: custom device tree blob used",
+              "tainted: use of deprecated configuration settings"]
+    deprecations = ["deprecated configuration: CPU model Deprecated-Test"]
+    assert dom.messages() == taints + deprecations
+    assert dom.messages(c.VIR_DOMAIN_MESSAGE_TAINTING) == taints
+    assert dom.messages(c.VIR_DOMAIN_MESSAGE_DEPRECATION) == deprecations
+    # Domains defined later are never tainted by the test driver.
+    assert cn.lookupByName("iothreads").messages() == []
+    stats = dict((d.name(), s) for d, s in cn.getAllDomainStats(c.VIR_DOMAIN_STATS_IOTHREAD))
+    assert [k for k in stats["iothreads"] if k.endswith("poll-max-ns")] == [
+        "iothread.4.poll-max-ns", "iothread.2.poll-max-ns", "iothread.1.poll-max-ns"]
+    cn.close()

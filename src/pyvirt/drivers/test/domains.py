@@ -37,6 +37,15 @@ for _name, _value in vars(c).items():
     if _name.startswith("VIR_CONNECT_LIST_DOMAINS_"):
         LIST_FILTERS_ALL |= _value
 EVENT_ID_MAX = max(v for k, v in vars(c).items() if k.startswith("VIR_DOMAIN_EVENT_ID_"))
+# virConnectGetAllDomainStats: the list filters it takes, and all its flags.
+STATS_FILTERS = (c.VIR_CONNECT_LIST_DOMAINS_ACTIVE | c.VIR_CONNECT_LIST_DOMAINS_INACTIVE
+                 | c.VIR_CONNECT_LIST_DOMAINS_PERSISTENT | c.VIR_CONNECT_LIST_DOMAINS_TRANSIENT
+                 | c.VIR_CONNECT_LIST_DOMAINS_RUNNING | c.VIR_CONNECT_LIST_DOMAINS_PAUSED
+                 | c.VIR_CONNECT_LIST_DOMAINS_SHUTOFF | c.VIR_CONNECT_LIST_DOMAINS_OTHER)
+STATS_FLAGS = (STATS_FILTERS | c.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
+               | c.VIR_CONNECT_GET_ALL_DOMAINS_STATS_BACKING
+               | c.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS)
+STATS_SUPPORTED = c.VIR_DOMAIN_STATS_STATE | c.VIR_DOMAIN_STATS_IOTHREAD
 UINT_MAX_KIB = 9007199254740991  # VIR_DOMAIN_MEMORY_PARAM_UNLIMITED
 
 SHUTOFF = c.VIR_DOMAIN_SHUTOFF
@@ -118,7 +127,7 @@ class DomainObj:
         "_defn", "_new_def", "_pending", "state", "reason", "persistent", "autostart",
         "managed_save", "snapshots", "current_snapshot", "checkpoints", "current_checkpoint",
         "seconds", "nseconds", "frozen", "iothreads", "vcpu_pins", "emulator_pin", "params",
-        "perf", "updated",
+        "perf", "updated", "taint", "deprecations",
     )  # fmt: skip
 
     def __init__(self, defn: DomainDef | None) -> None:
@@ -142,6 +151,8 @@ class DomainObj:
         self.emulator_pin: tuple[bool, ...] | None = None
         self.params: dict[str, dict[str, Any]] = {}
         self.perf: dict[str, bool] = {}
+        self.taint = 0  # bits 1 << VIR_DOMAIN_TAINT_*
+        self.deprecations: list[str] = []
 
     @classmethod
     def deferred(cls, root: Element, name: str, uuid: str, dom_id: int) -> DomainObj:
@@ -277,6 +288,60 @@ def parse_test_ns(root: Element) -> NsData:
     return ns
 
 
+# virDomainTaintFlags -> libvirt's message for it (virDomainTaintMessage).
+TAINT_MESSAGES = (
+    "custom configuration parameters specified",
+    "custom monitor control commands issued",
+    "running with undesirable elevated privileges",
+    "network configuration using opaque shell scripts",
+    "potentially unsafe disk format probing",
+    "managing externally launched configuration",
+    "potentially unsafe use of host CPU passthrough",
+    "configuration potentially modified by hook script",
+    "use of host cdrom passthrough",
+    "custom device tree blob used",
+    "custom guest agent control commands issued",
+    "hypervisor feature autodetection override",
+    "use of deprecated configuration settings",
+    "custom device configuration",
+)
+TAINT_HIGH_PRIVILEGES = 2
+TAINT_SHELL_SCRIPTS = 3
+TAINT_CDROM_PASSTHROUGH = 8
+TAINT_CUSTOM_DTB = 9
+TAINT_DEPRECATED_CONFIG = 12
+
+
+def load_taint(obj: DomainObj, root: Element) -> None:
+    """testDomainObjCheckTaint, which libvirt runs only on the domains of a node file,
+    read from the <domain> element those domains were parsed from."""
+    taint = 0
+    devices = root.find("devices")
+    if devices is not None:
+        for disk in devices.iterfind("disk"):
+            if disk.get("rawio") == "yes":
+                taint |= 1 << TAINT_HIGH_PRIVILEGES
+            source = disk.find("source")
+            if (disk.get("device") == "cdrom" and disk.get("type") == "block"
+                    and source is not None and source.get("dev")):
+                taint |= 1 << TAINT_CDROM_PASSTHROUGH
+        for hostdev in devices.iterfind("hostdev"):
+            if hostdev.get("type") == "scsi" and hostdev.get("rawio") == "yes":
+                taint |= 1 << TAINT_HIGH_PRIVILEGES
+        for net in devices.iterfind("interface"):
+            script = net.find("script")
+            if script is not None and script.get("path") is not None:
+                taint |= 1 << TAINT_SHELL_SCRIPTS
+    cpu = root.find("cpu")
+    if (cpu is not None and cpu.get("mode", "custom") == "custom"
+            and (cpu.findtext("model") or "").strip() == "Deprecated-Test"):
+        taint |= 1 << TAINT_DEPRECATED_CONFIG
+        obj.deprecations.append("CPU model Deprecated-Test")
+    if root.findtext("os/dtb"):
+        taint |= 1 << TAINT_CUSTOM_DTB
+    obj.taint |= taint
+
+
 def parse_domain(root: Element, validate: bool = False) -> tuple[DomainDef, NsData]:
     """A <domain> element as the test driver parses it (inactive, i686 by default)."""
     from pyvirt.conf.domain.core import DomainDef
@@ -319,6 +384,28 @@ def generate_ifnames(defn: DomainDef) -> None:
                 err(c.VIR_ERR_INTERNAL_ERROR, "Exceeded max iface limit 1024")
         net.target_dev = f"testnet{n}"
         used.add(net.target_dev)
+
+
+def _mac_bytes(text: str) -> tuple[int, ...] | None:
+    """virMacAddrParse: six hex octets of one or two digits separated by colons."""
+    parts = text.split(":")
+    if len(parts) != 6 or any(not 0 < len(p) <= 2 for p in parts):
+        return None
+    try:
+        return tuple(int(p, 16) for p in parts)
+    except ValueError:
+        return None
+
+
+def _stats_types(stats: int, flags: int) -> int:
+    """The stats groups testConnectGetAllDomainStats collects: all it knows for 0; with
+    ENFORCE_STATS, asking for any other is an error."""
+    if not stats:
+        return STATS_SUPPORTED
+    if flags & c.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS and stats & ~STATS_SUPPORTED:
+        err(c.VIR_ERR_ARGUMENT_UNSUPPORTED,
+            f"Stats types bits 0x{stats & ~STATS_SUPPORTED:x} are not supported by this daemon")
+    return stats
 
 
 def cpumap_tuple(cpumap: Any, ncpus: int) -> tuple[bool, ...]:
@@ -411,6 +498,7 @@ class TestDomains:
             else:
                 self._shutdown_state(obj, 0)
             obj.state, obj.reason = ns.runstate, 0
+            load_taint(obj, root)
             self._init_iothreads(obj)
 
     def _add_deferred(self, root: Element) -> bool:
@@ -425,6 +513,7 @@ class TestDomains:
                 or any(not isinstance(ch.tag, str) or ch.tag.startswith("{") for ch in root)):
             return False
         obj = DomainObj.deferred(root, name, uuid, self._next_id)
+        load_taint(obj, root)
         self._next_id += 1
         obj.persistent = True
         obj.state, obj.reason = RUNNING, 0
@@ -439,9 +528,16 @@ class TestDomains:
             loader(obj, nodes, base_dir)
 
     def _init_iothreads(self, obj: DomainObj) -> None:
-        count = obj.defn.iothreads
+        """testDomainGenerateIOThreadInfos: one entry per <iothreadids> id, in order (ids
+        1..N when the definition gives only a count)."""
+        defn = obj.defn
+        node = next((n for _, n in defn.extra.children if n.tag == "iothreadids"), None)
+        if node is not None:
+            ids = [int(child.attrs["id"]) for child in node.findall("iothread")]
+        else:
+            ids = list(range(1, defn.iothreads + 1))
         obj.iothreads = {i: {"poll_max_ns": 32768, "poll_grow": 0, "poll_shrink": 0}
-                         for i in range(1, count + 1)}
+                         for i in ids}
 
     def _obj(self, dom: virDomain) -> DomainObj:
         """testDomObjFromDomain: the object behind a handle, by UUID."""
@@ -1088,8 +1184,14 @@ class TestDomains:
         check_flags("testDomainGetMessages", flags,
                     c.VIR_DOMAIN_MESSAGE_DEPRECATION | c.VIR_DOMAIN_MESSAGE_TAINTING,
                     c.VIR_FROM_TEST)
-        self._obj(dom)
-        return []
+        obj = self._obj(dom)
+        out = []
+        if not flags or flags & c.VIR_DOMAIN_MESSAGE_TAINTING:
+            out += [f"tainted: {text}" for bit, text in enumerate(TAINT_MESSAGES)
+                    if obj.taint & (1 << bit)]
+        if not flags or flags & c.VIR_DOMAIN_MESSAGE_DEPRECATION:
+            out += [f"deprecated configuration: {text}" for text in obj.deprecations]
+        return out
 
     def domainGetDiskErrors(self, dom: virDomain, flags: int) -> dict[str, int]:  # noqa: N802
         check_flags("testDomainGetDiskErrors", flags, 0, c.VIR_FROM_TEST)
@@ -1235,10 +1337,13 @@ class TestDomains:
                                 "testDomainSetBlkioParameters")
 
     def _net(self, obj: DomainObj, device: str) -> Any:
+        """virDomainNetFind: by MAC address when ``device`` parses as one, else by name."""
+        mac = _mac_bytes(device)
         for net in obj.defn.devices.interfaces:
-            if net.target_dev == device or net.mac == device:
+            if net.target_dev == device if mac is None else _mac_bytes(net.mac or "") == mac:
                 return net
-        err(c.VIR_ERR_INVALID_ARG, f"invalid path, '{device}' is not a known interface")
+        raise_error(c.VIR_ERR_INVALID_ARG, f"'{device}' is not a known interface",
+                    domain=c.VIR_FROM_DOMAIN)
 
     def domainGetInterfaceParameters(self, dom: virDomain, device: str,  # noqa: N802
                                      flags: int) -> dict[str, Any]:
@@ -1341,10 +1446,25 @@ class TestDomains:
                 invalid_op("cannot list vcpus for an inactive domain")
             ncpus = self._host_cpus()
             base = now_us()
+            defn = obj.defn
+            # testDomainGetVcpus: an unpinned vCPU runs on the domain's cpuset, else on
+            # every CPU of the node's full topology; its "CPU" is the bitmap's last bit.
+            if defn.cpuset:
+                from pyvirt.conf.domain.cputune import parse_bitmap
+
+                bits = parse_bitmap(defn.cpuset)
+                default_map = tuple(n in bits for n in range(ncpus))
+                default_last = max(bits, default=-1)
+            else:
+                default_map = (True,) * ncpus
+                default_last = self.node_info.max_cpus - 1
             infos, maps = [], []
-            for i in range(obj.defn.vcpus_current):
-                cpumap = obj.vcpu_pins.get(i, (True,) * ncpus)
-                last = max((n for n, on in enumerate(cpumap) if on), default=-1)
+            for i in range(defn.vcpus_current):
+                cpumap = obj.vcpu_pins.get(i)
+                if cpumap is None:
+                    cpumap, last = default_map, default_last
+                else:
+                    last = max((n for n, on in enumerate(cpumap) if on), default=-1)
                 infos.append((i, c.VIR_VCPU_RUNNING, base // 10, last))
                 maps.append(cpumap)
             return infos, maps
@@ -1673,37 +1793,34 @@ class TestDomains:
 
     def _stats(self, obj: DomainObj, stats: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        if not stats or stats & c.VIR_DOMAIN_STATS_STATE:
+        if stats & c.VIR_DOMAIN_STATS_STATE:
             out["state.state"] = obj.state
             out["state.reason"] = obj.reason
         if stats & c.VIR_DOMAIN_STATS_IOTHREAD and obj.active and obj.iothreads:
             out["iothread.count"] = len(obj.iothreads)
-            for tid, info in sorted(obj.iothreads.items()):
+            for tid, info in obj.iothreads.items():  # libvirt's array order
                 for key, value in info.items():
                     out[f"iothread.{tid}.{key.replace('_', '-')}"] = value
         return out
 
     def connectGetAllDomainStats(self, conn: virConnect, stats: int,  # noqa: N802
                                  flags: int) -> list[tuple[virDomain, dict[str, Any]]]:
-        check_flags("testConnectGetAllDomainStats", flags,
-                    LIST_FILTERS_ALL
-                    | c.VIR_CONNECT_GET_ALL_DOMAINS_STATS_BACKING
-                    | c.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS
-                    | c.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT, c.VIR_FROM_TEST)
+        check_flags("testConnectGetAllDomainStats", flags, STATS_FLAGS, c.VIR_FROM_TEST)
+        stats = _stats_types(stats, flags)
         with self.lock:
+            # libvirt's records come in its domain hash table's order, which changes from
+            # process to process (seeded hash): definition order is as good as any.
             return [(self._handle(conn, o), self._stats(o, stats)) for o in self._doms.values()
-                    if self._list_match(o, flags & LIST_FILTERS_ALL)]
+                    if self._list_match(o, flags & STATS_FILTERS)]
 
     def domainListGetStats(self, conn: virConnect, doms: list[virDomain], stats: int,  # noqa: N802
                            flags: int) -> list[tuple[virDomain, dict[str, Any]]]:
-        check_flags("testDomainListGetStats", flags,
-                    c.VIR_CONNECT_GET_ALL_DOMAINS_STATS_BACKING
-                    | c.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS
-                    | c.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT, c.VIR_FROM_TEST)
+        check_flags("testConnectGetAllDomainStats", flags, STATS_FLAGS, c.VIR_FROM_TEST)
+        stats = _stats_types(stats, flags)
         with self.lock:
             out = []
             for dom in doms:
                 obj = self._doms.get(dom._uuid)
-                if obj is not None:
+                if obj is not None and self._list_match(obj, flags & STATS_FILTERS):
                     out.append((self._handle(conn, obj), self._stats(obj, stats)))
             return out
