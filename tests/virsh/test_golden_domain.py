@@ -1071,7 +1071,7 @@ def test_addresses() -> None:
 
 
 def test_scale_errors() -> None:
-    from pyvirt.virsh.commands.domain import scale_error
+    from pyvirt.virsh.ctl import scale_error
 
     err = scale_error("5q", 1024, (1 << 64) - 1)
     assert err is not None and err.get_error_message() == "invalid argument: unknown suffix 'q'"

@@ -799,7 +799,7 @@ def cmd_blkdeviotune(ctl: Ctl, args: Args) -> bool:
                 updates[opt.replace("-", "_")] = value
     except CommandError as exc:
         ctl.error(str(exc))
-        raise CommandError("Unable to parse integer parameter") from None
+        raise CommandError("Unable to parse integer parameter", exc.cause) from None
     group = args.string("group-name")
     if group is not None:
         updates["group_name"] = group
