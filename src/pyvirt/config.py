@@ -22,7 +22,6 @@ its messages, so a daemon config reader gets libvirt's errors for free.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 from pyvirt import constants as c
 from pyvirt.errors import raise_error
@@ -222,15 +221,37 @@ def parse_conf(text: str, filename: str = MEMORY_NAME) -> dict[str, ConfValue]:
     return read_conf(text, filename).values
 
 
-@dataclass
 class ConfFile:
     """A parsed config file with libvirt's typed getters. A getter returns None when the
     setting is absent and raises libvirt's error when it has the wrong type."""
 
-    filename: str = MEMORY_NAME
-    values: dict[str, ConfValue] = field(default_factory=dict)
-    # Names whose value was written with a minus sign (libvirt's signed numbers).
-    negative: frozenset[str] = frozenset()
+    # A plain class, not a dataclass: importing dataclasses (and inspect) costs ~15 ms of
+    # every pyvirsh start-up.
+    __slots__ = ("filename", "values", "negative")
+
+    def __init__(
+        self,
+        filename: str = MEMORY_NAME,
+        values: dict[str, ConfValue] | None = None,
+        negative: frozenset[str] = frozenset(),
+    ) -> None:
+        self.filename = filename
+        self.values: dict[str, ConfValue] = {} if values is None else values
+        # Names whose value was written with a minus sign (libvirt's signed numbers).
+        self.negative = negative
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, ConfFile)
+        return (self.filename, self.values, self.negative) == (
+            other.filename, other.values, other.negative)  # fmt: skip
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
+
+    def __repr__(self) -> str:
+        return (f"ConfFile(filename={self.filename!r}, values={self.values!r}, "
+                f"negative={self.negative!r})")  # fmt: skip
 
     def __contains__(self, name: str) -> bool:
         return name in self.values

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
 
 from pyvirt import constants as c
 from pyvirt.config import ConfFile, load_client_config
@@ -82,17 +81,30 @@ _ALIAS_CHARS = frozenset(_ALPHA + _DIGIT + "_-")
 # --- low-level syntax ----------------------------------------------------------------------
 
 
-@dataclass
 class _Parts:
     """The pieces of a URI as split, before any is decoded."""
 
-    scheme: str | None = None
-    user: str | None = None
-    server: str | None = None
-    port: int = 0
-    path: str | None = None
-    query: str | None = None
-    fragment: str | None = None
+    # A plain class, not a dataclass: importing dataclasses (and inspect) costs ~15 ms of
+    # every pyvirsh start-up.
+    __slots__ = ("scheme", "user", "server", "port", "path", "query", "fragment")
+
+    def __init__(
+        self,
+        scheme: str | None = None,
+        user: str | None = None,
+        server: str | None = None,
+        port: int = 0,
+        path: str | None = None,
+        query: str | None = None,
+        fragment: str | None = None,
+    ) -> None:
+        self.scheme = scheme
+        self.user = user
+        self.server = server
+        self.port = port
+        self.path = path
+        self.query = query
+        self.fragment = fragment
 
 
 def _unescape(text: str) -> str:
@@ -304,20 +316,72 @@ def _strip_ipv6_brackets(server: str | None) -> str | None:
 # --- the public URI type -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class ConnectURI:
     """A parsed connection URI. ``host`` is unbracketed (``::1``); ``port`` is None when
     absent or 0; ``path`` is "" when absent; ``query`` is the raw text after '?' (None when
-    there is no '?'); ``params`` are its decoded (name, value) pairs in order."""
+    there is no '?'); ``params`` are its decoded (name, value) pairs in order. Immutable
+    (assigning an attribute raises AttributeError)."""
+
+    # A plain immutable class rather than a frozen dataclass: see _Parts.
+    __slots__ = ("scheme", "user", "host", "port", "path", "query", "fragment", "params")
 
     scheme: str
-    user: str | None = None
-    host: str | None = None
-    port: int | None = None
-    path: str = ""
-    query: str | None = None
-    fragment: str | None = None
-    params: list[tuple[str, str]] = field(default_factory=list)
+    user: str | None
+    host: str | None
+    port: int | None
+    path: str
+    query: str | None
+    fragment: str | None
+    params: list[tuple[str, str]]
+
+    def __init__(
+        self,
+        scheme: str,
+        user: str | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        path: str = "",
+        query: str | None = None,
+        fragment: str | None = None,
+        params: list[tuple[str, str]] | None = None,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "scheme", scheme)
+        init(self, "user", user)
+        init(self, "host", host)
+        init(self, "port", port)
+        init(self, "path", path)
+        init(self, "query", query)
+        init(self, "fragment", fragment)
+        init(self, "params", [] if params is None else params)
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.scheme, self.user, self.host, self.port, self.path, self.query,
+                self.fragment, self.params)  # fmt: skip
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, ConnectURI)
+        return self._fields() == other._fields()
+
+    def __repr__(self) -> str:
+        return (
+            f"ConnectURI(scheme={self.scheme!r}, user={self.user!r}, host={self.host!r}, "
+            f"port={self.port!r}, path={self.path!r}, query={self.query!r}, "
+            f"fragment={self.fragment!r}, params={self.params!r})"
+        )
+
+    def _replace(self, **changes: object) -> ConnectURI:
+        values = dict(zip(self.__slots__, self._fields(), strict=True))
+        values.update(changes)
+        return ConnectURI(**values)  # type: ignore[arg-type]
 
     def __str__(self) -> str:
         return _format(
@@ -383,14 +447,14 @@ class ConnectURI:
             else:
                 params[index] = (name, value)
                 params[index + 1 :] = [p for p in params[index + 1 :] if p[0] != name]
-        return replace(self, params=params, query=format_params(params))
+        return self._replace(params=params, query=format_params(params))
 
     def without_params(self, names: Iterable[str] = CLIENT_PARAMS) -> ConnectURI:
         """A copy without the parameters named (case-insensitively; by default the remote
         driver's client-only ones), the query rebuilt as with_params does."""
         drop = {n.lower() for n in names}
         params = [(k, v) for k, v in self.params if k.lower() not in drop]
-        return replace(self, params=params, query=format_params(params))
+        return self._replace(params=params, query=format_params(params))
 
     def remote_name(self) -> str:
         """The URI the remote driver asks the daemon to open (doRemoteOpen): the ``name``
