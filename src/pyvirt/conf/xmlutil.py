@@ -9,26 +9,49 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import TypeAlias
-
-from lxml import etree
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from pyvirt import constants as c
 from pyvirt.errors import raise_error
 
-# lxml ships no type information; to mypy an element is Any.
-Element: TypeAlias = etree._Element
+# lxml ships no type information; to mypy an element is Any. At run time too: the name is
+# only ever an annotation, and binding it to lxml's class would import lxml (~25 ms) in
+# every process that merely imports a module naming it (pyvirsh's start-up).
+Element: TypeAlias = Any
 
-# Safe by construction: no entity expansion, no DTD loading, no network, no huge trees.
-_PARSER = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    dtd_validation=False,
-    huge_tree=False,
-    remove_comments=True,
-    remove_pis=True,
-)
+if TYPE_CHECKING:
+    from lxml import etree
+else:
+
+    class _LazyEtree:
+        """Stands for lxml.etree until its first use, which imports it and replaces this
+        module's ``etree`` (and ``_PARSER``) globals with the real objects."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(_load_lxml(), name)
+
+    etree = _LazyEtree()
+
+# Built by _load_lxml; its one reader (parse_xml) reaches ``etree`` first.
+_PARSER: Any = None
+
+
+def _load_lxml() -> Any:
+    global etree, _PARSER
+    from lxml import etree as real
+
+    # Safe by construction: no entity expansion, no DTD loading, no network, no huge trees.
+    _PARSER = real.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    etree = real
+    return real
 
 # A placeholder element whose text is already-formatted XML (e.g. <metadata> children),
 # emitted verbatim, re-indented, by to_string().

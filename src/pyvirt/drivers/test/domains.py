@@ -165,7 +165,7 @@ class DomainObj:
         with its id and, for a running persistent domain, the saved persistent copy."""
         pending = self._pending
         assert pending is not None
-        defn, _ns = parse_domain(pending.root)
+        defn, _ns = parse_domain(_lxml_element(pending.root))
         defn.id = pending.id
         new_def = None
         if pending.id != -1 and self.persistent:
@@ -310,6 +310,16 @@ TAINT_SHELL_SCRIPTS = 3
 TAINT_CDROM_PASSTHROUGH = 8
 TAINT_CUSTOM_DTB = 9
 TAINT_DEPRECATED_CONFIG = 12
+
+
+def _lxml_element(root: Element) -> Element:
+    """The lxml element for ``root``, which with ``defer`` (test:///default) is a stdlib
+    ElementTree element: its text parsed again, as the models need lxml."""
+    from xml.etree import ElementTree
+
+    if not isinstance(root, ElementTree.Element):
+        return root
+    return parse_xml(ElementTree.tostring(root))
 
 
 def load_taint(obj: DomainObj, root: Element) -> None:
@@ -486,8 +496,10 @@ class TestDomains:
 
         for el in node.findall("domain"):
             root = resolve_included(el, base_dir)
-            if defer and self._add_deferred(root):
-                continue
+            if defer:
+                if self._add_deferred(root):
+                    continue
+                root = _lxml_element(root)
             defn, ns = parse_domain(root)
             obj = self._add_domain(defn, live=False)
             self._load_snapshots(obj, ns.snapshots, base_dir)

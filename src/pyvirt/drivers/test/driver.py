@@ -161,8 +161,9 @@ class TestDriver(
         self.auth_users: list[AuthUser] = []
         self._caps_xml: str | None = None
         self._close_callbacks: dict[int, tuple[Callable[..., Any], Any]] = {}
-        # Families of test:///default not loaded yet: name -> the node document.
-        self._deferred: dict[str, Element] = {}
+        # Families of test:///default not loaded yet: name -> the node document (its bytes
+        # until a family's first use parses it).
+        self._deferred: dict[str, Element | bytes] = {}
         self._init_domains()
         for init in ("_init_networks", "_init_pools", "_init_interfaces", "_init_nodedevs",
                      "_init_secrets", "_init_nwfilters"):
@@ -182,12 +183,18 @@ class TestDriver(
         parsed on first use of their definition (see ``DomainObj``): opening it and listing
         domains loads no domain model. test:///PATH.xml stays eager, so that a bad node file
         fails at open as in libvirt."""
+        # The stdlib's C ElementTree scans it for what open and list need (node info,
+        # domain identities); lxml (~25 ms to import) parses the document, or a domain's
+        # text, only when a full definition is needed.
+        from xml.etree import ElementTree
+
         drv = cls(default_cells=True, deferred=True)
         with open(DEFAULT_NODE_XML, "rb") as fh:
-            root = x.parse_xml(fh.read(), "node", "(test driver)")
+            data = fh.read()
+        root = ElementTree.fromstring(data)
         drv._parse_node_info(root)
         drv._load_domains(root, None, defer=True)
-        drv._deferred = dict.fromkeys(_DEFERRED_FAMILIES, root)
+        drv._deferred = dict.fromkeys(_DEFERRED_FAMILIES, data)
         drv._parse_auth_users(root)
         return drv
 
@@ -197,6 +204,13 @@ class TestDriver(
             root = self._deferred.pop(family, None)
             if root is None:
                 return
+            if isinstance(root, bytes):
+                # the document's text, kept by open_default: parse it once for all families
+                data = root
+                root = x.parse_xml(data, "node", "(test driver)")
+                for name, value in self._deferred.items():
+                    if value is data:
+                        self._deferred[name] = root
             getattr(self, "_init_" + family)()
             getattr(self, "_load_" + family)(root, None)
 
