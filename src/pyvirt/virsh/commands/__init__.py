@@ -25,7 +25,7 @@ MODULES = (
 # two group modules instead of all of them. Only a hint: a miss loads every module.
 _HINTS = (
     ("net-", "network"), ("pool-", "pool"), ("vol-", "volume"), ("snapshot-", "snapshot"),
-    ("node", "host"), ("event", "events"), ("dom", "monitor"),
+    ("node", "host"), ("event", "events"), ("dom", "monitor"), ("list", "monitor"),
 )
 
 
