@@ -26,7 +26,6 @@ from __future__ import annotations
 import collections
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
@@ -44,20 +43,31 @@ if TYPE_CHECKING:
 Listener = Callable[["ObjectEvent"], Any]
 
 
-@dataclass(eq=False)
 class _Callback:
-    """One registered event callback of a connection."""
+    """One registered event callback of a connection (compared by identity)."""
 
-    callback_id: int
-    conn: Any
-    family: str
-    event_id: int
-    key: str | None
-    cb: Callable[..., Any]
-    opaque: Any
-    legacy: bool
-    deleted: bool = False
-    remote_id: int = -1  # set by a remote driver: only events queued with this id match
+    # A plain class, not a dataclass: importing dataclasses (and inspect) costs ~15 ms of
+    # pyvirsh's start-up.
+    _FIELDS = ("callback_id", "conn", "family", "event_id", "key", "cb", "opaque", "legacy",
+               "deleted", "remote_id")  # fmt: skip
+
+    def __init__(self, callback_id: int, conn: Any, family: str, event_id: int,
+                 key: str | None, cb: Callable[..., Any], opaque: Any, legacy: bool,
+                 deleted: bool = False, remote_id: int = -1) -> None:
+        self.callback_id = callback_id
+        self.conn = conn
+        self.family = family
+        self.event_id = event_id
+        self.key = key
+        self.cb = cb
+        self.opaque = opaque
+        self.legacy = legacy
+        self.deleted = deleted
+        self.remote_id = remote_id  # set by a remote driver: only events queued with it match
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._FIELDS)
+        return f"_Callback({inner})"
 
     def matches(self, event: ObjectEvent, remote_id: int) -> bool:
         return (not self.deleted and self.family == event.family

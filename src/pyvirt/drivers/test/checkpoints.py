@@ -9,7 +9,6 @@ newest link first; a link sequence number per checkpoint gives the same order he
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from pyvirt import constants as c
@@ -28,12 +27,24 @@ LIST_FILTERS = c.VIR_DOMAIN_CHECKPOINT_LIST_LEAVES | c.VIR_DOMAIN_CHECKPOINT_LIS
 _link_counter = itertools.count(1)
 
 
-@dataclass
 class CheckpointObj:
     """virDomainMomentObj for a checkpoint: the definition and its place among siblings."""
 
-    defn: CheckpointDef
-    seq: int = 0  # larger = linked later = listed first among its siblings
+    # A plain class, not a dataclass: importing dataclasses (and inspect) costs ~15 ms of
+    # pyvirsh's start-up.
+    def __init__(self, defn: CheckpointDef, seq: int = 0) -> None:
+        self.defn = defn
+        self.seq = seq  # larger = linked later = listed first among its siblings
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CheckpointObj) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.defn, self.seq) == (other.defn, other.seq)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"CheckpointObj(defn={self.defn!r}, seq={self.seq!r})"
 
     @property
     def name(self) -> str:

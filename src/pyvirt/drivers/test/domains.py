@@ -11,7 +11,6 @@ from __future__ import annotations
 import struct
 import time
 import zlib
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from pyvirt import constants as c
@@ -93,14 +92,32 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-@dataclass
 class NsData:
     """The test driver's own XML namespace inside <domain> (only read from node files)."""
 
-    runstate: int = RUNNING
-    transient: bool = False
-    has_managed_save: bool = False
-    snapshots: list[Element] = field(default_factory=list)
+    # A plain class, not a dataclass: importing dataclasses (and inspect) costs ~15 ms of
+    # pyvirsh's start-up.
+    def __init__(self, runstate: int = RUNNING, transient: bool = False,
+                 has_managed_save: bool = False, snapshots: list[Element] | None = None
+                 ) -> None:
+        self.runstate = runstate
+        self.transient = transient
+        self.has_managed_save = has_managed_save
+        self.snapshots: list[Element] = [] if snapshots is None else snapshots
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.runstate, self.transient, self.has_managed_save, self.snapshots)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, NsData) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return ("NsData(runstate={!r}, transient={!r}, has_managed_save={!r}, "
+                "snapshots={!r})".format(*self._fields()))
 
 
 class _Pending:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
@@ -77,39 +76,80 @@ X86_CPU_MODELS = (
 )  # fmt: skip
 
 
-@dataclass
 class NodeInfo:
     """virNodeInfo; the defaults are the test driver's fake host."""
 
-    model: str = TEST_MODEL
-    memory: int = 3 * 1024 * 1024  # KiB
-    cpus: int = 16
-    mhz: int = 1400
-    nodes: int = 2
-    sockets: int = 2
-    cores: int = 2
-    threads: int = 2
+    # A plain class, not a dataclass: importing dataclasses (and inspect) costs ~15 ms of
+    # pyvirsh's start-up.
+    _FIELDS = ("model", "memory", "cpus", "mhz", "nodes", "sockets", "cores", "threads")
+
+    def __init__(self, model: str = TEST_MODEL, memory: int = 3 * 1024 * 1024,  # KiB
+                 cpus: int = 16, mhz: int = 1400, nodes: int = 2, sockets: int = 2,
+                 cores: int = 2, threads: int = 2) -> None:
+        self.model = model
+        self.memory = memory
+        self.cpus = cpus
+        self.mhz = mhz
+        self.nodes = nodes
+        self.sockets = sockets
+        self.cores = cores
+        self.threads = threads
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in self._FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._FIELDS)
+        return f"NodeInfo({inner})"
 
     @property
     def max_cpus(self) -> int:
         return self.nodes * self.sockets * self.cores * self.threads
 
 
-@dataclass
 class Cell:
     """A NUMA cell of the fake host."""
 
-    mem: int  # KiB
-    free_mem: int  # KiB
-    cpus: list[int] = field(default_factory=list)
+    # A plain class, not a dataclass: importing dataclasses (and inspect) costs ~15 ms of
+    # pyvirsh's start-up.
+    def __init__(self, mem: int, free_mem: int, cpus: list[int] | None = None) -> None:
+        self.mem = mem  # KiB
+        self.free_mem = free_mem  # KiB
+        self.cpus: list[int] = [] if cpus is None else cpus
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Cell) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.mem, self.free_mem, self.cpus) == (other.mem, other.free_mem, other.cpus)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Cell(mem={self.mem!r}, free_mem={self.free_mem!r}, cpus={self.cpus!r})"
 
 
-@dataclass
 class AuthUser:
     """A user of the node file's <auth> section."""
 
-    username: str
-    password: str | None
+    # A plain class, not a dataclass: importing dataclasses (and inspect) costs ~15 ms of
+    # pyvirsh's start-up.
+    def __init__(self, username: str, password: str | None) -> None:
+        self.username = username
+        self.password = password
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AuthUser) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.username, self.password) == (other.username, other.password)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"AuthUser(username={self.username!r}, password={self.password!r})"
 
 
 def xml_error(detail: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pyvirt import constants as c
@@ -26,12 +25,24 @@ if TYPE_CHECKING:
 LIST_FILTERS_ACTIVE = c.VIR_CONNECT_LIST_INTERFACES_ACTIVE | c.VIR_CONNECT_LIST_INTERFACES_INACTIVE
 
 
-@dataclass
 class InterfaceObj:
     """A host interface of the test driver: its definition and state."""
 
-    def_: InterfaceDef
-    active: bool = False
+    # A plain class, not a dataclass: importing dataclasses (and inspect) costs ~15 ms of
+    # pyvirsh's start-up.
+    def __init__(self, def_: InterfaceDef, active: bool = False) -> None:
+        self.def_ = def_
+        self.active = active
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, InterfaceObj) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.def_, self.active) == (other.def_, other.active)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"InterfaceObj(def_={self.def_!r}, active={self.active!r})"
 
 
 class TestInterfaces:

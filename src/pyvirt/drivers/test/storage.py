@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
@@ -63,16 +62,36 @@ _VOL_TYPE_FOR_POOL: dict[str, int] = {
 _DEVICE_TYPES = ("iscsi", "fs", "logical", "disk", "zfs")
 
 
-@dataclass
 class PoolObj:
     """A storage pool of the test driver: its definitions, state and volumes."""
 
-    def_: PoolDef
-    new_def: PoolDef | None = None
-    active: bool = False
-    persistent: bool = False  # libvirt: has a config file
-    autostart: bool = False
-    volumes: dict[str, VolumeDef] = field(default_factory=dict)  # by name, creation order
+    # A plain class, not a dataclass: importing dataclasses (and inspect) costs ~15 ms of
+    # pyvirsh's start-up.
+    def __init__(self, def_: PoolDef, new_def: PoolDef | None = None, active: bool = False,
+                 persistent: bool = False, autostart: bool = False,
+                 volumes: dict[str, VolumeDef] | None = None) -> None:
+        self.def_ = def_
+        self.new_def = new_def
+        self.active = active
+        self.persistent = persistent  # libvirt: has a config file
+        self.autostart = autostart
+        # by name, creation order
+        self.volumes: dict[str, VolumeDef] = {} if volumes is None else volumes
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.def_, self.new_def, self.active, self.persistent, self.autostart,
+                self.volumes)  # fmt: skip
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PoolObj) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return ("PoolObj(def_={!r}, new_def={!r}, active={!r}, persistent={!r}, "
+                "autostart={!r}, volumes={!r})".format(*self._fields()))
 
 
 def _source_conflict(old: PoolDef, new: PoolDef) -> bool:
