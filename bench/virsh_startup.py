@@ -40,7 +40,11 @@ def main() -> int:
     ap.add_argument("-n", type=int, default=20, help="runs per variant (default 20)")
     ap.add_argument("words", nargs="*", default=["list", "--all"])
     opts = ap.parse_args()
-    python = os.path.realpath(sys.executable)
+    # The project's venv interpreter as installed (not resolved: resolving the symlink
+    # would leave the venv and pick up the base interpreter's site hooks); else this one.
+    venv = SRC.parent / ".venv" / "bin"
+    python = str(venv / "python") if (venv / "python").exists() else sys.executable
+    console_script = venv / "pyvirsh"
     env = dict(os.environ)
     env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
     for name in ("VIRSH_DEFAULT_CONNECT_URI", "LIBVIRT_DEFAULT_URI"):
@@ -63,6 +67,10 @@ def main() -> int:
         ("python -S -m pyvirt.virsh " + " ".join(uri + opts.words),
          [python, "-S", "-m", "pyvirt.virsh", *uri, *opts.words]),
     ]
+    if console_script.exists():
+        # What users run: the installed entry point (no runpy).
+        rows.append(("pyvirsh (console script) " + " ".join(uri + opts.words),
+                     [str(console_script), *uri, *opts.words]))
     virsh = shutil.which("virsh")
     if virsh:
         rows.append(("virsh " + " ".join(uri + opts.words), [virsh, *uri, *opts.words]))
@@ -77,9 +85,9 @@ def main() -> int:
         best, median, status = _time(argv, opts.n, env_nosite)
         print(f"{label:<56} {best:>9.1f} {median:>10.1f} {status:>7}")
     if virsh:
-        ours = results[rows[3][0]]
-        theirs = results[rows[4][0]]
-        print(f"pyvirsh / virsh (median): {ours / theirs:.1f}x")
+        theirs = results[rows[-1][0]]
+        for label, _argv in rows[3:-1]:
+            print(f"{label.split(' -c')[0]} / virsh (median): {results[label] / theirs:.1f}x")
     return 0
 
 

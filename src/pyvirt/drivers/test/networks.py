@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
@@ -65,15 +64,24 @@ def match_filter(flags: int, active_bits: tuple[int, int], value: bool) -> bool:
     return bool((flags & yes and value) or (flags & no and not value))
 
 
-@dataclass
 class NetworkObj:
-    """A network of the test driver: its definitions and state."""
+    """A network of the test driver: its definitions and state. (A plain class: importing
+    dataclasses costs start-up time on every connection open.)"""
 
-    def_: NetworkDef
-    new_def: NetworkDef | None = None
-    active: bool = False
-    persistent: bool = False
-    autostart: bool = False
+    __slots__ = ("def_", "new_def", "active", "persistent", "autostart")
+
+    def __init__(self, def_: NetworkDef, new_def: NetworkDef | None = None, active: bool = False,
+                 persistent: bool = False, autostart: bool = False) -> None:
+        self.def_ = def_
+        self.new_def = new_def
+        self.active = active
+        self.persistent = persistent
+        self.autostart = autostart
+
+    def __repr__(self) -> str:
+        return (f"NetworkObj(def_={self.def_!r}, new_def={self.new_def!r}, "
+                f"active={self.active}, persistent={self.persistent}, "
+                f"autostart={self.autostart})")
 
     @property
     def persistent_def(self) -> NetworkDef:
