@@ -14,7 +14,7 @@ import zlib
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from pyvirt import constants as c
-from pyvirt.conf.xmlutil import Element, parse_uuid, parse_xml
+from pyvirt.conf.xmlutil import Element, parse_document, parse_uuid, parse_xml
 from pyvirt.drivers.base import check_flags
 from pyvirt.errors import raise_error
 
@@ -389,11 +389,8 @@ def parse_domain(root: Element, validate: bool = False) -> tuple[DomainDef, NsDa
 
 
 def parse_domain_xml(xml: str, validate: bool = False) -> tuple[DomainDef, NsData]:
-    root = parse_xml(xml, url="(domain_definition)")
-    if root.tag != "domain":
-        raise_error(c.VIR_ERR_XML_ERROR,
-                    f"unexpected root element <{root.tag}>, expecting <domain>",
-                    domain=c.VIR_FROM_XML)
+    # Syntax errors are the domain's own (VIR_FROM_DOMAIN), as libvirt reports them.
+    root = parse_document(xml, "domain", "(domain_definition)", c.VIR_FROM_DOMAIN)
     return parse_domain(root, validate)
 
 
