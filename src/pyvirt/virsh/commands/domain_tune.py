@@ -21,6 +21,7 @@ dictionaries, so their Python type stands for the typed parameter's type.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
@@ -59,6 +60,29 @@ def param_text(value: Any) -> str:
 
 def _print_param(ctl: Ctl, field: str, text: str) -> None:
     ctl.print(f"{field:<15}: {text}")
+
+
+def set_or_show(ctl: Ctl, args: Args, updates: dict[str, Any],
+                apply: Callable[[], object], apply_error: str,
+                fetch: Callable[[], dict[str, Any]], fetch_error: str) -> bool:
+    """The tail of virsh's typed-parameter commands: with new values, set them (nothing is
+    printed); without, print the current ones (``--json`` as an object)."""
+    if updates:
+        try:
+            apply()
+        except libvirtError as exc:
+            return fail(ctl, apply_error, exc)
+        return True
+    try:
+        params = fetch()
+    except libvirtError as exc:
+        return fail(ctl, fetch_error, exc)
+    if args.bool("json"):
+        ctl.json(dict(params))
+        return True
+    for field, value in params.items():
+        _print_param(ctl, field, param_text(value))
+    return True
 
 
 # ---- CPU lists (virBitmapParse / virBitmapDataFormat) ------------------------------------------
@@ -462,22 +486,11 @@ def cmd_blkiotune(ctl: Ctl, args: Args) -> bool:
         text = args.string_quiet(opt)
         if text is not None:
             updates[field] = text
-    if updates:
-        try:
-            dom.setBlkioParameters(updates, flags)
-        except libvirtError as exc:
-            return fail(ctl, "Unable to change blkio parameters", exc)
-        return True
-    try:
-        params = dom.blkioParameters(flags)
-    except libvirtError as exc:
-        return fail(ctl, "Unable to get number of blkio parameters", exc)
-    if args.bool("json"):
-        ctl.json(dict(params))
-        return True
-    for field, value in params.items():
-        _print_param(ctl, field, param_text(value))
-    return True
+    return set_or_show(ctl, args, updates,
+                       lambda: dom.setBlkioParameters(updates, flags),
+                       "Unable to change blkio parameters",
+                       lambda: dom.blkioParameters(flags),
+                       "Unable to get number of blkio parameters")
 
 
 @command("numatune", GROUP, "Get or set numa parameters",
@@ -623,24 +636,13 @@ def cmd_domiftune(ctl: Ctl, args: Args) -> bool:
         for key in ("peak", "burst"):
             if rate[key]:
                 updates[f"outbound.{key}"] = rate[key]
-    if updates:
-        try:
-            dom.setInterfaceParameters(device, updates, flags)
-        except libvirtError as exc:
-            return fail(ctl, "Unable to set interface parameters", exc)
-        return True
-    try:
-        params = dom.interfaceParameters(device, flags)
-    except libvirtError as exc:
-        # libvirt counts the parameters without looking the device up: a bad device fails
-        # the second call, as here
-        return fail(ctl, "Unable to get interface parameters", exc)
-    if args.bool("json"):
-        ctl.json(dict(params))
-        return True
-    for field, value in params.items():
-        _print_param(ctl, field, param_text(value))
-    return True
+    # libvirt counts the parameters without looking the device up: a bad device fails the
+    # second call, as the fetch here
+    return set_or_show(ctl, args, updates,
+                       lambda: dom.setInterfaceParameters(device, updates, flags),
+                       "Unable to set interface parameters",
+                       lambda: dom.interfaceParameters(device, flags),
+                       "Unable to get interface parameters")
 
 
 @command("iothreadpin", GROUP, "control domain IOThread affinity",
@@ -803,22 +805,11 @@ def cmd_blkdeviotune(ctl: Ctl, args: Args) -> bool:
     group = args.string("group-name")
     if group is not None:
         updates["group_name"] = group
-    if updates:
-        try:
-            dom.setBlockIoTune(disk, updates, flags)
-        except libvirtError as exc:
-            return fail(ctl, "Unable to change block I/O throttle", exc)
-        return True
-    try:
-        params = dom.blockIoTune(disk, flags)
-    except libvirtError as exc:
-        return fail(ctl, "Unable to get block I/O throttle parameters", exc)
-    if args.bool("json"):
-        ctl.json(dict(params))
-        return True
-    for field, value in params.items():
-        _print_param(ctl, field, param_text(value))
-    return True
+    return set_or_show(ctl, args, updates,
+                       lambda: dom.setBlockIoTune(disk, updates, flags),
+                       "Unable to change block I/O throttle",
+                       lambda: dom.blockIoTune(disk, flags),
+                       "Unable to get block I/O throttle parameters")
 
 
 @command("blockresize", GROUP, "Resize block device of domain.",
