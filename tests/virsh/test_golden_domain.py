@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from golden_support import expect_mismatch
+
 DEFAULT = "test:///default"
 REAL_VIRSH = "/usr/bin/virsh"
 
@@ -622,18 +624,8 @@ TESTNODE_CASES: list[str] = [
 ]
 
 XFAIL: dict[str, str] = {
-    "create {tmp}/bad.xml": "libxml2's multi-line parse report ('(null)', '^') differs from "
-                            "lxml's one-line message",
-    "define {tmp}/bad.xml": "libxml2's multi-line parse report differs from lxml's",
     "dumpxml test --update-cpu": "libvirt's test driver refuses VIR_DOMAIN_XML_UPDATE_CPU "
                                  "(unsupported flags 0x4); pyvirt's test driver accepts it",
-    "save test {tmp}/s.img --running --paused":
-        "libvirt's public API refuses SAVE_RUNNING|SAVE_PAUSED before the driver "
-        "(virDomainSaveFlags); pyvirt's api/domain.py passes them to the driver",
-    "save test {tmp}/s.img; restore {tmp}/s.img --running --paused":
-        "same exclusive-flags check missing in pyvirt's virDomainRestoreFlags",
-    "managedsave test --running --paused":
-        "same exclusive-flags check missing in pyvirt's virDomainManagedSave",
     "schedinfo test --set weight=10 --live":
         "libvirt's virDomainGetSchedulerParametersFlags adds VIR_TYPED_PARAM_STRING_OKAY, which "
         "its test driver refuses; pyvirt's API passes the caller's flags only",
@@ -642,9 +634,6 @@ XFAIL: dict[str, str] = {
     "numatune test --mode 2 --config; numatune test --config":
         "libvirt's test driver refuses a static-placement numatune without a nodeset; "
         "pyvirt's test driver accepts it",
-    "dump test {tmp}/core --live --crash --bypass-cache --reset":
-        "libvirt's public API refuses DUMP_CRASH|DUMP_LIVE before the driver; pyvirt's "
-        "virDomainCoreDump passes them on",
     "iothreadadd test 5; iothreadinfo test":
         "libvirt's test driver pins a new IOThread to the domain's vCPU CPUs (0-1); pyvirt's "
         "to every host CPU (0-7)",
@@ -652,7 +641,6 @@ XFAIL: dict[str, str] = {
     "iothreadinfo --config test": "same new-IOThread affinity difference",
     "perf test --enable bogus": "error code: libvirt's test driver says 'argument "
                                 "unsupported', pyvirt's 'invalid argument'",
-    "domiftune test nosuch": "the test drivers word an unknown interface differently",
     "iothreadadd test 2; iothreadpin test 2 0-1; iothreadinfo test":
         "pyvirt's test driver has no virDomainPinIOThread (and pins new IOThreads to all "
         "host CPUs)",
@@ -669,18 +657,11 @@ XFAIL: dict[str, str] = {
         "same virtio-mem <current> difference",
     "testnode:dumpxml fv0": "domain XML formatter: <iotune> child order, <pae/> position and "
                            "the implicit cirrus <video> of the live definition differ",
-    "testnode:autostart fv0; dominfo fv0": "dominfo's Messages line: libvirt taints a guest "
-                                           "whose interface has a <script>; pyvirt's test "
-                                           "driver records no taint",
-    "metadata test http://x --key x --set 'not xml'":
-        "libxml2's multi-line parse report differs from lxml's",
     "testnode:dumpxml fc4 --inactive": "domain XML formatter: the inactive <console> of a "
                                        "xen guest is 'pty' in libvirt, 'null' in pyvirt",
     "testnode:destroy fv0; undefine fv0 --remove-all-storage --wipe-storage":
         "pyvirt keeps disks sorted (hda, fda, hdc) in the inactive definition, libvirt in "
         "file order (hda, hdc, fda), so the 'not managed' errors come in another order",
-    "testnode:destroy fv0; undefine fv0 --storage hda,fda,nosuch":
-        "same disk order difference as --remove-all-storage",
 }
 
 
@@ -721,18 +702,16 @@ def compare(virsh_env, uri: str, line: str, cwd: Path,
 @pytest.mark.parametrize("case", DEFAULT_CASES, ids=lambda c: c[:70])
 def test_domain_matches_virsh_default(virsh_env, inputs: Path, case: str) -> None:
     reason = XFAIL.get(case)
-    if reason:
-        pytest.xfail(reason)
-    compare(virsh_env, DEFAULT, case.replace("{tmp}", str(inputs)), inputs)
+    with expect_mismatch(reason):
+        compare(virsh_env, DEFAULT, case.replace("{tmp}", str(inputs)), inputs)
 
 
 @pytest.mark.parametrize("case", TESTNODE_CASES, ids=lambda c: c[:70])
 def test_domain_matches_virsh_testnode(virsh_env, testnode_uri, inputs: Path,
                                        case: str) -> None:
     reason = XFAIL.get(f"testnode:{case}")
-    if reason:
-        pytest.xfail(reason)
-    compare(virsh_env, testnode_uri, case.replace("{tmp}", str(inputs)), inputs)
+    with expect_mismatch(reason):
+        compare(virsh_env, testnode_uri, case.replace("{tmp}", str(inputs)), inputs)
 
 
 # ---- the libvirt article's session ---------------------------------------------------------

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from golden_support import expect_mismatch
+
 DEFAULT = "test:///default"
 
 # {tmp} is replaced by the test's tmp_path, where the input files below are written.
@@ -122,12 +124,11 @@ def _argv(uri: str, case: str) -> list[str]:
 def test_host_matches_virsh(both, testnode_uri, inputs: Path, where: str, case: str) -> None:
     uri = DEFAULT if where == "default" else testnode_uri
     reason = XFAIL.get(case) or XFAIL.get(f"{where}:{case}")
-    if reason:
-        pytest.xfail(reason)
-    line = case.replace("{tmp}", str(inputs))
-    ours, theirs = both(*_argv(uri, line))
-    assert (ours.stdout, ours.stderr, ours.status) == (
-        theirs.stdout, theirs.stderr, theirs.status)
+    with expect_mismatch(reason):
+        line = case.replace("{tmp}", str(inputs))
+        ours, theirs = both(*_argv(uri, line))
+        assert (ours.stdout, ours.stderr, ours.status) == (
+            theirs.stdout, theirs.stderr, theirs.status)
 
 
 def _json(pyvirsh, *args: str) -> object:

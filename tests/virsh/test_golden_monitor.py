@@ -14,6 +14,8 @@ import re
 
 import pytest
 
+from golden_support import expect_mismatch
+
 DEFAULT = "test:///default"
 
 CASES: list[str] = [
@@ -196,26 +198,24 @@ def _skip_without_domain_group(case: str) -> None:
 def test_monitor_matches_virsh_default(both, case: str) -> None:
     _skip_without_domain_group(case)
     reason = XFAIL.get(case) or XFAIL.get(f"default:{case}")
-    if reason:
-        pytest.xfail(reason)
-    ours, theirs = both("-c", DEFAULT, case, normalize=normalize)
-    assert (ours.stdout, ours.stderr, ours.status) == (
-        theirs.stdout, theirs.stderr, theirs.status)
+    with expect_mismatch(reason):
+        ours, theirs = both("-c", DEFAULT, case, normalize=normalize)
+        assert (ours.stdout, ours.stderr, ours.status) == (
+            theirs.stdout, theirs.stderr, theirs.status)
 
 
 @pytest.mark.parametrize("case", NODE_CASES, ids=lambda c: c[:70])
 def test_monitor_matches_virsh_testnode(both, testnode_uri, case: str) -> None:
     _skip_without_domain_group(case)
     reason = XFAIL.get(f"testnode:{case}")
-    if reason:
-        pytest.xfail(reason)
-    norm = normalize
-    if f"testnode:{case}" in RECORD_ORDER_RANDOM:
-        def norm(text: str) -> str:
-            return sort_records(normalize(text))
-    ours, theirs = both("-c", testnode_uri, case, normalize=norm)
-    assert (ours.stdout, ours.stderr, ours.status) == (
-        theirs.stdout, theirs.stderr, theirs.status)
+    with expect_mismatch(reason):
+        norm = normalize
+        if f"testnode:{case}" in RECORD_ORDER_RANDOM:
+            def norm(text: str) -> str:
+                return sort_records(normalize(text))
+        ours, theirs = both("-c", testnode_uri, case, normalize=norm)
+        assert (ours.stdout, ours.stderr, ours.status) == (
+            theirs.stdout, theirs.stderr, theirs.status)
 
 
 def test_quiet_list_matches_virsh(both) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from golden_support import expect_mismatch
+
 DEFAULT = "test:///default"
 
 TREE = ("snapshot-create-as test s1; snapshot-create-as test s2 --description hello; "
@@ -158,22 +160,20 @@ def _skip_without_domain_group(case: str) -> None:
 def test_snapshot_matches_virsh_default(both, inputs: Path, case: str) -> None:
     _skip_without_domain_group(case)
     reason = XFAIL.get(case)
-    if reason:
-        pytest.xfail(reason)
-    ours, theirs = both(*_argv(DEFAULT, case.replace("{tmp}", str(inputs))),
-                        normalize=normalize, cwd=str(inputs))
-    assert (ours.stdout, ours.stderr, ours.status) == (
-        theirs.stdout, theirs.stderr, theirs.status)
+    with expect_mismatch(reason):
+        ours, theirs = both(*_argv(DEFAULT, case.replace("{tmp}", str(inputs))),
+                            normalize=normalize, cwd=str(inputs))
+        assert (ours.stdout, ours.stderr, ours.status) == (
+            theirs.stdout, theirs.stderr, theirs.status)
 
 
 @pytest.mark.parametrize("case", NODE_CASES, ids=lambda c: c[-70:])
 def test_snapshot_matches_virsh_testnode(both, testnode_uri, case: str) -> None:
     reason = XFAIL.get(f"testnode:{case}")
-    if reason:
-        pytest.xfail(reason)
-    ours, theirs = both(*_argv(testnode_uri, case), normalize=normalize)
-    assert (ours.stdout, ours.stderr, ours.status) == (
-        theirs.stdout, theirs.stderr, theirs.status)
+    with expect_mismatch(reason):
+        ours, theirs = both(*_argv(testnode_uri, case), normalize=normalize)
+        assert (ours.stdout, ours.stderr, ours.status) == (
+            theirs.stdout, theirs.stderr, theirs.status)
 
 
 EDIT_CASES: list[tuple[str, str]] = [
