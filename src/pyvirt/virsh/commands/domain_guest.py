@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
 from pyvirt.errors import libvirtError
-from pyvirt.virsh.commands.domain import exclusive, fail
+from pyvirt.virsh.commands.domain import affect_flags, exclusive, fail
 from pyvirt.virsh.ctl import CommandError, CommandFailed
 from pyvirt.virsh.registry import Opt, OptType, command
 
@@ -26,16 +26,6 @@ if TYPE_CHECKING:
     from pyvirt.virsh.ctl import Args, Ctl
 
 GROUP = "domain"
-
-
-def _affect(args: Args) -> int:
-    exclusive(args, ("current", "live"), ("current", "config"))
-    flags = c.VIR_DOMAIN_AFFECT_CURRENT
-    if args.bool("config"):
-        flags |= c.VIR_DOMAIN_AFFECT_CONFIG
-    if args.bool("live"):
-        flags |= c.VIR_DOMAIN_AFFECT_LIVE
-    return flags
 
 
 # ---- dump ----------------------------------------------------------------------------------
@@ -300,7 +290,7 @@ def cmd_send_process_signal(ctl: Ctl, args: Args) -> bool:
 def cmd_iothreadinfo(ctl: Ctl, args: Args) -> bool:
     from pyvirt.virsh.commands.domain_tune import cpu_numbers, format_cpus
 
-    flags = _affect(args)
+    flags = affect_flags(args)
     dom = ctl.lookup_domain(args)
     try:
         infos = dom.ioThreadInfo(flags)
@@ -335,7 +325,7 @@ def _iothread_id(args: Args) -> int:
              Opt("current", OptType.BOOL, "affect current domain"),
          ])
 def cmd_iothreadadd(ctl: Ctl, args: Args) -> bool:
-    flags = _affect(args)
+    flags = affect_flags(args)
     dom = ctl.lookup_domain(args)
     dom.addIOThread(_iothread_id(args), flags)
     return True
@@ -351,7 +341,7 @@ def cmd_iothreadadd(ctl: Ctl, args: Args) -> bool:
              Opt("current", OptType.BOOL, "affect current domain"),
          ])
 def cmd_iothreaddel(ctl: Ctl, args: Args) -> bool:
-    flags = _affect(args)
+    flags = affect_flags(args)
     dom = ctl.lookup_domain(args)
     dom.delIOThread(_iothread_id(args), flags)
     return True

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
 from pyvirt.errors import libvirtError
-from pyvirt.virsh.commands.domain import exclusive, fail
+from pyvirt.virsh.commands.domain import affect_flags, exclusive, fail
 from pyvirt.virsh.ctl import CommandError, CommandFailed, scale_error
 from pyvirt.virsh.registry import Opt, OptType, command
 
@@ -37,16 +37,6 @@ GROUP = "domain"
 
 _MEMORY_UNLIMITED = 9007199254740991  # VIR_DOMAIN_MEMORY_PARAM_UNLIMITED
 _NUMA_MODES = ("strict", "preferred", "interleave", "restrictive")
-
-
-def _affect(args: Args) -> int:
-    exclusive(args, ("current", "live"), ("current", "config"))
-    flags = c.VIR_DOMAIN_AFFECT_CURRENT
-    if args.bool("config"):
-        flags |= c.VIR_DOMAIN_AFFECT_CONFIG
-    if args.bool("live"):
-        flags |= c.VIR_DOMAIN_AFFECT_LIVE
-    return flags
 
 
 def param_text(value: Any) -> str:
@@ -193,7 +183,7 @@ def _vcpu_count(ctl: Ctl, dom: Any, flags: int) -> int | None:
              Opt("json", OptType.BOOL, "print JSON"),
          ])
 def cmd_vcpupin(ctl: Ctl, args: Args) -> bool:
-    flags = _affect(args)
+    flags = affect_flags(args)
     cpulist = args.string("cpulist")
     if cpulist is None:
         exclusive(args, ("live", "config"))
@@ -242,7 +232,7 @@ def cmd_vcpupin(ctl: Ctl, args: Args) -> bool:
              Opt("json", OptType.BOOL, "print JSON"),
          ])
 def cmd_emulatorpin(ctl: Ctl, args: Args) -> bool:
-    flags = _affect(args)
+    flags = affect_flags(args)
     chosen = args.bool("current") or args.bool("live") or args.bool("config")
     dom = ctl.lookup_domain(args)
     cpulist = args.string("cpulist")
@@ -308,7 +298,7 @@ def _typed_value(field: str, current: Any, text: str) -> Any:
              Opt("json", OptType.BOOL, "print JSON"),
          ])
 def cmd_schedinfo(ctl: Ctl, args: Args) -> bool:
-    flags = _affect(args)
+    flags = affect_flags(args)
     config, live = args.bool("config"), args.bool("live")
     current = args.bool("current")
     query = c.VIR_DOMAIN_AFFECT_CURRENT if config and live else flags
@@ -411,7 +401,7 @@ def _memtune_size(ctl: Ctl, args: Args, name: str) -> int | None:
              Opt("json", OptType.BOOL, "print JSON"),
          ])
 def cmd_memtune(ctl: Ctl, args: Args) -> bool:
-    flags = _affect(args)
+    flags = affect_flags(args)
     dom = ctl.lookup_domain(args)
     updates: dict[str, int] = {}
     for name in ("hard-limit", "soft-limit", "swap-hard-limit", "min-guarantee"):
@@ -474,7 +464,7 @@ _BLKIO_STRINGS = (("device-weights", "device_weight"),
              Opt("json", OptType.BOOL, "print JSON"),
          ])
 def cmd_blkiotune(ctl: Ctl, args: Args) -> bool:
-    flags = _affect(args)
+    flags = affect_flags(args)
     dom = ctl.lookup_domain(args)
     updates: dict[str, Any] = {}
     weight = args.int("weight")
@@ -508,7 +498,7 @@ def cmd_blkiotune(ctl: Ctl, args: Args) -> bool:
              Opt("json", OptType.BOOL, "print JSON"),
          ])
 def cmd_numatune(ctl: Ctl, args: Args) -> bool:
-    flags = _affect(args)
+    flags = affect_flags(args)
     dom = ctl.lookup_domain(args)
     updates: dict[str, Any] = {}
     nodeset = args.string("nodeset")
@@ -561,7 +551,7 @@ def cmd_numatune(ctl: Ctl, args: Args) -> bool:
              Opt("json", OptType.BOOL, "print JSON"),
          ])
 def cmd_perf(ctl: Ctl, args: Args) -> bool:
-    flags = _affect(args)
+    flags = affect_flags(args)
     enable = args.string("enable")
     disable = args.string("disable")
     dom = ctl.lookup_domain(args)
@@ -608,7 +598,7 @@ _UINT_MAX = (1 << 32) - 1
 def cmd_domiftune(ctl: Ctl, args: Args) -> bool:
     from pyvirt.virsh.commands.domain_devices import parse_rate
 
-    flags = _affect(args)
+    flags = affect_flags(args)
     dom = ctl.lookup_domain(args)
     device = args.string("interface") or ""
     inbound_text = args.string("inbound")
@@ -656,7 +646,7 @@ def cmd_domiftune(ctl: Ctl, args: Args) -> bool:
              Opt("current", OptType.BOOL, "affect current domain"),
          ])
 def cmd_iothreadpin(ctl: Ctl, args: Args) -> bool:
-    flags = _affect(args)
+    flags = affect_flags(args)
     dom = ctl.lookup_domain(args)
     thread_id = args.uint("iothread", 0) or 0
     cpulist = args.string("cpulist") or ""
@@ -786,7 +776,7 @@ _IOTUNE_PLAIN = ("total-iops-sec", "read-iops-sec", "write-iops-sec", "total-iop
              Opt("json", OptType.BOOL, "print JSON"),
          ])
 def cmd_blkdeviotune(ctl: Ctl, args: Args) -> bool:
-    flags = _affect(args)
+    flags = affect_flags(args)
     dom = ctl.lookup_domain(args)
     disk = args.string("device") or ""
     updates: dict[str, Any] = {}
