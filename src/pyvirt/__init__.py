@@ -7,10 +7,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable as _Callable
-from typing import TYPE_CHECKING, Any
-from typing import TypeVar as _TypeVar
-
 from pyvirt.api.checkpoint import virDomainCheckpoint
 from pyvirt.api.connect import virConnect
 from pyvirt.api.domain import virDomain
@@ -29,41 +25,105 @@ from pyvirt.errors import libvirtError
 from pyvirt.errors import register_error_handler as _register_error_handler
 from pyvirt.errors import report as _report
 from pyvirt.errors import reset_last_error as _reset_last_error
-from pyvirt.events import loop as _loop
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any, TypeVar
 
     from pyvirt.errors import RawError
+    from pyvirt.events.loop import add_handle as virEventAddHandle
+    from pyvirt.events.loop import add_timeout as virEventAddTimeout
+    from pyvirt.events.loop import invoke_free_callback as virEventInvokeFreeCallback
+    from pyvirt.events.loop import register_default_impl as virEventRegisterDefaultImpl
+    from pyvirt.events.loop import remove_handle as virEventRemoveHandle
+    from pyvirt.events.loop import remove_timeout as virEventRemoveTimeout
+    from pyvirt.events.loop import run_default_impl as virEventRunDefaultImpl
+    from pyvirt.events.loop import update_handle as virEventUpdateHandle
+    from pyvirt.events.loop import update_timeout as virEventUpdateTimeout
+
+    # libvirt-python's typing aliases; code written for it (and its tests) annotates with them.
+    _T = TypeVar("_T")
+    _EventCB = Callable[[int, int, int, _T], None]
+    _EventAddHandleFunc = Callable[[int, int, _EventCB, _T], int]
+    _EventUpdateHandleFunc = Callable[[int, int], None]
+    _EventRemoveHandleFunc = Callable[[int], int]
+    _TimerCB = Callable[[int, _T], None]
+    _EventAddTimeoutFunc = Callable[[int, _TimerCB, _T], int]
+    _EventUpdateTimeoutFunc = Callable[[int, int], None]
+    _EventRemoveTimeoutFunc = Callable[[int], int]
+    _DomainCB = Callable[[virConnect, virDomain, int, int, _T], int | None]
+    _BlkioParameter = dict[str, Any]
+    _MemoryParameter = dict[str, Any]
+    _SchedParameter = dict[str, Any]
+    _TypedParameter = dict[str, Any]
 
 __version__ = "0.1.0"
 
-# libvirt-python's typing aliases; code written for it (and its tests) annotates with them.
-_T = _TypeVar("_T")
-_EventCB = _Callable[[int, int, int, _T], None]
-_EventAddHandleFunc = _Callable[[int, int, _EventCB, _T], int]
-_EventUpdateHandleFunc = _Callable[[int, int], None]
-_EventRemoveHandleFunc = _Callable[[int], int]
-_TimerCB = _Callable[[int, _T], None]
-_EventAddTimeoutFunc = _Callable[[int, _TimerCB, _T], int]
-_EventUpdateTimeoutFunc = _Callable[[int, int], None]
-_EventRemoveTimeoutFunc = _Callable[[int], int]
-_DomainCB = _Callable[["virConnect", "virDomain", int, int, _T], int | None]
-_BlkioParameter = dict[str, Any]
-_MemoryParameter = dict[str, Any]
-_SchedParameter = dict[str, Any]
-_TypedParameter = dict[str, Any]
+# The event loop functions under libvirt-python's names, and its typing aliases, are bound
+# on first access (PEP 562): the loop module (select, threading) and typing cost a command-
+# line client such as pyvirsh about 10 ms of start-up, and most never touch either.
+_EVENT_FUNCTIONS = {
+    "virEventRegisterDefaultImpl": "register_default_impl",
+    "virEventRunDefaultImpl": "run_default_impl",
+    "virEventAddHandle": "add_handle",
+    "virEventUpdateHandle": "update_handle",
+    "virEventRemoveHandle": "remove_handle",
+    "virEventAddTimeout": "add_timeout",
+    "virEventUpdateTimeout": "update_timeout",
+    "virEventRemoveTimeout": "remove_timeout",
+    "virEventInvokeFreeCallback": "invoke_free_callback",
+}
+_TYPING_ALIASES = (
+    "_T", "_EventCB", "_EventAddHandleFunc", "_EventUpdateHandleFunc", "_EventRemoveHandleFunc",
+    "_TimerCB", "_EventAddTimeoutFunc", "_EventUpdateTimeoutFunc", "_EventRemoveTimeoutFunc",
+    "_DomainCB", "_BlkioParameter", "_MemoryParameter", "_SchedParameter", "_TypedParameter",
+)
 
-# The event loop functions under libvirt-python's names.
-virEventRegisterDefaultImpl = _loop.register_default_impl
-virEventRunDefaultImpl = _loop.run_default_impl
-virEventAddHandle = _loop.add_handle
-virEventUpdateHandle = _loop.update_handle
-virEventRemoveHandle = _loop.remove_handle
-virEventAddTimeout = _loop.add_timeout
-virEventUpdateTimeout = _loop.update_timeout
-virEventRemoveTimeout = _loop.remove_timeout
-virEventInvokeFreeCallback = _loop.invoke_free_callback
+
+if not TYPE_CHECKING:  # mypy sees the names themselves, above
+
+    def _typing_aliases() -> dict[str, object]:
+        from collections.abc import Callable
+        from typing import Any, TypeVar
+
+        t = TypeVar("_T")
+        event_cb = Callable[[int, int, int, t], None]
+        timer_cb = Callable[[int, t], None]
+        return {
+            "_T": t,
+            "_EventCB": event_cb,
+            "_EventAddHandleFunc": Callable[[int, int, event_cb, t], int],
+            "_EventUpdateHandleFunc": Callable[[int, int], None],
+            "_EventRemoveHandleFunc": Callable[[int], int],
+            "_TimerCB": timer_cb,
+            "_EventAddTimeoutFunc": Callable[[int, timer_cb, t], int],
+            "_EventUpdateTimeoutFunc": Callable[[int, int], None],
+            "_EventRemoveTimeoutFunc": Callable[[int], int],
+            "_DomainCB": Callable[["virConnect", "virDomain", int, int, t], int | None],
+            "_BlkioParameter": dict[str, Any],
+            "_MemoryParameter": dict[str, Any],
+            "_SchedParameter": dict[str, Any],
+            "_TypedParameter": dict[str, Any],
+        }
+
+    def __getattr__(name: str) -> object:
+        if name in _EVENT_FUNCTIONS:
+            from pyvirt.events import loop
+
+            value: object = getattr(loop, _EVENT_FUNCTIONS[name])
+        elif name in _TYPING_ALIASES:
+            globals().update(_typing_aliases())
+            return globals()[name]
+        else:
+            raise AttributeError(f"module 'pyvirt' has no attribute {name!r}")
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EVENT_FUNCTIONS) | set(_TYPING_ALIASES))
+
 
 __all__ = [
     "libvirtError",
@@ -180,6 +240,8 @@ def virEventRegisterImpl(  # noqa: N802
     removeTimeout: Callable[..., int],  # noqa: N803
 ) -> None:
     """Make the given six functions the process's event loop implementation."""
-    _loop.register_impl(
+    from pyvirt.events import loop
+
+    loop.register_impl(
         addHandle, updateHandle, removeHandle, addTimeout, updateTimeout, removeTimeout
     )

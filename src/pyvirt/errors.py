@@ -26,10 +26,13 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any, NoReturn
 
 from pyvirt import constants as c
 from pyvirt._errmsg import ERROR_DOMAIN_NAMES, ERROR_MESSAGES
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 # (code, domain, message, level, str1, str2, str3, int1, int2): libvirt-python's raw error.
 RawError = tuple[int, int, str, int, str | None, str | None, str | None, int, int]
@@ -186,7 +189,8 @@ class _ThreadState(threading.local):
 
 
 _state = _ThreadState()
-ErrorHandler = Callable[[Any, RawError], None]
+if TYPE_CHECKING:
+    ErrorHandler = Callable[[Any, RawError], None]
 _handler: tuple[ErrorHandler, Any] | None = None
 
 

@@ -25,10 +25,13 @@ import logging
 import threading
 import warnings
 from collections.abc import Callable
-from typing import Any
 
 from pyvirt import constants as c
 from pyvirt.events import loop as _evloop
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "getCurrentImpl",

@@ -22,10 +22,13 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
-from typing import Any
 
 import pyvirt
 from pyvirt.api.connect import virConnect
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _HANDLE_TYPES: tuple[type, ...] = (
     pyvirt.virDomain, pyvirt.virNetwork, pyvirt.virNetworkPort, pyvirt.virStoragePool,

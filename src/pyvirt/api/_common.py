@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NoReturn, Protocol, TypeVar
 
 from pyvirt import constants as c
 from pyvirt.drivers.base import api_error_domain
 from pyvirt.errors import libvirtError, make_error, raise_error, report
 
-T = TypeVar("T", bound=type)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn, Protocol, TypeVar
+
+    T = TypeVar("T", bound=type)
+
+    class _Connection(Protocol):
+        _readonly: bool
 
 
 def api_boundary(cls: T) -> T:
@@ -55,10 +61,6 @@ def denied(api_name: str) -> NoReturn:
         f"read only access prevents {api_name}",
         domain=api_error_domain(api_name),
     )
-
-
-class _Connection(Protocol):
-    _readonly: bool
 
 
 def check_writable(conn: _Connection, api_name: str) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
 
 from pyvirt.api._common import api_boundary, check_writable, invalid_arg
 from pyvirt.api.domain import DomainConnectMixin, virDomain
@@ -22,6 +21,10 @@ from pyvirt.api.secret import SecretConnectMixin, virSecret
 from pyvirt.api.storage import StorageConnectMixin, virStoragePool, virStorageVol
 from pyvirt.api.stream import virStream
 from pyvirt.drivers.base import CLOSED, Driver
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @api_boundary

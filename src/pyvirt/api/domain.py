@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from pyvirt import constants as c
 from pyvirt.api._common import api_boundary, check_writable, uuid_from_bytes, uuid_from_string
 from pyvirt.api.flag_rules import check_flag_rules
 from pyvirt.errors import raise_error
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pyvirt.api.connect import virConnect
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from pyvirt.api._common import DomainChildHandle, api_boundary, check_writable
 from pyvirt.api.flag_rules import check_flag_rules
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     pass
 
 

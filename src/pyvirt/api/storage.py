@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from pyvirt.api._common import (
     NamedHandle,
     api_boundary,
@@ -13,7 +11,10 @@ from pyvirt.api._common import (
 )
 from pyvirt.errors import libvirtError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pyvirt.api.connect import virConnect
 
 

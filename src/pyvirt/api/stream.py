@@ -9,36 +9,37 @@ libvirt-python's do.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
 
 from pyvirt import constants as c
 from pyvirt.api._common import api_boundary
 from pyvirt.errors import libvirtError, raise_error
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Protocol
+
     from pyvirt.api.connect import virConnect
+
+    class StreamBackend(Protocol):
+        """What a driver plugs into a stream."""
+
+        def send(self, data: bytes) -> int: ...
+
+        def recv(self, nbytes: int, stop_at_hole: bool) -> bytes | int: ...
+
+        def recv_hole(self) -> int: ...
+
+        def send_hole(self, length: int) -> None: ...
+
+        def finish(self) -> None: ...
+
+        def abort(self) -> None: ...
 
 CHUNK = 256 * 1024
 
 # Return codes of recv/send in libvirt's stream API.
 WOULD_BLOCK = -2
 AT_HOLE = -3
-
-
-class StreamBackend(Protocol):
-    """What a driver plugs into a stream."""
-
-    def send(self, data: bytes) -> int: ...
-
-    def recv(self, nbytes: int, stop_at_hole: bool) -> bytes | int: ...
-
-    def recv_hole(self) -> int: ...
-
-    def send_hole(self, length: int) -> None: ...
-
-    def finish(self) -> None: ...
-
-    def abort(self) -> None: ...
 
 
 @api_boundary

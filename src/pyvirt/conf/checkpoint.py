@@ -12,13 +12,16 @@ import copy as _copy
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from pyvirt import constants as c
 from pyvirt.conf import xmlutil as x
 from pyvirt.conf.snapshot import format_domain, parse_domain, xpath_string
 from pyvirt.conf.xmlutil import Element
 from pyvirt.errors import raise_error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 CHECKPOINT_TYPES = ("default", "no", "bitmap")
 # domaincheckpoint.rng: no leading ".", no "/" or newline.

@@ -14,12 +14,15 @@ from __future__ import annotations
 import copy as _copy
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from pyvirt import constants as c
 from pyvirt.conf import xmlutil as x
 from pyvirt.conf.xmlutil import Element
 from pyvirt.errors import raise_error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # virDomainSnapshotState: virDomainState plus "disk-snapshot".
 SNAPSHOT_STATES = ("nostate", "running", "blocked", "paused", "shutdown", "shutoff", "crashed",

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, TypeAlias
 
 from pyvirt import constants as c
 from pyvirt.errors import raise_error
 
-# lxml ships no type information; to mypy an element is Any. At run time too: the name is
-# only ever an annotation, and binding it to lxml's class would import lxml (~25 ms) in
-# every process that merely imports a module naming it (pyvirsh's start-up).
-Element: TypeAlias = Any
-
+# lxml ships no type information; to mypy an element is Any. At run time the name is only
+# ever an annotation: binding it to lxml's class would import lxml (~25 ms), and to
+# typing.Any would import typing (~6 ms), in every process that merely imports a module
+# naming it (pyvirsh's start-up).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, TypeAlias
+
     from lxml import etree
+
+    Element: TypeAlias = Any
 else:
+    Element = object
 
     class _LazyEtree:
         """Stands for lxml.etree until its first use, which imports it and replaces this

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from pyvirt import constants as c
 from pyvirt._api_names import PUBLIC_FUNCTIONS
 from pyvirt.errors import raise_error
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
     from pyvirt.api.connect import virConnect
     from pyvirt.uri import ConnectURI
 

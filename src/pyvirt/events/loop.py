@@ -29,14 +29,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from pyvirt import constants as c
 from pyvirt.errors import libvirtError, reset_last_error
 
-HandleCallback = Callable[[int, int, int, Any], Any]
-TimeoutCallback = Callable[[int, Any], Any]
-FreeCallback = Callable[[Any], Any]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    HandleCallback = Callable[[int, int, int, Any], Any]
+    TimeoutCallback = Callable[[int, Any], Any]
+    FreeCallback = Callable[[Any], Any]
 
 _HANDLE_TO_POLL = (
     (c.VIR_EVENT_HANDLE_READABLE, select.POLLIN),

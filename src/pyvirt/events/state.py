@@ -26,21 +26,31 @@ from __future__ import annotations
 import collections
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
 from pyvirt.errors import raise_error
-from pyvirt.events import FAMILIES, loop
+from pyvirt.events import FAMILIES
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
+    from types import ModuleType
+    from typing import Any
 
     from pyvirt.events.types import ObjectEvent
 
+    Listener = Callable[[ObjectEvent], Any]
+
+def _loop() -> ModuleType:
+    # The event loop module (select, threading) is imported when a callback is registered:
+    # a command-line client that never registers one does not pay for it.
+    from pyvirt.events import loop
+
+    return loop
+
+
 # events.types (dozens of record classes) is imported by the first event built, not by
 # every driver that opens: a command-line client seldom sees an event.
-
-Listener = Callable[["ObjectEvent"], Any]
 
 
 class _Callback:
@@ -216,7 +226,7 @@ class EventState:
     def _ensure_timer(self) -> None:
         if self._callbacks or self._timer != -1:
             return
-        timer = loop.impl_add_timeout(-1, self._on_timer, None)
+        timer = _loop().impl_add_timeout(-1, self._on_timer, None)
         if timer < 0:
             raise_error(c.VIR_ERR_INTERNAL_ERROR, "could not initialize domain event timer")
         self._timer = timer
@@ -224,7 +234,7 @@ class EventState:
     def _cleanup_timer(self, clear_queue: bool) -> None:
         if self._callbacks or self._timer == -1:
             return
-        loop.impl_remove_timeout(self._timer)
+        _loop().impl_remove_timeout(self._timer)
         self._timer = -1
         if clear_queue:
             self._queue.clear()
@@ -252,7 +262,7 @@ class EventState:
             if self._timer != -1:
                 self._queue.append((event, remote_id))
                 if len(self._queue) == 1:
-                    loop.impl_update_timeout(self._timer, 0)
+                    _loop().impl_update_timeout(self._timer, 0)
             for sub in self._subscriptions:
                 sub._push(event)
         for fn in listeners:
@@ -274,7 +284,7 @@ class EventState:
             events, self._queue = self._queue, []
             self._dispatching = True
             if self._timer != -1:
-                loop.impl_update_timeout(self._timer, -1)
+                _loop().impl_update_timeout(self._timer, -1)
         try:
             for event, remote_id in events:
                 with self._lock:

@@ -14,12 +14,14 @@ import os
 import re
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, TextIO
 
 from pyvirt import errors as _errors
 from pyvirt.virsh.registry import CommandDef, Opt, OptType
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, TextIO
+
     import pyvirt
 
 # virsh-util.h's lookup flags

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pyvirt.virsh.ctl import Args, Ctl
 
-Handler = Callable[["Ctl", "Args"], Any]
+    Handler = Callable[[Ctl, Args], Any]
+    Completer = Callable[[Ctl, dict[str, str]], list[str]]
 
 
 class OptType(enum.Enum):
@@ -160,7 +163,6 @@ def alias(name: str, target: str) -> None:
 
 # extra completers by name: func(ctl, partial_values) -> candidate strings, where
 # partial_values maps the options already typed on the line to their values
-Completer = Callable[["Ctl", dict[str, str]], list[str]]
 COMPLETERS: dict[str, Completer] = {}
 
 

@@ -10,9 +10,11 @@ test driver imports ``core``) does not import every device module with it.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pyvirt.conf.domain.address import Address, DeviceInfo
     from pyvirt.conf.domain.chardevs import ChrBackedDevice, ChrDevice, ChrSource
     from pyvirt.conf.domain.controllers import Controller

@@ -3,12 +3,11 @@ memorytune) clipped to the defined vcpus and checked for collisions, libvirt's c
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pyvirt import constants as c
 from pyvirt.conf.domain.xnode import XNode
 from pyvirt.errors import raise_error
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyvirt.conf.domain.core import DomainDef
 

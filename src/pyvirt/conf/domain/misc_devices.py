@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from lxml import etree
 
@@ -14,6 +13,7 @@ from pyvirt.conf.domain.xnode import Reader, Writer, XNode
 from pyvirt.conf.xmlutil import scale
 from pyvirt.errors import raise_error
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyvirt.conf.domain.chardevs import ChrSource
 

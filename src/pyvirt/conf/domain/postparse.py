@@ -6,8 +6,6 @@ Only driver-independent defaults live here; a hypervisor driver adds its own aft
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pyvirt import constants as c
 from pyvirt.conf.domain import cpu, cputune
 from pyvirt.conf.domain.address import Address
@@ -15,6 +13,7 @@ from pyvirt.conf.domain.xnode import XNode
 from pyvirt.conf.xmlutil import scale
 from pyvirt.errors import raise_error
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyvirt.conf.domain.core import DomainDef
     from pyvirt.conf.domain.devices import Devices

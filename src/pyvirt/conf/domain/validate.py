@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pyvirt import constants as c
 from pyvirt.errors import raise_error
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyvirt.conf.domain.core import DomainDef
 

@@ -7,9 +7,11 @@ The names below are loaded on first use (PEP 562): the domain model imports this
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pyvirt.conf.network.model import (
         BridgeDef,
         DHCPHost,

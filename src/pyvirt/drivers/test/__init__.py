@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from pyvirt.drivers.test.driver import TestDriver, open_driver
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pyvirt.uri import ConnectURI
 
 __all__ = ["TestDriver", "connect"]

@@ -9,13 +9,15 @@ newest link first; a link sequence number per checkpoint gives the same order he
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from pyvirt import constants as c
 from pyvirt.drivers.base import check_flags
 from pyvirt.errors import raise_error
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
     from pyvirt.api.checkpoint import virDomainCheckpoint
     from pyvirt.api.domain import virDomain
     from pyvirt.conf.checkpoint import CheckpointDef

@@ -11,15 +11,16 @@ from __future__ import annotations
 import struct
 import time
 import zlib
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from pyvirt import constants as c
 from pyvirt.conf.xmlutil import Element, parse_document, parse_uuid, parse_xml
 from pyvirt.drivers.base import check_flags
 from pyvirt.errors import raise_error
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any, NoReturn
 
     from pyvirt.api.connect import virConnect
     from pyvirt.api.domain import virDomain

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
 from pyvirt.conf import xmlutil as x
@@ -33,8 +32,10 @@ from pyvirt.drivers.test.storage import TestStorage
 from pyvirt.errors import libvirtError, raise_error
 from pyvirt.events.state import EventState
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
     from pyvirt.api.connect import virConnect
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING
 
 from pyvirt import constants as c
 from pyvirt.conf.xmlutil import Element
@@ -17,6 +16,7 @@ from pyvirt.drivers.base import check_flags
 from pyvirt.drivers.test.networks import resolve_file_ref
 from pyvirt.errors import raise_error
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyvirt.api.connect import virConnect
     from pyvirt.api.interface import virInterface

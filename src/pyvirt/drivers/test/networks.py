@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
 from pyvirt.conf.xmlutil import Element, parse_xml
 from pyvirt.drivers.base import check_flags
 from pyvirt.errors import raise_error
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pyvirt.api.connect import virConnect
     from pyvirt.api.network import virNetwork
     from pyvirt.conf.network import NetworkDef

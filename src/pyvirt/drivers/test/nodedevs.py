@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
 from pyvirt.conf.xmlutil import Element
@@ -18,7 +17,10 @@ from pyvirt.drivers.base import check_flags
 from pyvirt.drivers.test.networks import queue_event, resolve_file_ref
 from pyvirt.errors import raise_error
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pyvirt.api.connect import virConnect
     from pyvirt.api.nodedev import virNodeDevice
     from pyvirt.conf.nodedev import NodeDeviceDef, SCSIHostCap

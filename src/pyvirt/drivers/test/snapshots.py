@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from pyvirt import constants as c
 from pyvirt.conf.xmlutil import Element
 from pyvirt.drivers.base import check_flags
 from pyvirt.errors import raise_error
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
     from pyvirt.api.domain import virDomain
     from pyvirt.api.snapshot import virDomainSnapshot

@@ -22,14 +22,16 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
 from pyvirt.errors import libvirtError
 from pyvirt.virsh.ctl import BY_NAME, BY_UUID, CommandError, CommandFailed
 from pyvirt.virsh.registry import Opt, OptType, command, set_group_order
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pyvirt.virsh.ctl import Args, Ctl
 
 GROUP = "domain"

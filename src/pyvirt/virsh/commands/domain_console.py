@@ -11,9 +11,11 @@ import enum
 import os
 import select
 import threading
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pyvirt.virsh.ctl import Ctl
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
 from pyvirt.errors import libvirtError
@@ -19,7 +18,10 @@ from pyvirt.virsh.commands.domain import exclusive, fail, read_file, require
 from pyvirt.virsh.ctl import CommandError, CommandFailed
 from pyvirt.virsh.registry import Opt, OptType, command
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from lxml.etree import _Element
 
     from pyvirt.virsh.ctl import Args, Ctl

@@ -14,15 +14,16 @@ dom-fd-associate.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from pyvirt import constants as c
 from pyvirt.errors import libvirtError
 from pyvirt.virsh.commands.domain import affect_flags, exclusive, fail
 from pyvirt.virsh.ctl import CommandError, CommandFailed
 from pyvirt.virsh.registry import Opt, OptType, command
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pyvirt.virsh.ctl import Args, Ctl
 
 GROUP = "domain"

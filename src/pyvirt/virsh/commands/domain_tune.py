@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from pyvirt import constants as c
 from pyvirt.errors import libvirtError
@@ -30,7 +29,10 @@ from pyvirt.virsh.commands.domain import affect_flags, exclusive, fail
 from pyvirt.virsh.ctl import CommandError, CommandFailed, scale_error
 from pyvirt.virsh.registry import Opt, OptType, command
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pyvirt.virsh.ctl import Args, Ctl
 
 GROUP = "domain"

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 import pyvirt
 from pyvirt import constants as c
 from pyvirt.virsh.ctl import CommandError
 from pyvirt.virsh.registry import Opt, OptType, command, register_completer
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pyvirt.virsh.ctl import Args, Ctl
+
+    Formatter = Callable[[str, str, tuple[Any, ...]], str]
 
 GROUP = "events"
 
@@ -175,7 +179,6 @@ def _params_text(head: str, params: dict[str, Any]) -> str:
 
 # Each formatter takes the event name, the domain name and libvirt-python's callback payload
 # (the arguments between the domain and the opaque) and returns virsh's text.
-Formatter = Callable[[str, str, tuple[Any, ...]], str]
 
 
 def _generic(ev: str, dom: str, p: tuple[Any, ...]) -> str:

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING
 
 from pyvirt import libvirtError
 from pyvirt.virsh.ctl import CommandError, CommandFailed
 from pyvirt.virsh.registry import Opt, OptType, command, register_completer
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyvirt.virsh.ctl import Args, Ctl
 

@@ -25,14 +25,16 @@ job commands virsh keeps in the domain group (vcpuinfo, vcpucount, domjobinfo).
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
 
 import pyvirt
 from pyvirt import constants as c
 from pyvirt.virsh.ctl import CommandError
 from pyvirt.virsh.registry import Opt, OptType, command, register_completer
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from lxml.etree import _Element
 
     from pyvirt.virsh.ctl import Args, Ctl

@@ -17,13 +17,15 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from pyvirt import libvirtError
 from pyvirt.virsh.ctl import BY_NAME, BY_UUID, CommandError, CommandFailed
 from pyvirt.virsh.registry import Opt, OptType, command, register_completer
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pyvirt.virsh.ctl import Args, Ctl
 
 GROUP = "network"

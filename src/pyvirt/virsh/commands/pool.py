@@ -13,13 +13,14 @@ find-storage-pool-sources(-as).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from pyvirt.errors import libvirtError
 from pyvirt.virsh.ctl import BY_NAME, BY_UUID, CommandFailed
 from pyvirt.virsh.registry import Opt, OptType, command
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pyvirt.virsh.ctl import Args, Ctl
 
 GROUP = "pool"

@@ -14,14 +14,15 @@ Volumes are found as virshCommandOptVolBy does (``ctl.lookup_volume``): by name 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from pyvirt.errors import libvirtError
 from pyvirt.virsh.commands.pool import format_capacity, read_xml_file
 from pyvirt.virsh.ctl import BY_UUID, CommandFailed
 from pyvirt.virsh.registry import Opt, OptType, command
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pyvirt.virsh.ctl import Args, Ctl
 
 GROUP = "volume"
