@@ -3,9 +3,11 @@ to exit) next to real ``virsh`` in the same run, best and median of N.
 
 Usage: python bench/virsh_startup.py [-n N] [command words...]
 
-pyvirsh runs as ``<this interpreter> -m pyvirt.virsh`` with the interpreter's real path
-(not a pyenv shim, whose bash wrapper alone adds ~150 ms). Also reported: the bare
-interpreter, ``import pyvirt`` and ``import pyvirt.virsh.main``, to show where time goes.
+pyvirsh runs as the installed script (.venv/bin/pyvirsh, what users run) and as
+``python -m pyvirt.virsh`` (which adds runpy's imports). The interpreter is the venv's as
+installed (not a pyenv shim, whose bash wrapper alone adds ~150 ms). Also reported: the bare
+interpreter and ``import pyvirt``, to show where time goes. Runs are interleaved (one of each
+variant per round) so that a burst of load on this shared machine hits all variants alike.
 """
 
 from __future__ import annotations
@@ -16,78 +18,62 @@ import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import time
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
-def _time(argv: list[str], n: int, env: dict[str, str]) -> tuple[float, float, int]:
-    samples = []
-    status = 0
-    for _ in range(n):
-        t0 = time.perf_counter()
-        proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env=env)
-        samples.append(time.perf_counter() - t0)
-        status = proc.returncode
-    return min(samples) * 1000, statistics.median(samples) * 1000, status
+def _run_once(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    return (time.perf_counter() - t0) * 1000, proc.returncode
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("-n", type=int, default=20, help="runs per variant (default 20)")
+    ap.add_argument("-n", type=int, default=30, help="rounds (default 30)")
     ap.add_argument("words", nargs="*", default=["list", "--all"])
     opts = ap.parse_args()
     # The project's venv interpreter as installed (not resolved: resolving the symlink
     # would leave the venv and pick up the base interpreter's site hooks); else this one.
     venv = SRC.parent / ".venv" / "bin"
     python = str(venv / "python") if (venv / "python").exists() else sys.executable
-    console_script = venv / "pyvirsh"
     env = dict(os.environ)
     env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
     for name in ("VIRSH_DEFAULT_CONNECT_URI", "LIBVIRT_DEFAULT_URI"):
         env.pop(name, None)
-    uri = ["-c", "test:///default"]
+    cmd = ["-c", "test:///default", *opts.words]
+    shown = " ".join(cmd)
     rows: list[tuple[str, list[str]]] = [
         ("python -c pass", [python, "-c", "pass"]),
         ("python -c 'import pyvirt'", [python, "-c", "import pyvirt"]),
-        ("python -c 'import pyvirt.virsh.main'", [python, "-c", "import pyvirt.virsh.main"]),
-        ("pyvirsh " + " ".join(uri + opts.words), [python, "-m", "pyvirt.virsh", *uri,
-                                                   *opts.words]),
+        ("python -m pyvirt.virsh " + shown, [python, "-m", "pyvirt.virsh", *cmd]),
     ]
-    # the same with -S: site-packages on PYTHONPATH but no .pth start-up hooks, which on
-    # some machines import heavy modules (e.g. certifi) in every interpreter
-    purelib = sysconfig.get_paths()["purelib"]
-    env_nosite = dict(env)
-    env_nosite["PYTHONPATH"] = os.pathsep.join([str(SRC), purelib])
-    nosite: list[tuple[str, list[str]]] = [
-        ("python -S -c pass", [python, "-S", "-c", "pass"]),
-        ("python -S -m pyvirt.virsh " + " ".join(uri + opts.words),
-         [python, "-S", "-m", "pyvirt.virsh", *uri, *opts.words]),
-    ]
-    if console_script.exists():
-        # What users run: the installed entry point (no runpy).
-        rows.append(("pyvirsh (console script) " + " ".join(uri + opts.words),
-                     [str(console_script), *uri, *opts.words]))
+    script = venv / "pyvirsh"
+    if script.exists():
+        rows.append(("pyvirsh " + shown, [str(script), *cmd]))
     virsh = shutil.which("virsh")
     if virsh:
-        rows.append(("virsh " + " ".join(uri + opts.words), [virsh, *uri, *opts.words]))
-    print(f"interpreter: {python}   runs: {opts.n}")
-    print(f"{'command':<56} {'best ms':>9} {'median ms':>10} {'status':>7}")
-    results = {}
-    for label, argv in rows:
-        best, median, status = _time(argv, opts.n, env)
-        results[label] = median
-        print(f"{label:<56} {best:>9.1f} {median:>10.1f} {status:>7}")
-    for label, argv in nosite:
-        best, median, status = _time(argv, opts.n, env_nosite)
-        print(f"{label:<56} {best:>9.1f} {median:>10.1f} {status:>7}")
+        rows.append(("virsh " + shown, [virsh, *cmd]))
+    samples: dict[str, list[float]] = {label: [] for label, _ in rows}
+    status: dict[str, int] = {}
+    for _label, argv in rows:  # warm the page cache once, untimed
+        _run_once(argv, env)
+    for _ in range(opts.n):
+        for label, argv in rows:
+            ms, status[label] = _run_once(argv, env)
+            samples[label].append(ms)
+    print(f"interpreter: {python}   rounds: {opts.n} (interleaved)")
+    print(f"{'command':<60} {'best ms':>8} {'median ms':>10} {'status':>7}")
+    for label, _ in rows:
+        print(f"{label:<60} {min(samples[label]):>8.1f} "
+              f"{statistics.median(samples[label]):>10.1f} {status[label]:>7}")
     if virsh:
-        theirs = results[rows[-1][0]]
-        for label, _argv in rows[3:-1]:
-            print(f"{label.split(' -c')[0]} / virsh (median): {results[label] / theirs:.1f}x")
+        theirs = statistics.median(samples[rows[-1][0]])
+        for label, _ in rows[2:-1]:
+            ratio = statistics.median(samples[label]) / theirs
+            print(f"{label.split(' -c')[0]} / virsh (median): {ratio:.2f}x")
     return 0
 
 

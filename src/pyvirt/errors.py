@@ -24,14 +24,14 @@ compatibility and fed from the same place, ``report()``.
 from __future__ import annotations
 
 import sys
-import threading
-from collections.abc import Callable
+from _thread import _local as _ThreadLocal  # threading.local itself, minus threading's import
 
 from pyvirt import constants as c
 from pyvirt._errmsg import ERROR_DOMAIN_NAMES, ERROR_MESSAGES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, NoReturn
 
 # (code, domain, message, level, str1, str2, str3, int1, int2): libvirt-python's raw error.
@@ -184,7 +184,7 @@ _CLASS_BY_CODE: dict[int, type[libvirtError]] = {
 }
 
 
-class _ThreadState(threading.local):
+class _ThreadState(_ThreadLocal):
     last_error: RawError | None = None
 
 

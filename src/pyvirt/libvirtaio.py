@@ -24,13 +24,13 @@ import itertools
 import logging
 import threading
 import warnings
-from collections.abc import Callable
 
 from pyvirt import constants as c
 from pyvirt.events import loop as _evloop
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 __all__ = [

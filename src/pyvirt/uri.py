@@ -30,11 +30,14 @@ is "" here, where libxml2 takes the rest of the URI as the user; a host that dec
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 
 from pyvirt import constants as c
 from pyvirt.config import ConfFile, load_client_config
 from pyvirt.errors import raise_error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 # --- character classes (libxml2 2.9 / RFC 3986) --------------------------------------------
 

@@ -29,7 +29,8 @@ def _loaded_after(code: str, names: list[str]) -> list[str]:
 
 def test_import_pyvirt_loads_no_xml_events_or_heavy_stdlib() -> None:
     heavy = ["lxml.etree", "dataclasses", "inspect", "logging", "socket", "platform", "uuid",
-             "pathlib", "asyncio", "pyvirt.events.types", "pyvirt.events.state"]
+             "pathlib", "asyncio", "typing", "threading", "select", "xml.etree.ElementTree",
+             "pyvirt.events.types", "pyvirt.events.state", "pyvirt.events.loop"]
     assert _loaded_after("import pyvirt", heavy) == []
 
 
@@ -39,8 +40,34 @@ def test_opening_default_loads_only_the_domain_model() -> None:
                 "pyvirt.conf.nodedev", "pyvirt.conf.interface", "pyvirt.conf.domain.chardevs",
                 "pyvirt.conf.domain.controllers", "pyvirt.conf.domain.graphics", "logging",
                 "socket",
-                "platform", "uuid", "pathlib", "asyncio"]
+                "platform", "uuid", "pathlib", "asyncio", "typing", "threading",
+                "xml.etree.ElementTree", "lxml.etree", "pyvirt.events.loop"]
     assert _loaded_after(code, unwanted) == []
+
+
+def test_pyvirsh_list_path_stays_lean() -> None:
+    # pyvirsh's benchmark command: no typing, lxml, ElementTree, threading or event loop.
+    code = ("from pyvirt.virsh.main import main\n"
+            "assert main(['-c', 'test:///default', 'list', '--all']) == 0")
+    unwanted = ["typing", "threading", "select", "lxml.etree", "xml.etree.ElementTree",
+                "pyvirt.events.loop", "pyvirt.conf.domain", "asyncio", "dataclasses"]
+    assert _loaded_after(code, unwanted) == []
+
+
+def test_deferred_domains_equal_domains_loaded_at_open() -> None:
+    # test:///default scans its domains with conf/xmlscan and parses each one's source text
+    # on first use; a node file parses them at open. Same definitions either way.
+    lazy = pyvirt.open("test:///default")
+    eager = pyvirt.open("test://" + DEFAULT_NODE_XML)
+    try:
+        def domains(conn: pyvirt.virConnect) -> list[tuple[str, str, str]]:
+            return sorted((d.name(), d.XMLDesc(), d.XMLDesc(pyvirt.VIR_DOMAIN_XML_INACTIVE))
+                          for d in conn.listAllDomains())
+        assert domains(lazy) == domains(eager)
+        assert domains(lazy)
+    finally:
+        lazy.close()
+        eager.close()
 
 
 def test_lifecycle_without_listeners_builds_no_event_records() -> None:

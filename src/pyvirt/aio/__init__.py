@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
 
 import pyvirt
 from pyvirt.api.connect import virConnect
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 _HANDLE_TYPES: tuple[type, ...] = (

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from pyvirt import constants as c
 from pyvirt.drivers.base import api_error_domain
 from pyvirt.errors import libvirtError, make_error, raise_error, report
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, NoReturn, Protocol, TypeVar
 
     T = TypeVar("T", bound=type)

@@ -8,14 +8,13 @@ libvirt-python's do.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from pyvirt import constants as c
 from pyvirt.api._common import api_boundary
 from pyvirt.errors import libvirtError, raise_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, Protocol
 
     from pyvirt.api.connect import virConnect

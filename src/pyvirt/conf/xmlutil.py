@@ -7,9 +7,6 @@ indent, single-quoted attributes, ``<x/>`` for empty elements, libvirt's escapin
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-
 from pyvirt import constants as c
 from pyvirt.errors import raise_error
 
@@ -19,6 +16,7 @@ from pyvirt.errors import raise_error
 # naming it (pyvirsh's start-up).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Any, TypeAlias
 
     from lxml import etree
@@ -160,14 +158,19 @@ def local_name(element: Element) -> str:
 # ---- output --------------------------------------------------------------------------------
 
 _ESCAPES = {"<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&apos;", '"': "&quot;"}
-_NEEDS_ESCAPE = re.compile(r"[<>&'\"\x00-\x08\x0b\x0c\x0e-\x1f]")
+_needs_escape: Any = None  # compiled on first use: re stays off pyvirsh's start-up path
 
 
 def escape(text: str) -> str:
     """libvirt's escaping for attribute values and text (control characters are dropped)."""
-    if not _NEEDS_ESCAPE.search(text):
+    global _needs_escape
+    if _needs_escape is None:
+        import re
+
+        _needs_escape = re.compile(r"[<>&'\"\x00-\x08\x0b\x0c\x0e-\x1f]")
+    if not _needs_escape.search(text):
         return text
-    return _NEEDS_ESCAPE.sub(lambda m: _ESCAPES.get(m.group(), ""), text)
+    return _needs_escape.sub(lambda m: _ESCAPES.get(m.group(), ""), text)
 
 
 def to_string(element: Element, indent: int = 0) -> str:
@@ -375,17 +378,17 @@ def parse_memory_kib(node: Element | None, what: str, default_unit: str = "KiB")
 
 # ---- UUIDs --------------------------------------------------------------------------------
 
-_UUID_HEX = re.compile(r"^\s*([0-9a-fA-F-]+)\s*$")
+_UUID_CHARS = frozenset("0123456789abcdefABCDEF-")
 
 
 def parse_uuid(text: str) -> str | None:
     """Canonical form of a UUID string as libvirt's parser accepts it (hyphens anywhere
     between byte pairs, surrounding blanks); None when it is not a UUID."""
-    match = _UUID_HEX.match(text)
-    if not match:
+    body = text.strip()  # no regex: parse_uuid is on pyvirsh's start-up path, re is not
+    if not body or body[0] == "-" or not _UUID_CHARS.issuperset(body):
         return None
-    digits = match.group(1).replace("-", "")
-    if len(digits) != 32 or match.group(1).startswith("-"):
+    digits = body.replace("-", "")
+    if len(digits) != 32:
         return None
     # str(uuid.UUID(digits)), without importing uuid (and platform with it) to parse XML.
     d = digits.lower()

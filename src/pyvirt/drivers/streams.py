@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable
 
 from pyvirt import constants as c
 from pyvirt.api.stream import AT_HOLE
 from pyvirt.errors import raise_error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def _stream_error(code: int, detail: str) -> None:

@@ -28,13 +28,13 @@ import select
 import sys
 import threading
 import time
-from collections.abc import Callable
 
 from pyvirt import constants as c
 from pyvirt.errors import libvirtError, reset_last_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     HandleCallback = Callable[[int, int, int, Any], Any]

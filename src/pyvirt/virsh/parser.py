@@ -7,10 +7,14 @@ The whole input is parsed before anything runs, so a syntax error anywhere runs 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
 from pyvirt.virsh import registry
 from pyvirt.virsh.registry import CommandDef, Opt, OptType
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    Debug = Callable[[int, str], None]
 
 HELP_OPT = Opt("help", OptType.BOOL, "print help for this function")
 
@@ -179,9 +183,6 @@ class Partial:
     def reset(self) -> None:
         self.cmd, self.opts, self.seen = None, [], set()
         self.pending, self.data_only = None, False
-
-
-Debug = Callable[[int, str], None]
 
 
 def _parse(tokens: _Tokens, partial: Partial | None = None,

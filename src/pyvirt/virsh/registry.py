@@ -7,11 +7,9 @@ a command line pays only for what it runs.
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable, Iterator, Sequence
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
     from typing import Any
 
     from pyvirt.virsh.ctl import Args, Ctl
@@ -20,13 +18,28 @@ if TYPE_CHECKING:
     Completer = Callable[[Ctl, dict[str, str]], list[str]]
 
 
-class OptType(enum.Enum):
-    BOOL = "bool"  # VSH_OT_BOOL   --flag
-    STRING = "string"  # VSH_OT_STRING --opt <string>
-    INT = "int"  # VSH_OT_INT    --opt <number>
-    DATA = "data"  # VSH_OT_DATA   positional-capable string
-    ARGV = "argv"  # VSH_OT_ARGV   all remaining data (may repeat --opt)
-    ALIAS = "alias"  # VSH_OT_ALIAS  other spelling; `alias` names the target
+class OptType:
+    """virsh's option kinds (vshCmdOptType): six fixed instances compared by identity. A
+    plain class: enum (with the functools and collections it pulls in) would add ~3 ms to
+    every pyvirsh start-up."""
+
+    __slots__ = ("value",)
+    BOOL: OptType  # VSH_OT_BOOL   --flag
+    STRING: OptType  # VSH_OT_STRING --opt <string>
+    INT: OptType  # VSH_OT_INT    --opt <number>
+    DATA: OptType  # VSH_OT_DATA   positional-capable string
+    ARGV: OptType  # VSH_OT_ARGV   all remaining data (may repeat --opt)
+    ALIAS: OptType  # VSH_OT_ALIAS  other spelling; `alias` names the target
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"OptType.{self.value.upper()}"
+
+
+for _kind in ("bool", "string", "int", "data", "argv", "alias"):
+    setattr(OptType, _kind.upper(), OptType(_kind))
 
 
 class Opt:

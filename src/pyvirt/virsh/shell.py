@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from pyvirt.virsh import parser, registry
 from pyvirt.virsh.ctl import Ctl
 from pyvirt.virsh.registry import Opt, OptType
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 PROMPT_RW = "pyvirsh # "
 PROMPT_RO = "pyvirsh > "

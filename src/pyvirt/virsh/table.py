@@ -8,8 +8,17 @@ characters (and a literal "\\x") are shown hex-escaped as ``\\xNN``.
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Sequence
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import ModuleType
+
+
+def _unicodedata() -> ModuleType:
+    # Imported for the first non-ASCII cell: most tables never need it.
+    import unicodedata
+
+    return unicodedata
 
 
 def _safe(text: str) -> tuple[str, int]:
@@ -30,10 +39,10 @@ def _safe(text: str) -> tuple[str, int]:
             out.append(ch)
             if ord(ch) < 128:
                 width += 1
-            elif unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+            elif _unicodedata().combining(ch) or _unicodedata().category(ch) in ("Mn", "Me", "Cf"):
                 pass
             else:
-                width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+                width += 2 if _unicodedata().east_asian_width(ch) in ("W", "F") else 1
         i += 1
     return "".join(out), width
 

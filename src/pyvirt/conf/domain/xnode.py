@@ -10,12 +10,15 @@ extras back and orders children the way libvirt's formatter does.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from lxml import etree
 
 from pyvirt.conf.xmlutil import Element, keep_open
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
 
 
 @dataclass

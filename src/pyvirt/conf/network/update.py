@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
 
 from pyvirt import constants as c
 from pyvirt.conf import xmlutil as x
@@ -26,6 +25,10 @@ from pyvirt.conf.network.model import (
 from pyvirt.conf.network.netdev import is_ipv4, is_ipv6, parse_ip, parse_mac
 from pyvirt.conf.xmlutil import Element  # noqa: E402
 from pyvirt.errors import raise_error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 ADD_FIRST = c.VIR_NETWORK_UPDATE_COMMAND_ADD_FIRST
 ADD_LAST = c.VIR_NETWORK_UPDATE_COMMAND_ADD_LAST

@@ -8,9 +8,7 @@ The lookup+info path is dictionary work only: no XML, no copies.
 
 from __future__ import annotations
 
-import struct
 import time
-import zlib
 
 from pyvirt import constants as c
 from pyvirt.conf.xmlutil import Element, parse_document, parse_uuid, parse_xml
@@ -331,13 +329,13 @@ TAINT_DEPRECATED_CONFIG = 12
 
 
 def _lxml_element(root: Element) -> Element:
-    """The lxml element for ``root``, which with ``defer`` (test:///default) is a stdlib
-    ElementTree element: its text parsed again, as the models need lxml."""
-    from xml.etree import ElementTree
+    """The lxml element for ``root``, which with ``defer`` (test:///default) is a scanned
+    element (conf/xmlscan): its source text parsed, as the models need lxml."""
+    from pyvirt.conf.xmlscan import ScanElement
 
-    if not isinstance(root, ElementTree.Element):
+    if not isinstance(root, ScanElement):
         return root
-    return parse_xml(ElementTree.tostring(root))
+    return parse_xml(root.source())
 
 
 def load_taint(obj: DomainObj, root: Element) -> None:
@@ -446,6 +444,9 @@ def cpumap_tuple(cpumap: Any, ncpus: int) -> tuple[bool, ...]:
 
 def screenshot_png() -> bytes:
     """A small grey PNG: the test driver's screenshot."""
+    import struct
+    import zlib
+
     width = height = 16
     raw = b"".join(b"\0" + b"\x80\x80\x80" * width for _ in range(height))
 
@@ -974,6 +975,7 @@ class TestDomains:
     # ---- save / restore --------------------------------------------------------------------
 
     def _write_image(self, path: str, defn: DomainDef) -> None:
+        import struct
         from pathlib import Path
 
         xml = defn.to_xml(secure=True).encode()
@@ -989,6 +991,8 @@ class TestDomains:
                         domain=c.VIR_FROM_TEST)
 
     def _read_image(self, path: str) -> DomainDef:
+        import struct
+
         """testDomainSaveImageOpen."""
         from pathlib import Path
 

@@ -12,9 +12,8 @@ instead name a file with ``file=``, relative to the node file).
 
 from __future__ import annotations
 
+import _thread  # threading's locks without its module's import cost (~2 ms)
 import os
-import threading
-from collections.abc import Callable
 
 from pyvirt import constants as c
 from pyvirt.conf import xmlutil as x
@@ -34,6 +33,7 @@ from pyvirt.events.state import EventState
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
     from typing import Any
 
@@ -192,7 +192,7 @@ class TestDriver(
     error_domain = c.VIR_FROM_TEST
 
     def __init__(self, default_cells: bool = False, deferred: bool = False) -> None:
-        self.lock = threading.RLock()
+        self.lock = _thread.RLock()
         self.events = EventState()
         self.node_info = NodeInfo()
         self.cells: list[Cell] = []
@@ -224,15 +224,15 @@ class TestDriver(
         parsed on first use of their definition (see ``DomainObj``): opening it and listing
         domains loads no domain model. test:///PATH.xml stays eager, so that a bad node file
         fails at open as in libvirt."""
-        # The stdlib's C ElementTree scans it for what open and list need (node info,
+        # A bare expat scan (conf/xmlscan) reads what open and list need (node info,
         # domain identities); lxml (~25 ms to import) parses the document, or a domain's
         # text, only when a full definition is needed.
-        from xml.etree import ElementTree
+        from pyvirt.conf.xmlscan import scan
 
         drv = cls(default_cells=True, deferred=True)
         with open(DEFAULT_NODE_XML, "rb") as fh:
             data = fh.read()
-        root = ElementTree.fromstring(data)
+        root = scan(data)
         drv._parse_node_info(root)
         drv._load_domains(root, None, defer=True)
         drv._deferred = dict.fromkeys(_DEFERRED_FAMILIES, data)
@@ -579,7 +579,7 @@ def _ask_credential(auth: Any, cred_type: int, prompt: str, default: str | None)
 
 # ---- the shared default instance -----------------------------------------------------------
 
-_default_lock = threading.Lock()
+_default_lock = _thread.allocate_lock()
 _default_driver: TestDriver | None = None
 _refs: dict[int, int] = {}
 

@@ -7,9 +7,6 @@ as in libvirt, every restored interface comes back inactive.
 
 from __future__ import annotations
 
-import os
-import threading
-
 from pyvirt import constants as c
 from pyvirt.conf.xmlutil import Element
 from pyvirt.drivers.base import check_flags
@@ -18,6 +15,9 @@ from pyvirt.errors import raise_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import os
+    import threading
+
     from pyvirt.api.connect import virConnect
     from pyvirt.api.interface import virInterface
     from pyvirt.conf.interface import InterfaceDef

@@ -8,7 +8,6 @@ while the network runs); like libvirt's test driver, destroy never swaps them ba
 from __future__ import annotations
 
 import os
-import threading
 
 from pyvirt import constants as c
 from pyvirt.conf.xmlutil import Element, parse_xml
@@ -17,6 +16,7 @@ from pyvirt.errors import raise_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import threading
     from typing import Any
 
     from pyvirt.api.connect import virConnect

@@ -8,9 +8,6 @@ reports success (and leaves the device) when those checks fail.
 
 from __future__ import annotations
 
-import os
-import threading
-
 from pyvirt import constants as c
 from pyvirt.conf.xmlutil import Element
 from pyvirt.drivers.base import check_flags
@@ -19,6 +16,8 @@ from pyvirt.errors import raise_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import os
+    import threading
     from typing import Any
 
     from pyvirt.api.connect import virConnect

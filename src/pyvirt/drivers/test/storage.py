@@ -8,9 +8,6 @@ pool capabilities) stay NO_SUPPORT, as with the real test driver.
 
 from __future__ import annotations
 
-import os
-import threading
-
 from pyvirt import constants as c
 from pyvirt.conf import xmlutil as x
 from pyvirt.conf.xmlutil import Element
@@ -20,6 +17,8 @@ from pyvirt.errors import raise_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import os
+    import threading
     from typing import Any
 
     from pyvirt.api.connect import virConnect

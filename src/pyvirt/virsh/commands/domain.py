@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 
 from pyvirt import constants as c
 from pyvirt.errors import libvirtError
@@ -30,6 +29,7 @@ from pyvirt.virsh.registry import Opt, OptType, command, set_group_order
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from pyvirt.virsh.ctl import Args, Ctl

@@ -21,7 +21,6 @@ dictionaries, so their Python type stands for the typed parameter's type.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 from pyvirt import constants as c
 from pyvirt.errors import libvirtError
@@ -31,6 +30,7 @@ from pyvirt.virsh.registry import Opt, OptType, command
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from pyvirt.virsh.ctl import Args, Ctl

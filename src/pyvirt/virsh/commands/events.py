@@ -10,7 +10,6 @@ timeout fires or Ctrl-C, and ``event_timeout_ms`` reads ``--timeout`` as virsh d
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import pyvirt
 from pyvirt import constants as c
@@ -19,6 +18,7 @@ from pyvirt.virsh.registry import Opt, OptType, command, register_completer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from pyvirt.virsh.ctl import Args, Ctl

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 
 from pyvirt import libvirtError
 from pyvirt.virsh.ctl import BY_NAME, BY_UUID, CommandError, CommandFailed
@@ -24,6 +23,7 @@ from pyvirt.virsh.registry import Opt, OptType, command, register_completer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from pyvirt.virsh.ctl import Args, Ctl
