@@ -8,6 +8,7 @@ packages=(
     python3 python3-venv python3-pip
     libvirt-clients python3-libvirt libvirt-daemon libvirt-dev pkg-config
     libxml2-utils dpkg-dev
+    qemu-system-x86 qemu-utils
 )
 
 enable_deb_src() {

@@ -1,0 +1,75 @@
+"""Where the QEMU driver keeps things, per mode (libvirt's qemu_conf.c layout, under
+"pyvirt" names so that a real libvirtd on the same host is never disturbed).
+
+``qemu:///system``  root's daemon: /etc/pyvirt/qemu, /run/pyvirt/qemu, /var/lib/pyvirt/qemu,
+                    /var/cache/pyvirt/qemu, /var/log/pyvirt/qemu
+``qemu:///session`` one user's: $XDG_CONFIG_HOME/pyvirt/qemu, $XDG_RUNTIME_DIR/pyvirt/qemu,
+                    $XDG_DATA_HOME/pyvirt/qemu/lib, $XDG_CACHE_HOME/pyvirt/qemu,
+                    $XDG_CACHE_HOME/pyvirt/qemu/log
+``qemu:///embed?root=DIR``  everything under DIR: etc/qemu, run/qemu, lib/qemu, cache/qemu,
+                    log/qemu (libvirt's embed layout)
+
+``config_dir`` holds persistent definitions (NAME.xml) and ``autostart/``; ``state_dir``
+(run) the live status of running guests (NAME.xml with pid and monitor), their monitor
+sockets and pid files; ``lib_dir`` managed-save images, snapshot metadata and per-domain
+files; ``cache_dir`` emulator capability probes; ``log_dir`` each guest's QEMU log.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class QemuPaths:
+    """The directories of one QEMU driver instance."""
+
+    __slots__ = ("mode", "root", "config_dir", "autostart_dir", "state_dir", "lib_dir",
+                 "save_dir", "snapshot_dir", "cache_dir", "log_dir")
+
+    def __init__(self, mode: str, config_dir: str, state_dir: str, lib_dir: str,
+                 cache_dir: str, log_dir: str, root: str | None = None) -> None:
+        self.mode = mode  # "system", "session" or "embed"
+        self.root = root
+        self.config_dir = config_dir
+        self.autostart_dir = os.path.join(config_dir, "autostart")
+        self.state_dir = state_dir
+        self.lib_dir = lib_dir
+        self.save_dir = os.path.join(lib_dir, "save")
+        self.snapshot_dir = os.path.join(lib_dir, "snapshot")
+        self.cache_dir = cache_dir
+        self.log_dir = log_dir
+
+    @classmethod
+    def system(cls) -> QemuPaths:
+        return cls("system", "/etc/pyvirt/qemu", "/run/pyvirt/qemu", "/var/lib/pyvirt/qemu",
+                   "/var/cache/pyvirt/qemu", "/var/log/pyvirt/qemu")
+
+    @classmethod
+    def session(cls) -> QemuPaths:
+        home = os.path.expanduser("~")
+        config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+        cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
+        data = os.environ.get("XDG_DATA_HOME") or os.path.join(home, ".local", "share")
+        runtime = os.environ.get("XDG_RUNTIME_DIR") or os.path.join(cache, "pyvirt-runtime")
+        return cls("session", os.path.join(config, "pyvirt", "qemu"),
+                   os.path.join(runtime, "pyvirt", "qemu"),
+                   os.path.join(data, "pyvirt", "qemu", "lib"),
+                   os.path.join(cache, "pyvirt", "qemu"),
+                   os.path.join(cache, "pyvirt", "qemu", "log"))
+
+    @classmethod
+    def embed(cls, root: str) -> QemuPaths:
+        root = os.path.abspath(root)
+        return cls("embed", os.path.join(root, "etc", "qemu"), os.path.join(root, "run", "qemu"),
+                   os.path.join(root, "lib", "qemu"), os.path.join(root, "cache", "qemu"),
+                   os.path.join(root, "log", "qemu"), root=root)
+
+    def ensure(self) -> None:
+        """Create every directory (private to the owner: they hold monitor sockets)."""
+        for path in (self.config_dir, self.autostart_dir, self.state_dir, self.lib_dir,
+                     self.save_dir, self.snapshot_dir, self.cache_dir, self.log_dir):
+            os.makedirs(path, mode=0o700, exist_ok=True)
+
+    def domain_run_dir(self, name: str) -> str:
+        """Per running guest: monitor socket, pid file, agent socket."""
+        return os.path.join(self.state_dir, "domain-" + name)
