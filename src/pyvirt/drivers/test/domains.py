@@ -13,6 +13,7 @@ import time
 from pyvirt import constants as c
 from pyvirt.conf.xmlutil import Element, parse_document, parse_uuid, parse_xml
 from pyvirt.drivers.base import check_flags
+from pyvirt.drivers.domobj import LIST_FILTERS_ALL, list_filter_match, modification_impact
 from pyvirt.errors import raise_error
 
 TYPE_CHECKING = False
@@ -30,10 +31,6 @@ DEFAULT_ARCH = "i686"
 SAVE_MAGIC = b"TestGuestMagic\0"
 GUEST_TIME = 627319920
 HOST_MAP_CPUS = 8
-LIST_FILTERS_ALL = 0
-for _name, _value in vars(c).items():
-    if _name.startswith("VIR_CONNECT_LIST_DOMAINS_"):
-        LIST_FILTERS_ALL |= _value
 EVENT_ID_MAX = max(v for k, v in vars(c).items() if k.startswith("VIR_DOMAIN_EVENT_ID_"))
 # virConnectGetAllDomainStats: the list filters it takes, and all its flags.
 STATS_FILTERS = (c.VIR_CONNECT_LIST_DOMAINS_ACTIVE | c.VIR_CONNECT_LIST_DOMAINS_INACTIVE
@@ -261,14 +258,7 @@ class DomainObj:
 
     def modification_impact(self, flags: int) -> int:
         """virDomainObjUpdateModificationImpact."""
-        active = self.active
-        if not flags & (LIVE | CONFIG):
-            flags |= LIVE if active else CONFIG
-        if flags & LIVE and not active:
-            conf_invalid("domain is not running")
-        if flags & CONFIG and not self.persistent:
-            conf_invalid("transient domains do not have any persistent config")
-        return flags
+        return modification_impact(flags, active=self.active, persistent=self.persistent)
 
 
 def parse_test_ns(root: Element) -> NsData:
@@ -725,39 +715,10 @@ class TestDomains:
                     if self._list_match(o, flags)]
 
     def _list_match(self, o: DomainObj, flags: int) -> bool:
-        """virDomainObjListFilter."""
-        def pair(yes: int, no: int, value: bool) -> bool:
-            if flags & (yes | no) and not ((flags & yes and value) or (flags & no and not value)):
-                return False
-            return True
-
-        state = o.state
-        checks = (
-            pair(c.VIR_CONNECT_LIST_DOMAINS_ACTIVE, c.VIR_CONNECT_LIST_DOMAINS_INACTIVE, o.active),
-            pair(c.VIR_CONNECT_LIST_DOMAINS_PERSISTENT, c.VIR_CONNECT_LIST_DOMAINS_TRANSIENT,
-                 o.persistent),
-            pair(c.VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE, c.VIR_CONNECT_LIST_DOMAINS_NO_MANAGEDSAVE,
-                 o.managed_save),
-            pair(c.VIR_CONNECT_LIST_DOMAINS_AUTOSTART, c.VIR_CONNECT_LIST_DOMAINS_NO_AUTOSTART,
-                 o.autostart),
-            pair(c.VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT, c.VIR_CONNECT_LIST_DOMAINS_NO_SNAPSHOT,
-                 bool(o.snapshots)),
-            pair(c.VIR_CONNECT_LIST_DOMAINS_HAS_CHECKPOINT,
-                 c.VIR_CONNECT_LIST_DOMAINS_NO_CHECKPOINT, bool(o.checkpoints)),
-        )
-        if not all(checks):
-            return False
-        state_flags = (c.VIR_CONNECT_LIST_DOMAINS_RUNNING | c.VIR_CONNECT_LIST_DOMAINS_PAUSED
-                       | c.VIR_CONNECT_LIST_DOMAINS_SHUTOFF | c.VIR_CONNECT_LIST_DOMAINS_OTHER)
-        if flags & state_flags:
-            if state == RUNNING:
-                return bool(flags & c.VIR_CONNECT_LIST_DOMAINS_RUNNING)
-            if state == PAUSED:
-                return bool(flags & c.VIR_CONNECT_LIST_DOMAINS_PAUSED)
-            if state == SHUTOFF:
-                return bool(flags & c.VIR_CONNECT_LIST_DOMAINS_SHUTOFF)
-            return bool(flags & c.VIR_CONNECT_LIST_DOMAINS_OTHER)
-        return True
+        return list_filter_match(
+            flags, active=o.active, persistent=o.persistent, managed_save=o.managed_save,
+            autostart=o.autostart, has_snapshot=bool(o.snapshots),
+            has_checkpoint=bool(o.checkpoints), state=o.state)
 
     # ---- define, create, undefine ----------------------------------------------------------
 
