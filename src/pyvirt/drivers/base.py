@@ -143,6 +143,7 @@ CLOSED = ClosedDriver()
 # Imported only when a URI asks for it, to keep `import pyvirt` lean.
 _LOCAL_DRIVERS: dict[str, str] = {
     "test": "pyvirt.drivers.test",
+    "qemu": "pyvirt.drivers.qemu",
 }
 _REMOTE_DRIVER = "pyvirt.drivers.remote"
 

@@ -1,0 +1,44 @@
+"""The QEMU/KVM driver: ``qemu:///system``, ``qemu:///session`` and
+``qemu:///embed?root=DIR`` (see ``driver.py``)."""
+
+from __future__ import annotations
+
+import os
+
+from pyvirt import constants as c
+from pyvirt.errors import raise_error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from pyvirt.drivers.qemu.driver import QemuDriver
+    from pyvirt.uri import ConnectURI
+
+
+def connect(uri: ConnectURI, auth: Any, flags: int) -> QemuDriver:
+    """Open the QEMU driver for ``uri`` (the driver registry's entry point), with
+    libvirt's qemuConnectOpen rules for the path."""
+    from pyvirt.drivers.qemu.driver import open_driver
+    from pyvirt.drivers.qemu.paths import QemuPaths
+
+    path = uri.path or ""
+    privileged = os.geteuid() == 0
+    if path == "/embed":
+        root = next((v for k, v in uri.params if k == "root"), None)
+        if not root:
+            raise_error(c.VIR_ERR_INTERNAL_ERROR, "root parameter is required for embedded "
+                        "driver", domain=c.VIR_FROM_QEMU)
+        if not os.path.isabs(root):
+            raise_error(c.VIR_ERR_INTERNAL_ERROR,
+                        f"root path must be absolute, not '{root}'", domain=c.VIR_FROM_QEMU)
+        paths = QemuPaths.embed(root)
+    elif path == "/system" and privileged:
+        paths = QemuPaths.system()
+    elif path == "/session":
+        paths = QemuPaths.session()
+    else:
+        hint = "qemu:///system" if privileged else "qemu:///session"
+        raise_error(c.VIR_ERR_INTERNAL_ERROR,
+                    f"unexpected QEMU URI path '{path}', try {hint}", domain=c.VIR_FROM_QEMU)
+    return open_driver(paths)

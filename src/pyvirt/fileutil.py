@@ -1,0 +1,40 @@
+"""File helpers for driver state: every config and status file is replaced atomically, so a
+crash at any point leaves either the old or the new content, never a torn file."""
+
+from __future__ import annotations
+
+import os
+
+
+def atomic_write(path: str, data: bytes | str, mode: int = 0o600) -> None:
+    """Write ``data`` to ``path``: a temporary file in the same directory, fsync, rename
+    over the target, then fsync the directory so the rename itself is durable."""
+    if isinstance(data, str):
+        data = data.encode()
+    directory = os.path.dirname(path) or "."
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
+    os.replace(tmp, path)
+    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def remove_quietly(path: str) -> None:
+    """Delete ``path`` if it exists."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
