@@ -249,3 +249,71 @@ class FileSink(_Closed):
         if not self.closed:
             self.closed = True
             os.close(self.fd)
+
+
+class CharDeviceStream(_Closed):
+    """Both directions of a character device: a guest's console pty (virDomainOpenConsole).
+    ``recv`` blocks until the guest writes something; it returns b"" once the device is
+    gone (QEMU exited, the pty's other end closed)."""
+
+    POLL_SECONDS = 0.2  # how often a blocked recv notices that the stream was closed
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        try:
+            self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            _stream_error(c.VIR_ERR_SYSTEM_ERROR,
+                          f"Unable to open tty {path}: {exc.strerror}")
+        import termios
+        import tty
+
+        try:
+            tty.setraw(self.fd, termios.TCSANOW)  # bytes pass untouched, as libvirt's
+        except termios.error:
+            pass
+
+    def recv(self, nbytes: int, stop_at_hole: bool) -> bytes | int:
+        import select
+
+        while True:
+            self._check_open()
+            ready, _, _ = select.select([self.fd], [], [], self.POLL_SECONDS)
+            if not ready:
+                continue
+            try:
+                return os.read(self.fd, nbytes)
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                if exc.errno == errno.EIO:  # the other end is gone
+                    return b""
+                raise
+
+    def recv_hole(self) -> int:
+        self._wrong_direction("receive a hole")
+        return -1
+
+    def send(self, data: bytes) -> int:
+        import select
+
+        self._check_open()
+        view = memoryview(data)
+        while view:
+            select.select([], [self.fd], [], self.POLL_SECONDS)
+            try:
+                view = view[os.write(self.fd, view):]
+            except BlockingIOError:
+                continue
+        return len(data)
+
+    def send_hole(self, length: int) -> None:
+        self._wrong_direction("send a hole")
+
+    def finish(self) -> None:
+        self.abort()
+
+    def abort(self) -> None:
+        if not self.closed:
+            self.closed = True
+            os.close(self.fd)

@@ -45,8 +45,8 @@ JOB_WAIT_SECONDS = 30.0
 
 
 def process_start_time(pid: int) -> int | None:
-    """Field 22 of /proc/PID/stat (start time in clock ticks), None when ``pid`` is gone:
-    a status file's pid names the guest only if this still matches."""
+    """Field 22 of /proc/PID/stat (start time in clock ticks), None when ``pid`` is gone
+    or a zombie: a status file's pid names the guest only if this still matches."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             data = fh.read()
@@ -54,6 +54,8 @@ def process_start_time(pid: int) -> int | None:
         return None
     # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
     fields = data[data.rindex(b")") + 2:].split()
+    if fields[0] in (b"Z", b"X"):  # exited, not yet reaped (orphans wait for PID 1)
+        return None
     return int(fields[19])
 
 

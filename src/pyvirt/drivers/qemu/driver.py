@@ -27,6 +27,7 @@ from pyvirt.drivers.qemu.domain import (
     StatusRecord,
     process_start_time,
 )
+from pyvirt.drivers.qemu.monitoring import QemuMonitoringMixin
 from pyvirt.errors import libvirtError, raise_error
 from pyvirt.events.state import EventState
 from pyvirt.fileutil import remove_quietly
@@ -55,7 +56,7 @@ def _no_domain(detail: str) -> NoReturn:
     raise_error(c.VIR_ERR_NO_DOMAIN, detail, domain=c.VIR_FROM_QEMU)
 
 
-class QemuDriver(Driver):
+class QemuDriver(QemuMonitoringMixin, Driver):
     name = "QEMU"
     error_domain = c.VIR_FROM_QEMU
 
@@ -579,6 +580,7 @@ class QemuDriver(Driver):
         try:
             monitor.connect(timeout=30, alive=alive)
             dom.monitor = monitor
+            self._record_pty_paths(live, monitor)
             if incoming_fd is not None:
                 self._incoming_migration(dom, incoming_fd)
             if not paused:
@@ -612,6 +614,25 @@ class QemuDriver(Driver):
         if paused:
             self._lifecycle(dom, c.VIR_DOMAIN_EVENT_SUSPENDED,
                             c.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED)
+
+    @staticmethod
+    def _record_pty_paths(live: DomainDef, monitor: Any) -> None:
+        """Write the ptys QEMU allocated into the live definition (<source path=...>), as
+        libvirt does from query-chardev."""
+        devs = live.devices
+        ptys = [d for d in (*devs.serials, *devs.parallels, *devs.consoles, *devs.channels)
+                if d.source.type == "pty"]
+        if not ptys:
+            return
+        by_label = {ch["label"]: ch.get("filename", "") for ch in monitor.execute("query-chardev")}
+        for dev in ptys:
+            filename = by_label.get(f"char{dev.alias}", "")
+            if filename.startswith("pty:"):
+                dev.source.path = filename[4:]
+        # a <console> that stands for serial0 shares its pty
+        for console in devs.consoles:
+            if console.source.type == "pty" and not console.source.path and devs.serials:
+                console.source.path = devs.serials[0].source.path
 
     def _allocate_vnc_ports(self, live: DomainDef) -> dict[int, int]:
         """virPortAllocator for VNC autoport: from 5900 up, a port nobody listens on; the
