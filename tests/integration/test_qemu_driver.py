@@ -29,6 +29,10 @@ pytestmark = [
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
+# TEMPORARY while the argv builder and the probe land (remove once both are on main).
+pytest.importorskip("pyvirt.drivers.qemu.command")
+pytest.importorskip("pyvirt.drivers.qemu.capabilities")
+
 
 def domain_xml(name: str, serial_log: Path, kernel: str, initrd: str, *,
                uuid: str | None = None, extra_devices: str = "") -> str:
