@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyvirt import constants as c
 from pyvirt.conf.domain.device import Device
@@ -25,6 +25,9 @@ class Controller(Device):
     type: str = ""
     index: int = -1
     model: str | None = None
+    # Added by post-parse because a device needs it (not in the input XML): drivers that
+    # add their own default controllers put them before these, as libvirt's order has it.
+    implicit: bool = field(default=False, compare=False, repr=False)
 
     def parse(self, r: Reader, inactive: bool) -> None:
         self.type = r.attr("type") or "ide"

@@ -193,7 +193,9 @@ def _implicit_controllers(d: DomainDef) -> None:
         if devs.find_controller(type_, index) is None:
             from pyvirt.conf.domain.controllers import Controller
 
-            devs.insert_controller(Controller.new(type_, index))
+            cont = Controller.new(type_, index)
+            cont.implicit = True
+            devs.insert_controller(cont)
 
     for ctype, bus in (("scsi", "scsi"), ("fdc", "fdc"), ("ide", "ide"), ("sata", "sata")):
         top = -1
