@@ -12,10 +12,13 @@
     and the state of /dev/kvm and the kernel, and reused while the key matches.
 
 ``probe_kvm(binary)``
-    Boots a 64 KiB BIOS image (below) under ``-accel kvm``: real mode, protected mode, long
-    mode with paging, a page fault taken and resumed, a timer interrupt through the PIC; the
-    guest leaves through isa-debug-exit with status 99 only when all of it ran. The stages
-    reached are logged to an isa-debugcon port, so a failure says where guest code stopped.
+    Boots a 64 KiB BIOS image (below) under ``-accel kvm``: real mode, protected mode, a
+    timed loop of 1.5 million instructions, long mode with paging, a page fault taken and
+    resumed, a timer interrupt through the PIC; the guest leaves through isa-debug-exit with
+    status 99 only when all of it ran. Each stage prints a character on an isa-debugcon
+    port, read with its arrival time: a failure says where guest code stopped, and a loop
+    that takes seconds (a host that emulates guest instructions, as nested KVM was seen to
+    do, where a Linux guest then needs minutes to boot) counts as KVM not working.
 
 ``host_capabilities_xml(emulators)`` / ``domain_capabilities_xml(caps, arch, machine,
 virttype)``
@@ -245,6 +248,10 @@ def _qmp_session(binary: str, accel: str,
             raise ProbeError(f"{exc}{': ' + tail if tail else ''}") from None
         except TimeoutError:
             raise ProbeError(f"QEMU did not answer within {QMP_SESSION_TIMEOUT:g}s") from None
+        except Exception as exc:  # the monitor went away mid-conversation, or worse
+            tail = _stderr_tail(errpath)
+            raise ProbeError(f"QMP conversation failed: {exc!r}"
+                             f"{': ' + tail if tail else ''}") from None
         return result
     finally:
         if proc is not None:
@@ -395,7 +402,10 @@ _KVM_COMMANDS: list[tuple[str, dict[str, Any] | None]] = [("query-cpu-definition
 def _probe_uncached(binary: str) -> EmulatorCaps:
     answers = _qmp_session(binary, "tcg", _TCG_COMMANDS)
     caps = _parse_probe(binary, answers)
-    caps.kvm, caps.kvm_reason = probe_kvm(binary)
+    if _is_x86(caps.arch):
+        caps.kvm, caps.kvm_reason = probe_kvm(binary)
+    else:
+        caps.kvm, caps.kvm_reason = False, f"the KVM probe guest is x86 code, not {caps.arch}"
     if caps.kvm:
         try:
             kvm_answers = _qmp_session(binary, "kvm", _KVM_COMMANDS)
@@ -510,43 +520,56 @@ def probe_emulator(binary: str, cache_dir: str) -> EmulatorCaps:
 #
 #   .code16                                      | .code64
 #   start: cli; ds=es=ss=0; sp=0x7000; out '1'   | lm64: ss=0x10; rsp=0x7000; out '3'
-#       zero 0x1000-0x7fff (rep stosl)           |     sum 1..100000 in a loop, compare with
-#       page tables: PML4 0x1000 -> PDPT 0x2000  |     5000050000, store it at 0x5000 and
-#         -> PD 0x3000: 0-2M as one 2M page;     |     read it back; out '4'
-#         PDPT[3] -> PD 0x4000: the local APIC   |     IDT at 0x6000: #PF (14) -> pf_handler,
-#         page 0xFEE00000 (2M, uncached)         |       vector 0x20 -> timer_handler; lidt
-#       lgdtl %cs:gdtr; CR0.PE = 1               |     read 0x40000000 (unmapped): #PF;
-#       ljmpl $0x08, $(BASE + pm32)              |       pf_handler checks CR2, resumes at
-#   .code32                                      |       after_pf; out '5'
-#   pm32: ds=es=ss=0x10; esp=0x7000; out '2'     |     APIC: SVR = 0x1FF, LVT LINT0 = ExtINT
-#       CPUID 0x80000001.EDX bit 29 (long mode)  |     8259 PICs: IRQ0 -> vector 0x20, others
-#         absent: out 'P', exit 0x31 (i386)      |       masked; PIT channel 0, mode 2, 100 Hz
-#       CR4.PAE; CR3 = 0x1000; EFER.LME;         |     sti; hlt loop
-#       CR0.PG; ljmpl $0x18, $(BASE + lm64)      |   timer_handler: out '6'; exit 0x31
+#       zero 0x1000-0x7fff (rep stosl)           |     64-bit add, store at 0x5008, load,
+#       page tables: PML4 0x1000 -> PDPT 0x2000  |       compare; out '4'
+#         -> PD 0x3000: 0-2M as one 2M page;     |     IDT at 0x6000: #PF (14) -> pf_handler,
+#         PDPT[3] -> PD 0x4000: the local APIC   |       vector 0x20 -> timer_handler; lidt
+#         page 0xFEE00000 (2M, uncached)         |     read 0x40000000 (unmapped): #PF;
+#       lgdtl %cs:gdtr; CR0.PE = 1               |       pf_handler checks CR2, resumes at
+#       ljmpl $0x08, $(BASE + pm32)              |       after_pf; out '5'
+#   .code32                                      |     APIC: SVR = 0x1FF, LVT LINT0 = ExtINT
+#   pm32: ds=es=ss=0x10; esp=0x7000; out '2'     |     8259 PICs: IRQ0 -> vector 0x20, others
+#       the timed loop: eax += ecx for ecx =     |       masked; PIT channel 0, mode 2, 100 Hz
+#         500000..1 (add, dec, jnz), compare     |     sti; hlt loop
+#         with 446198416, store at 0x5000, load, |   timer_handler: out '6'; exit 0x31
+#         compare; out 'C'                       |
+#       CPUID 0x80000001.EDX bit 29 (long mode)  |
+#         absent: out 'P', exit 0x31 (i386)      |
+#       CR4.PAE; CR3 = 0x1000; EFER.LME;         |
+#       CR0.PG; ljmpl $0x18, $(BASE + lm64)      |
 #   GDT: null, 0x08 code32, 0x10 data, 0x18 code64, all with the accessed bit set (a CPU
-#   setting it would write to ROM); exit value 0x31 -> QEMU status 99, 0x20 (fail) -> 65.
+#   setting it would write to ROM, which nested KVM was seen to retry forever); exit value
+#   0x31 -> QEMU status 99, 0x20 (a wrong result) -> 65.
 _KVM_PROBE_CODE = bytes.fromhex(
     "fa31c08ed88ec08ed0bc0070ba0204b031eebf00106631c0b9001c66f3ab66c70600100320000066c706"
-    "00200330000066c70600308300000066c70618200340000066c706b84f9b00e0fe2e660f011628020f20"
-    "c06683c8010f22c066ea64000f00080066b810008ed88ec08ed0bc0070000066ba0204b032eeb8000000"
-    "800fa23d01000080723eb8010000800fa20fbae21d73310f20e083c8200f22e0b8001000000f22d8b980"
-    "0000c00f320d000100000f300f20c00d000000800f22c0ead2000f00180066ba0204b050eeb031e6f4f4"
-    "66b810008ed048c7c40070000066ba0204b033ee48c7c1a08601004831c04801c848ffc975f848bb50b5"
-    "062a010000004839d80f85cc0000004889042500500000483b1c25005000000f85b600000066ba0204b0"
-    "34eebf0e000000b8ae010f00e8a5000000bf20000000b8cb010f00e8960000000f011c252e020f0048c7"
-    "c600000040488b06eb7d66ba0204b035eebf0000e0fec787f0000000ff010000c7875003000000070000"
-    "b011e620e6a0b020e621b028e6a1b004e621b002e6a1b001e621e6a1b0fee621b0ffe6a1b034e643b09c"
-    "e640b02ee640fbf4ebfd0f20d0483d00000040751e48c7c05a010f0048894424084883c40848cf66ba02"
-    "04b036eeb031e6f4f4b020e6f4f4c1e70481c70060000066890766c74702180066c74704008ec1e81066"
-    "89470648c7470800000000c30f1f40000000000000000000ffff0000009bcf00ffff00000093cf00ffff"
-    "0000009baf001f0008020f00ff0f0060000000000000"
+    "00200330000066c70600308300000066c70618200340000066c706b84f9b00e0fe2e660f011648020f20"
+    "c06683c8010f22c066ea64000f00080066b810008ed88ec08ed0bc0070000066ba0204b032eeb920a107"
+    "0031c001c84975fb3d9072981a755ca3005000003b0500500000754fb043eeb8000000800fa23d010000"
+    "807243b8010000800fa20fbae21d73360f20e083c8200f22e0b8001000000f22d8b9800000c00f320d00"
+    "0100000f300f20c00d000000800f22c0eafa000f001800b020e6f4f466ba0204b050eeb031e6f4f466b8"
+    "10008ed048c7c40070000066ba0204b033ee48b889674523010000004801c048bb12cf8a460200000048"
+    "39d80f85cc0000004889042508500000483b1c25085000000f85b600000066ba0204b034eebf0e000000"
+    "b8d1010f00e8a5000000bf20000000b8ee010f00e8960000000f011c254e020f0048c7c600000040488b"
+    "06eb7d66ba0204b035eebf0000e0fec787f0000000ff010000c7875003000000070000b011e620e6a0b0"
+    "20e621b028e6a1b004e621b002e6a1b001e621e6a1b0fee621b0ffe6a1b034e643b09ce640b02ee640fb"
+    "f4ebfd0f20d0483d00000040751e48c7c07d010f0048894424084883c40848cf66ba0204b036eeb031e6"
+    "f4f4b020e6f4f4c1e70481c70060000066890766c74702180066c74704008ec1e8106689470648c74708"
+    "00000000c3900000000000000000ffff0000009bcf00ffff00000093cf00ffff0000009baf001f002802"
+    "0f00ff0f0060000000000000"
 )
 KVM_PROBE_STAGES = {
-    "1": "real mode", "2": "protected mode", "P": "protected mode (no long mode: done)",
-    "3": "long mode with paging", "4": "computation and memory in long mode",
-    "5": "a page fault handled", "6": "a timer interrupt delivered",
+    "1": "real mode", "2": "protected mode", "C": "1.5 million instructions computed",
+    "P": "no long mode (done)", "3": "long mode with paging",
+    "4": "64-bit arithmetic and memory", "5": "a page fault handled",
+    "6": "a timer interrupt delivered",
 }
 KVM_PROBE_OK_STATUS = 99  # isa-debug-exit: (0x31 << 1) | 1
+# Between stages "2" and "C" the guest runs 1.5 million instructions (a 500,000-round loop of
+# three). Hardware virtualization does that in about a millisecond and TCG in a few; a host
+# that emulates guest instructions one by one (seen with nested KVM) needs seconds, and a
+# real guest then takes minutes to boot: KVM is refused above this many seconds.
+KVM_PROBE_LOOP_INSTRUCTIONS = 1_500_000
+KVM_PROBE_LOOP_LIMIT = 0.5
 
 
 def kvm_probe_bios() -> bytes:
@@ -563,12 +586,80 @@ def _stage_text(stages: str) -> str:
     return "last stage reached: " + KVM_PROBE_STAGES.get(stages[-1], repr(stages[-1]))
 
 
+def _run_timed(argv: list[str], cwd: str, timeout: float
+               ) -> tuple[int | None, list[tuple[str, float]], str]:
+    """Run ``argv`` (its debug console on stdout) for at most ``timeout`` seconds: its exit
+    status (None: killed at the timeout), each console character with the time it arrived,
+    and the tail of its stderr."""
+    import selectors
+
+    errpath = os.path.join(cwd, "stderr")
+    with open(errpath, "wb") as err:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=err, cwd=cwd, close_fds=True)
+    started = time.monotonic()
+    deadline = started + timeout
+    seen: list[tuple[str, float]] = []
+    assert proc.stdout is not None
+    try:
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                if not sel.select(left):
+                    continue
+                data = os.read(proc.stdout.fileno(), 256)
+                if not data:
+                    break  # EOF: QEMU is exiting
+                now = time.monotonic() - started
+                seen.extend((ch, now) for ch in data.decode("ascii", "replace"))
+        try:
+            status: int | None = proc.wait(timeout=max(deadline - time.monotonic(), 0.05))
+        except subprocess.TimeoutExpired:
+            status = None
+    finally:
+        if proc.returncode is None:
+            _end_process(proc, 0)
+        proc.stdout.close()
+    return status, seen, _stderr_tail(errpath)
+
+
+def kvm_probe_verdict(status: int | None, seen: list[tuple[str, float]], stderr_tail: str,
+                      timeout: float) -> tuple[bool, str]:
+    """Judge a run of the probe guest: its exit status (None: killed at ``timeout``), the
+    stage characters it printed with their arrival times, the end of QEMU's stderr."""
+    stages = "".join(ch for ch, _ in seen)
+    at = dict((ch, when) for ch, when in reversed(seen))  # first arrival of each
+    if status is None:
+        return False, (f"KVM guest code did not finish within {timeout:g}s "
+                       f"({_stage_text(stages)})")
+    if status != KVM_PROBE_OK_STATUS:
+        detail = f"; {stderr_tail}" if stderr_tail else ""
+        return False, (f"the KVM probe guest ended with status {status}, not "
+                       f"{KVM_PROBE_OK_STATUS} ({_stage_text(stages)}){detail}")
+    loop = at["C"] - at["2"] if "2" in at and "C" in at else None
+    if loop is None:
+        return False, f"the KVM probe guest skipped its timed loop (stages: {stages!r})"
+    if loop > KVM_PROBE_LOOP_LIMIT:
+        rate = KVM_PROBE_LOOP_INSTRUCTIONS / loop / 1e6
+        return False, (
+            f"KVM runs guest code, but {KVM_PROBE_LOOP_INSTRUCTIONS / 1e6:g} million "
+            f"instructions took {loop:.2f}s ({rate:.1f} million per second; hardware "
+            "virtualization runs thousands of millions): the host emulates guest "
+            "instructions, a real guest would take minutes to boot")
+    ran = ", ".join(KVM_PROBE_STAGES[s] for s in stages if s in KVM_PROBE_STAGES)
+    return True, f"KVM ran guest code: {ran} (the timed loop in {loop:.3f}s)"
+
+
 def probe_kvm(binary: str, timeout: float = 10.0) -> tuple[bool, str]:
     """Whether KVM really runs guest code here, and why not when it does not.
 
     A /dev/kvm that exists and opens, and a ``query-kvm`` that says enabled, do not prove it:
-    this boots ``kvm_probe_bios()`` under ``-accel kvm`` and wants exit status 99, within
-    ``timeout`` seconds (the QEMU process is killed by its PID after that)."""
+    this boots ``kvm_probe_bios()`` under ``-accel kvm`` and wants exit status 99 within
+    ``timeout`` seconds (the QEMU process is killed by its PID after that), and the guest's
+    1.5 million instruction loop done within ``KVM_PROBE_LOOP_LIMIT`` seconds."""
     if not os.path.exists("/dev/kvm"):
         return False, "/dev/kvm does not exist"
     try:
@@ -581,45 +672,17 @@ def probe_kvm(binary: str, timeout: float = 10.0) -> tuple[bool, str]:
         bios = os.path.join(tmp, "probe.bin")
         with open(bios, "wb") as fh:
             fh.write(kvm_probe_bios())
-        stages_path = os.path.join(tmp, "stages")
-        errpath = os.path.join(tmp, "stderr")
         argv = [binary, "-accel", "kvm", "-machine", "pc", "-m", "16", "-nodefaults",
                 "-no-user-config", "-display", "none", "-no-reboot",
                 "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-                "-chardev", f"file,id=stages,path={stages_path}",
+                "-chardev", "stdio,id=stages,signal=off",
                 "-device", "isa-debugcon,iobase=0x402,chardev=stages",
                 "-bios", bios]
-        started = time.monotonic()
-        with open(errpath, "wb") as err:
-            try:
-                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=err, cwd=tmp,
-                                        close_fds=True)
-            except OSError as exc:
-                return False, f"cannot run {binary}: {exc.strerror}"
         try:
-            status = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            status = None
-        finally:
-            if proc.returncode is None:
-                _end_process(proc, 0)
-        elapsed = time.monotonic() - started
-        try:
-            with open(stages_path, encoding="ascii", errors="replace") as fh:
-                stages = fh.read()
-        except OSError:
-            stages = ""
-        if status is None:
-            return False, (f"KVM guest code did not finish within {timeout:g}s "
-                           f"({_stage_text(stages)})")
-        if status == KVM_PROBE_OK_STATUS:
-            ran = ", ".join(KVM_PROBE_STAGES[s] for s in stages if s in KVM_PROBE_STAGES)
-            return True, f"KVM ran guest code in {elapsed:.2f}s: {ran}"
-        tail = _stderr_tail(errpath)
-        detail = f"; {tail}" if tail else ""
-        return False, (f"the KVM probe guest ended with status {status}, not "
-                       f"{KVM_PROBE_OK_STATUS} ({_stage_text(stages)}){detail}")
+            status, seen, tail = _run_timed(argv, tmp, timeout)
+        except OSError as exc:
+            return False, f"cannot run {binary}: {exc.strerror}"
+        return kvm_probe_verdict(status, seen, tail, timeout)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
