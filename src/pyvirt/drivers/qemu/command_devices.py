@@ -320,6 +320,11 @@ def video_props(cmd: Cmd, video: Video) -> Props:
     drv = next((n for _, n in video.extra.children if n.tag == "driver"), None)
     if drv is not None and drv.attrs.get("name") == "vhostuser":
         unsupported("vhost-user video devices are not supported by this driver")
+    if model not in ("qxl", "virtio"):
+        if not video.primary:
+            unsupported(f"video type '{model}' is only valid as primary video device")
+        if (video.heads or 1) != 1:
+            unsupported(f"video type '{model}' doesn't support multiple 'heads'")
     accel = next((n for n in video.model_children if n.tag == "acceleration"), None)
     accel3d = accel is not None and accel.attrs.get("accel3d") == "yes"
     primary = video.primary and (model != "virtio" or cmd.has("virtio-vga"))
