@@ -58,8 +58,22 @@ class LoopThread:
         return threading.current_thread() is self._thread
 
     def stop(self) -> None:
+        """Cancel what still runs in the loop (monitors of guests that keep running),
+        then end the thread and close the loop."""
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        try:
+            self.run(cancel_all(), timeout=5)
+        except Exception:
+            pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
+        if not self._thread.is_alive():
+            self.loop.close()
 
 
 def _qemu_error(cmd: str, detail: str) -> None:
@@ -136,10 +150,19 @@ class Monitor:
             state = await self._client.runstate_changed()
             if state in (Runstate.DISCONNECTING, Runstate.IDLE):
                 break
-        if self.state == self.CONNECTED and not self._closing:
-            self.state = self.CLOSED
-            self._on_eof()
+        eof = self.state == self.CONNECTED and not self._closing
         self.state = self.CLOSED
+        # qemu.qmp keeps the reason of an unexpected disconnect (EOFError when QEMU exits)
+        # for disconnect() to raise: collect it here, where it is expected.
+        try:
+            await self._client.disconnect()
+        except Exception:
+            pass
+        for task in self._tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        if eof:
+            self._on_eof()
 
     def close(self) -> None:
         """Disconnect (the guest keeps running)."""
