@@ -27,7 +27,9 @@ from pyvirt.drivers.qemu.domain import (
     StatusRecord,
     process_start_time,
 )
+from pyvirt.drivers.qemu.hotplug import QemuHotplugMixin
 from pyvirt.drivers.qemu.monitoring import QemuMonitoringMixin
+from pyvirt.drivers.qemu.snapshots import QemuSnapshotMixin
 from pyvirt.errors import libvirtError, raise_error
 from pyvirt.events.state import EventState
 from pyvirt.fileutil import remove_quietly
@@ -56,7 +58,7 @@ def _no_domain(detail: str) -> NoReturn:
     raise_error(c.VIR_ERR_NO_DOMAIN, detail, domain=c.VIR_FROM_QEMU)
 
 
-class QemuDriver(QemuMonitoringMixin, Driver):
+class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Driver):
     name = "QEMU"
     error_domain = c.VIR_FROM_QEMU
 
