@@ -837,7 +837,9 @@ def _iterate(defn: DomainDef) -> Iterator[Device]:
     yield from devs.serials
     yield from devs.parallels
     yield from devs.channels
-    yield from devs.consoles
+    for i, con in enumerate(devs.consoles):
+        if not (i == 0 and con.target_type == "serial" and devs.serials):
+            yield con  # the first serial console is only a view of serial 0
     yield from devs.inputs
     yield from devs.filesystems
     yield from devs.watchdogs

@@ -49,12 +49,14 @@ class LaunchContext:
     ``master_key``: path of the master key file for secrets (``-object secret``);
     ``spice_tls_dir``: the x509 directory when SPICE TLS is enabled (qemu.conf's spice_tls),
     ``spice_tls_ports``: graphics index -> TLS port allocated for autoport SPICE;
-    ``log_timestamps``: ``-msg timestamp=on`` (qemu.conf's log_timestamp).
+    ``log_timestamps``: ``-msg timestamp=on`` (qemu.conf's log_timestamp);
+    ``vsock_fd``: the open /dev/vhost-vsock descriptor for a <vsock>, ``vsock_cid``: the
+    guest CID the driver picked for <cid auto='yes'/> (recorded in the live definition).
     """
 
     __slots__ = ("monitor_socket", "pidfile", "domain_dir", "vnc_ports", "vnc_websocket_ports",
                  "tap_fds", "vhost_fds", "incoming", "start_paused", "master_key",
-                 "log_timestamps", "spice_tls_dir", "spice_tls_ports")
+                 "log_timestamps", "spice_tls_dir", "spice_tls_ports", "vsock_fd", "vsock_cid")
 
     def __init__(self, monitor_socket: str, domain_dir: str, pidfile: str | None = None,
                  vnc_ports: dict[int, int] | None = None,
@@ -63,7 +65,8 @@ class LaunchContext:
                  vhost_fds: dict[int, list[int]] | None = None,
                  vnc_websocket_ports: dict[int, int] | None = None,
                  log_timestamps: bool = True, spice_tls_dir: str | None = None,
-                 spice_tls_ports: dict[int, int] | None = None) -> None:
+                 spice_tls_ports: dict[int, int] | None = None, vsock_fd: int | None = None,
+                 vsock_cid: int | None = None) -> None:
         self.monitor_socket = monitor_socket
         self.pidfile = pidfile
         self.domain_dir = domain_dir
@@ -77,6 +80,8 @@ class LaunchContext:
         self.log_timestamps = log_timestamps
         self.spice_tls_dir = spice_tls_dir
         self.spice_tls_ports = spice_tls_ports or {}
+        self.vsock_fd = vsock_fd
+        self.vsock_cid = vsock_cid
 
 
 # ---- helpers on the untyped parts of the definition ----------------------------------------
@@ -531,7 +536,7 @@ def _boot(cmd: Cmd) -> None:
 def _check_devices(defn: DomainDef) -> None:
     for tag, attr in (("tpm", "tpms"), ("smartcard", "smartcards"), ("redirdev", "redirdevs"),
                       ("hub", "hubs"), ("shmem", "shmems"), ("memory", "memories"),
-                      ("iommu", "iommus"), ("vsock", "vsocks"), ("crypto", "cryptos"),
+                      ("crypto", "cryptos"),
                       ("nvram", "nvrams"), ("lease", "leases")):
         if getattr(defn.devices, attr):
             unsupported(f"<{tag}> devices are not supported by this QEMU driver yet")
@@ -606,6 +611,7 @@ def build_command(defn: DomainDef, caps: EmulatorCaps, ctx: LaunchContext) -> li
     _rtc(cmd)
     _pm(cmd)
     _boot(cmd)
+    devices.build_iommu(cmd)
     devices.build_controllers(cmd)
     devices.build_ccid(cmd)
     disks.build_disks(cmd, boot)
@@ -630,6 +636,7 @@ def build_command(defn: DomainDef, caps: EmulatorCaps, ctx: LaunchContext) -> li
     cmd.add(*extra_args)
     cmd.add("-sandbox", SANDBOX)
     devices.build_panics(cmd)
+    devices.build_vsock(cmd)
     if ctx.log_timestamps:
         cmd.add("-msg", "timestamp=on")
     return cmd.args

@@ -456,6 +456,50 @@ def build_panics(cmd: Cmd) -> None:
             unsupported(f"panic model '{model}' is not supported by this QEMU binary")
 
 
+def build_iommu(cmd: Cmd) -> None:
+    """qemuBuildIOMMUCommandLine."""
+    for iommu in cmd.defn.devices.iommus:
+        model = xattr(iommu, "model")
+        drv = xchild(iommu, "driver")
+        a = drv.attrs if drv is not None else {}
+        if model == "intel":
+            require(cmd, "intel-iommu", "IOMMU device: intel is not supported with this QEMU "
+                    "binary")
+            props: Props = {"driver": "intel-iommu", "id": iommu.info.alias}
+            put(props, intremap=a.get("intremap"), caching__mode=on_off(a.get("caching_mode")),
+                eim=a.get("eim"), device__iotlb=on_off(a.get("iotlb")),
+                aw__bits=_int(a.get("aw_bits")))
+            cmd.device(props)
+        elif model == "virtio":
+            require(cmd, "virtio-iommu-pci", "IOMMU device: virtio is not supported with "
+                    "this QEMU binary")
+            cmd.device(address_props(cmd, {"driver": "virtio-iommu", "id": iommu.info.alias},
+                                     iommu))
+        else:
+            unsupported(f"IOMMU device: {model} is not supported with this QEMU binary")
+
+
+def build_vsock(cmd: Cmd) -> None:
+    """qemuBuildVsockCommandLine: vhost-vsock with the descriptor the driver opened."""
+    for vsock in cmd.defn.devices.vsocks:
+        cid = xchild(vsock, "cid")
+        address = cid.attrs.get("address") if cid is not None else None
+        if not address or (cid is not None and cid.attrs.get("auto") == "yes"
+                           and cmd.ctx.vsock_cid is not None):
+            if cmd.ctx.vsock_cid is None:
+                internal("no guest CID allocated for the vsock device")
+            address = str(cmd.ctx.vsock_cid)
+            if cid is not None:
+                cid.attrs["address"] = address
+        if cmd.ctx.vsock_fd is None:
+            internal("no vhost-vsock file descriptor for the vsock device")
+        props = virtio_driver(cmd, vsock, "vhost-vsock", xattr(vsock, "model"))
+        _virtio_options(props, vsock)
+        props.update({"id": vsock.info.alias, "guest-cid": int(address),
+                      "vhostfd": str(cmd.ctx.vsock_fd)})
+        cmd.device(address_props(cmd, props, vsock))
+
+
 # ---- host devices, filesystems -------------------------------------------------------------
 
 

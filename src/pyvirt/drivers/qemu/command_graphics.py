@@ -29,8 +29,23 @@ _AUDIO_DRIVERS = {"none": "none", "alsa": "alsa", "coreaudio": "coreaudio", "jac
                   "file": "wav", "dbus": "dbus"}
 
 
-def _audio_io(node: Device | None, tag: str) -> Props | None:
-    child = next((n for _, n in node.extra.children if n.tag == tag), None) if node else None
+# per backend: the <input>/<output> attributes QEMU takes, (libvirt name, QEMU name, kind)
+_AUDIO_IO: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "alsa": (("dev", "dev", "s"),),
+    "coreaudio": (("bufferCount", "buffer-count", "i"),),
+    "jack": (("serverName", "server-name", "s"), ("clientName", "client-name", "s"),
+             ("connectPorts", "connect-ports", "s"), ("exactName", "exact-name", "b")),
+    "oss": (("dev", "dev", "s"), ("bufferCount", "buffer-count", "i"),
+            ("tryPoll", "try-poll", "b")),
+    "pulseaudio": (("name", "name", "s"), ("streamName", "stream-name", "s"),
+                   ("latency", "latency", "i")),
+    "sdl": (("bufferCount", "buffer-count", "i"),),
+}
+
+
+def _audio_io(audio: Device, tag: str, kind: str) -> Props | None:
+    """qemuBuildAudioCommonProps plus the backend's own settings of one direction."""
+    child = next((n for _, n in audio.extra.children if n.tag == tag), None)
     if child is None:
         return None
     a = child.attrs
@@ -42,11 +57,12 @@ def _audio_io(node: Device | None, tag: str) -> Props | None:
         settings = next((n for n in child.children if n.tag == "settings"), None)
         s = settings.attrs if settings is not None else {}
         put(props, frequency=_int(s.get("frequency")), channels=_int(s.get("channels")),
-            format=s.get("format"))
-    if "dev" in a:
-        props["dev"] = a["dev"]
-    if "name" in a:
-        props["name"] = a["name"]
+            format=s.get("format") if s.get("format") != "default" else None)
+    for name, key, conv in _AUDIO_IO.get(kind, ()):
+        value = a.get(name)
+        if value is None:
+            continue
+        props[key] = _bool(value) if conv == "b" else int(value) if conv == "i" else value
     return props or None
 
 
@@ -58,11 +74,20 @@ def build_audio(cmd: Cmd) -> None:
             unsupported(f"unsupported audio backend '{kind}'")
         props: Props = {"id": f"audio{xattr(audio, 'id') or 1}", "driver": _AUDIO_DRIVERS[kind]}
         put(props, timer__period=_int(xattr(audio, "timerPeriod")))
-        if kind == "pulseaudio":
+        if kind == "oss":
+            put(props, try__mmap=_bool(xattr(audio, "tryMMap")),
+                exclusive=_bool(xattr(audio, "exclusive")),
+                dsp__policy=_int(xattr(audio, "dspPolicy")))
+        elif kind == "pulseaudio":
             put(props, server=xattr(audio, "serverName"))
-        if kind == "file":
+        elif kind == "sdl":
+            driver = xattr(audio, "driver")
+            if driver:
+                cmd.env["SDL_AUDIODRIVER"] = driver
+        elif kind == "file":
             put(props, path=xattr(audio, "path"))
-        put(props, **{"in": _audio_io(audio, "input"), "out": _audio_io(audio, "output")})
+        put(props, **{"in": _audio_io(audio, "input", kind),
+                      "out": _audio_io(audio, "output", kind)})
         cmd.add("-audiodev", to_json(props))
 
 
