@@ -12,6 +12,7 @@ import socket
 import struct
 import subprocess
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -504,3 +505,30 @@ def test_boot_options_filesystem_and_namespace(caps: EmulatorCaps, tmp_path: Pat
     check_placement(result)
     assert "fs0" in result.placement
     assert "pvpanic" in result.argv
+
+
+def test_tpm_emulator_with_swtpm(caps: EmulatorCaps, tmp_path: Path) -> None:
+    swtpm = "/usr/bin/swtpm"
+    if not os.access(swtpm, os.X_OK):
+        pytest.skip("swtpm is missing")
+    state = tmp_path / "tpm"
+    state.mkdir()
+    sock = tmp_path / "swtpm.sock"
+    proc = subprocess.Popen([swtpm, "socket", "--tpm2", "--tpmstate", f"dir={state}",
+                             "--ctrl", f"type=unixio,path={sock}", "--terminate"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not sock.exists():
+            assert proc.poll() is None, "swtpm exited"
+            assert time.monotonic() < deadline, "swtpm never created its socket"
+            time.sleep(0.05)
+        xml = domain("<tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>",
+                     machine="q35")
+        result = start(xml, caps, tmp_path / "run", tpm_sockets={0: str(sock)})
+        assert f"socket,id=chrtpm,path={sock}" in result.argv
+        check_placement(result)
+    finally:
+        if proc.poll() is None:
+            proc.kill()  # our child, by its PID
+        proc.wait()

@@ -302,8 +302,12 @@ def _next_index(devs: list[Device], prefix: str, prefix2: str | None = None) -> 
 
 
 def scsi_controller_model(defn: DomainDef, index: int) -> str | None:
+    """The model of SCSI controller ``index``; one still without a model gets x86's default
+    (lsilogic) once ``add_default_devices`` runs, so aliases named before that agree."""
     cont = defn.devices.find_controller("scsi", index)
-    return cont.model if cont is not None else None
+    if cont is None:
+        return None
+    return cont.model or ("lsilogic" if is_x86(defn) else None)
 
 
 def controller_alias(defn: DomainDef, cont: Controller) -> str:

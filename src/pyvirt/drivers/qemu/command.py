@@ -51,12 +51,15 @@ class LaunchContext:
     ``spice_tls_ports``: graphics index -> TLS port allocated for autoport SPICE;
     ``log_timestamps``: ``-msg timestamp=on`` (qemu.conf's log_timestamp);
     ``vsock_fd``: the open /dev/vhost-vsock descriptor for a <vsock>, ``vsock_cid``: the
-    guest CID the driver picked for <cid auto='yes'/> (recorded in the live definition).
+    guest CID the driver picked for <cid auto='yes'/> (recorded in the live definition);
+    ``tpm_sockets``: TPM index -> the control socket of the swtpm the driver started for an
+    emulator backend.
     """
 
     __slots__ = ("monitor_socket", "pidfile", "domain_dir", "vnc_ports", "vnc_websocket_ports",
                  "tap_fds", "vhost_fds", "incoming", "start_paused", "master_key",
-                 "log_timestamps", "spice_tls_dir", "spice_tls_ports", "vsock_fd", "vsock_cid")
+                 "log_timestamps", "spice_tls_dir", "spice_tls_ports", "vsock_fd", "vsock_cid",
+                 "tpm_sockets")
 
     def __init__(self, monitor_socket: str, domain_dir: str, pidfile: str | None = None,
                  vnc_ports: dict[int, int] | None = None,
@@ -66,7 +69,8 @@ class LaunchContext:
                  vnc_websocket_ports: dict[int, int] | None = None,
                  log_timestamps: bool = True, spice_tls_dir: str | None = None,
                  spice_tls_ports: dict[int, int] | None = None, vsock_fd: int | None = None,
-                 vsock_cid: int | None = None) -> None:
+                 vsock_cid: int | None = None,
+                 tpm_sockets: dict[int, str] | None = None) -> None:
         self.monitor_socket = monitor_socket
         self.pidfile = pidfile
         self.domain_dir = domain_dir
@@ -82,6 +86,7 @@ class LaunchContext:
         self.spice_tls_ports = spice_tls_ports or {}
         self.vsock_fd = vsock_fd
         self.vsock_cid = vsock_cid
+        self.tpm_sockets = tpm_sockets or {}
 
 
 # ---- helpers on the untyped parts of the definition ----------------------------------------
@@ -534,10 +539,10 @@ def _boot(cmd: Cmd) -> None:
 
 
 def _check_devices(defn: DomainDef) -> None:
-    for tag, attr in (("tpm", "tpms"), ("smartcard", "smartcards"), ("redirdev", "redirdevs"),
+    for tag, attr in (("smartcard", "smartcards"), ("redirdev", "redirdevs"),
                       ("hub", "hubs"), ("shmem", "shmems"), ("memory", "memories"),
                       ("crypto", "cryptos"),
-                      ("nvram", "nvrams"), ("lease", "leases")):
+                      ("nvram", "nvrams")):
         if getattr(defn.devices, attr):
             unsupported(f"<{tag}> devices are not supported by this QEMU driver yet")
 
@@ -621,6 +626,7 @@ def build_command(defn: DomainDef, caps: EmulatorCaps, ctx: LaunchContext) -> li
     chardevs.build_parallels(cmd)
     chardevs.build_channels(cmd)
     chardevs.build_consoles(cmd)
+    devices.build_tpms(cmd)
     devices.build_inputs(cmd)
     graphics.build_audio(cmd)
     graphics.build_graphics(cmd)

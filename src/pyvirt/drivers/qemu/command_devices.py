@@ -4,6 +4,8 @@ host devices and 9p filesystems."""
 
 from __future__ import annotations
 
+import os
+
 from pyvirt.drivers.qemu.command_props import (
     Cmd,
     Props,
@@ -398,11 +400,12 @@ def build_memballoon(cmd: Cmd) -> None:
     cmd.device(address_props(cmd, props, balloon))
 
 
-def balloon_stats_period(cmd_defn_balloon: Device | None) -> int | None:
-    """The <stats period> the driver sets with qom-set guest-stats-polling-interval."""
-    if cmd_defn_balloon is None:
+def balloon_stats_period(balloon: Device | None) -> int | None:
+    """The <stats period> the driver sets after start (qom-set of the balloon's
+    guest-stats-polling-interval): libvirt does not put it on the command line."""
+    if balloon is None:
         return None
-    stats = xchild(cmd_defn_balloon, "stats")
+    stats = xchild(balloon, "stats")
     return int(stats.attrs["period"]) if stats is not None and "period" in stats.attrs else None
 
 
@@ -477,6 +480,49 @@ def build_iommu(cmd: Cmd) -> None:
                                      iommu))
         else:
             unsupported(f"IOMMU device: {model} is not supported with this QEMU binary")
+
+
+def _tpm_cancel_path(devpath: str) -> str:
+    """virTPMCreateCancelPath."""
+    dev = devpath.rsplit("/", 1)[-1]
+    for prefix in ("misc/", "tpm/"):
+        path = f"/sys/class/{prefix}{dev}/device/cancel"
+        if os.path.exists(path):
+            return path
+    return "/dev/null"
+
+
+def build_tpms(cmd: Cmd) -> None:
+    """qemuBuildTPMsCommandLine: -tpmdev backend (swtpm socket, external socket or the
+    host's device) and the tpm-tis/tpm-crb frontend."""
+    emulator = cmd.defn.emulator or cmd.caps.binary
+    for index, tpm in enumerate(cmd.defn.devices.tpms):
+        model = xattr(tpm, "model") or "tpm-tis"
+        backend = xchild(tpm, "backend")
+        kind = backend.attrs.get("type") if backend is not None else None
+        if kind not in ("passthrough", "emulator", "external"):
+            unsupported(f"The QEMU executable {emulator} does not support TPM backend type "
+                        f"{kind}")
+        if model not in ("tpm-tis", "tpm-crb") or not cmd.has(model):
+            unsupported(f"The QEMU executable {emulator} does not support TPM model {model}")
+        alias = tpm.info.alias
+        if kind == "passthrough":
+            node = backend.find("device") if backend is not None else None
+            path = node.attrs.get("path", "/dev/tpm0") if node is not None else "/dev/tpm0"
+            cmd.add("-tpmdev", f"passthrough,id=tpm-{alias},path={escape_comma(path)},"
+                               f"cancel-path={escape_comma(_tpm_cancel_path(path))}")
+        else:
+            if kind == "emulator":
+                sock = cmd.ctx.tpm_sockets.get(index)
+                if sock is None:
+                    internal(f"no swtpm socket for TPM device {alias}")
+            else:
+                src = backend.find("source") if backend is not None else None
+                sock = src.attrs.get("path", "") if src is not None else ""
+            cmd.add("-chardev", f"socket,id=chrtpm,path={escape_comma(sock)}")
+            cmd.add("-tpmdev", f"emulator,id=tpm-{alias},chardev=chrtpm")
+        cmd.device(address_props(cmd, {"driver": model, "tpmdev": f"tpm-{alias}",
+                                        "id": alias}, tpm))
 
 
 def build_vsock(cmd: Cmd) -> None:
