@@ -53,6 +53,7 @@ KERNEL_META_PACKAGE = "linux-image-cloud-amd64"
 BUSYBOX_PACKAGE = "busybox-static"
 HOSTNAME = "pyvirt-guest"
 READY_MARKER = "PYVIRT-GUEST-READY"
+TICK_MARKER = "PYVIRT-TICK"
 DHCP_MARKER = "PYVIRT-GUEST-DHCP"
 PROMPT = "pyvirt-guest# "
 
@@ -121,6 +122,19 @@ if [ -e /sys/class/net/eth0 ]; then
 fi
 
 echo {marker}
+
+# With "pyvirt.tick" on the kernel command line: a counter kept in the guest's memory, printed
+# with the guest's block devices twice a second, so that tests can see a guest pause, resume,
+# continue after a restore, and notice a hot-plugged disk.
+case " $(cat /proc/cmdline) " in
+*" pyvirt.tick "*)
+    (n=0; while :; do
+        n=$((n + 1))
+        echo "{tick} $n $(awk 'NR > 2 {{printf "%s ", $4}}' /proc/partitions)"
+        usleep 500000
+    done) &
+    ;;
+esac
 
 # A shell on the console for the tests to type into, respawned when it exits. A serial line has
 # no window size: a wide one keeps the shell from wrapping the echo of long typed commands.
@@ -467,7 +481,7 @@ def build_initramfs(busybox: Path, kver: str, modules: list[Module]) -> bytes:
     cpio.file(f"lib/modules/{kver}/modules.dep", modules_dep(modules).encode())
 
     init = INIT_TEMPLATE.format(
-        prompt=PROMPT, hostname=HOSTNAME, kver=kver, marker=READY_MARKER,
+        prompt=PROMPT, hostname=HOSTNAME, kver=kver, marker=READY_MARKER, tick=TICK_MARKER,
         modules=" ".join(m.relpath for m in modules) or ":",
     )
     cpio.file("init", init.encode(), 0o755)

@@ -15,6 +15,9 @@ import sys
 from pathlib import Path
 
 GUEST_MARKER = "PYVIRT-GUEST-READY"
+# With "pyvirt.tick" appended to the kernel command line the guest prints
+# "PYVIRT-TICK <n> <block devices...>" twice a second, counting in its own memory.
+TICK_MARKER = "PYVIRT-TICK"
 DHCP_MARKER = "PYVIRT-GUEST-DHCP"
 GUEST_PROMPT = "pyvirt-guest# "
 GUEST_APPEND = "console=ttyS0 quiet"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import pyvirt
-from integration.guest import GUEST_APPEND, GUEST_MARKER, ensure_test_guest
+from integration.guest import GUEST_APPEND, GUEST_MARKER, TICK_MARKER, ensure_test_guest
 
 QEMU = "/usr/bin/qemu-system-x86_64"
 BOOT_TIMEOUT = 60.0
@@ -31,7 +31,8 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def domain_xml(name: str, serial_log: Path, kernel: str, initrd: str, *,
-               uuid: str | None = None, extra_devices: str = "") -> str:
+               uuid: str | None = None, extra_devices: str = "", tick: bool = False) -> str:
+    append = GUEST_APPEND + (" pyvirt.tick" if tick else "")
     uuid_el = f"<uuid>{uuid}</uuid>" if uuid else ""
     return textwrap.dedent(f"""\
         <domain type='qemu'>
@@ -43,7 +44,7 @@ def domain_xml(name: str, serial_log: Path, kernel: str, initrd: str, *,
             <type arch='x86_64' machine='pc'>hvm</type>
             <kernel>{kernel}</kernel>
             <initrd>{initrd}</initrd>
-            <cmdline>{GUEST_APPEND}</cmdline>
+            <cmdline>{append}</cmdline>
           </os>
           <features><acpi/><apic/></features>
           <on_poweroff>destroy</on_poweroff>
@@ -51,7 +52,7 @@ def domain_xml(name: str, serial_log: Path, kernel: str, initrd: str, *,
           <on_crash>destroy</on_crash>
           <devices>
             <serial type='file'>
-              <source path='{serial_log}'/>
+              <source path='{serial_log}' append='on'/>
               <target port='0'/>
             </serial>
             <graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1'/>
@@ -69,6 +70,20 @@ def wait_until(predicate, timeout: float, what: str) -> None:  # type: ignore[no
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def ticks(log: Path) -> list[int]:
+    """The guest's counter values seen so far on its console (``tick=True`` guests)."""
+    try:
+        text = log.read_text(errors="replace")
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == TICK_MARKER and parts[1].isdigit():
+            out.append(int(parts[1]))
+    return out
 
 
 def marker_count(log: Path) -> int:
@@ -313,6 +328,33 @@ def test_save_restore_and_managed_save(conn, tmp_path: Path, guest_files) -> Non
     dom.create()  # starts from the managed save image, which is then removed
     assert dom.state() == [pyvirt.VIR_DOMAIN_RUNNING, pyvirt.VIR_DOMAIN_RUNNING_RESTORED]
     assert dom.hasManagedSaveImage() == 0
+    dom.destroy()
+
+
+def test_counter_stops_when_paused_and_continues_after_restore(  # type: ignore[no-untyped-def]
+        conn, tmp_path: Path, guest_files) -> None:
+    kernel, initrd = guest_files
+    log = tmp_path / "serial.log"
+    dom = conn.createXML(domain_xml("tick", log, kernel, initrd, tick=True))
+    wait_until(lambda: len(ticks(log)) >= 3, BOOT_TIMEOUT, "the guest's counter")
+
+    dom.suspend()
+    time.sleep(0.3)  # a tick already on its way out of the guest may still land
+    frozen = ticks(log)
+    time.sleep(1.5)
+    assert ticks(log) == frozen, "the counter went on while the guest was paused"
+    dom.resume()
+    wait_until(lambda: len(ticks(log)) >= len(frozen) + 2, 10, "the counter to continue")
+
+    image = tmp_path / "tick.save"
+    dom.save(str(image))
+    before = ticks(log)[-1]
+    conn.restore(str(image))
+    wait_until(lambda: ticks(log)[-1] > before, 10, "ticks after the restore")
+    after = [n for n in ticks(log) if n > before]
+    # continues from the saved count: the guest did not boot again
+    assert before < after[0] <= before + 2, (before, after[:3])
+    assert marker_count(log) == 1
     dom.destroy()
 
 
