@@ -341,6 +341,8 @@ def test_tap_interface_from_passed_fd(caps: EmulatorCaps, tmp_path: Path) -> Non
 
 def test_pc_character_devices(caps: EmulatorCaps, tmp_path: Path) -> None:
     xml = domain(f"""
+        <channel type='unix'><source mode='bind' path='{tmp_path}/fwd.sock'/>
+          <target type='guestfwd' address='10.0.2.1' port='4600'/></channel>
         <serial type='pty'><target port='0'/></serial>
         <serial type='file'><source path='{tmp_path}/serial.log'/><target port='1'/>
         </serial>
@@ -353,7 +355,7 @@ def test_pc_character_devices(caps: EmulatorCaps, tmp_path: Path) -> None:
           name='org.qemu.guest_agent.0'/></channel>""")
     result = start(xml, caps, tmp_path / "run")
     check_placement(result)
-    agent = f"socket,id=charchannel0,path={tmp_path}/run/org.qemu.guest_agent.0"
+    agent = f"socket,id=charchannel1,path={tmp_path}/run/org.qemu.guest_agent.0"
     assert any(a.startswith(agent) for a in result.argv)
     assert (tmp_path / "serial.log").exists()
 
@@ -383,9 +385,12 @@ def test_spice(caps: EmulatorCaps, tmp_path: Path) -> None:
         </graphics>
         <video><model type='qxl'/></video>
         <channel type='spicevmc'><target type='virtio' name='com.redhat.spice.0'/></channel>
+        <redirdev bus='usb' type='spicevmc'/><redirdev bus='usb' type='spicevmc'/>
+        <smartcard mode='passthrough' type='spicevmc'/>
         """)
     result = start(xml, caps, tmp_path / "run")
     check_placement(result)
+    assert "spicevmc,id=charredir1,name=usbredir" in result.argv
 
 
 def test_video_models(caps: EmulatorCaps, tmp_path: Path) -> None:

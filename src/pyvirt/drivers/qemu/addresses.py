@@ -1289,8 +1289,11 @@ def _usb_ports(cont: Controller) -> int:
     return 0
 
 
+_HUB_PORTS = 8  # VIR_DOMAIN_USB_HUB_PORTS
+
+
 def _usb_devices(defn: DomainDef) -> list[Device]:
-    """virDomainUSBDeviceDefForeach's order (hubs are left to the user)."""
+    """virDomainUSBDeviceDefForeach's order (hubs are handled first, separately)."""
     devs = defn.devices
     out: list[Device] = []
     out += [h for h in devs.hostdevs if _x(h, "type") == "usb"]
@@ -1303,10 +1306,57 @@ def _usb_devices(defn: DomainDef) -> list[Device]:
     return out
 
 
+class _UsbHub:
+    """The ports of a USB controller or hub: None free, True taken, or a hub below."""
+
+    __slots__ = ("ports",)
+
+    def __init__(self, nports: int) -> None:
+        self.ports: list[_UsbHub | bool | None] = [None] * nports
+
+    def find_free(self) -> list[int] | None:
+        """virDomainUSBAddressFindFreePort: a free port here, else depth-first in hubs."""
+        for i, used in enumerate(self.ports):
+            if used is None:
+                return [i + 1]
+        for i, sub in enumerate(self.ports):
+            if isinstance(sub, _UsbHub):
+                path = sub.find_free()
+                if path is not None:
+                    return [i + 1, *path]
+        return None
+
+    def walk(self, path: list[int], bus: int, text: str) -> tuple[_UsbHub, int]:
+        """The hub holding the last port of ``path`` (virDomainUSBAddressFindPort)."""
+        hub = self
+        for port in path[:-1]:
+            if port - 1 >= len(hub.ports):
+                _fail(c.VIR_ERR_XML_ERROR, f"port {port} out of range in USB address bus: "
+                      f"{bus} port: {text}", c.VIR_FROM_DOMAIN)
+            sub = hub.ports[port - 1]
+            if not isinstance(sub, _UsbHub):
+                _fail(c.VIR_ERR_XML_ERROR, f"there is no hub at port {port} in USB address "
+                      f"bus: {bus} port: {text}", c.VIR_FROM_DOMAIN)
+            hub = sub
+        if path[-1] - 1 >= len(hub.ports):
+            _fail(c.VIR_ERR_XML_ERROR, f"requested USB port {text} not present on USB bus "
+                  f"{bus}", c.VIR_FROM_DOMAIN)
+        return hub, path[-1] - 1
+
+
+def _usb_valid(addr: Address | None) -> bool:
+    return addr is not None and addr.type == "usb" and \
+        (addr.attrs.get("port") or "0").split(".")[0] not in ("", "0")
+
+
 def _assign_usb(defn: DomainDef) -> None:
-    """qemuDomainAssignUSBAddresses (new domains; no automatic hubs)."""
-    buses: dict[int, list[bool]] = {}
-    for cont in defn.devices.controllers:
+    """qemuDomainAssignUSBAddresses for a new domain: usb-hub devices added when the
+    controllers' ports run out, hubs placed first, then every USB device."""
+    from pyvirt.conf.domain.device import GenericDevice
+
+    devs = defn.devices
+    buses: dict[int, _UsbHub] = {}
+    for cont in devs.controllers:
         if cont.type != "usb":
             continue
         nports = _usb_ports(cont)
@@ -1315,53 +1365,66 @@ def _assign_usb(defn: DomainDef) -> None:
         if cont.index in buses:
             _fail(c.VIR_ERR_XML_ERROR, f"Duplicate USB controllers with index {cont.index}",
                   c.VIR_FROM_DOMAIN)
-        buses[cont.index] = [False] * nports
+        buses[cont.index] = _UsbHub(nports)
+    hubs = [h for h in devs.hubs if _x(h, "type") == "usb"]
     devices = _usb_devices(defn)
-    if devices and not any(x.type == "usb" and x.model != "none"
-                           for x in defn.devices.controllers):
+    count = len(devices) + len(hubs)
+    if count and not any(x.type == "usb" and x.model != "none" for x in devs.controllers):
         _fail(c.VIR_ERR_CONFIG_UNSUPPORTED, "USB is disabled for this domain, but USB devices "
               "are present in the domain XML")
+    available = sum(len(b.ports) for b in buses.values()) + _HUB_PORTS * len(hubs)
+    if count > available:
+        needed = -(-(count - available + 1) // (_HUB_PORTS - 1))
+        for _ in range(needed):
+            hub = GenericDevice(tag="hub")
+            hub.extra.attrs = {"type": "usb"}
+            devs.hubs.append(hub)
+            hubs.append(hub)
 
-    def valid(addr: Address | None) -> bool:
-        return addr is not None and addr.type == "usb" and \
-            (addr.attrs.get("port") or "0") not in ("", "0")
-
-    for dev in devices:
+    def reserve(dev: Device) -> None:
         addr = dev.info.address
-        if not valid(addr):
-            continue
+        if not _usb_valid(addr):
+            return
         assert addr is not None
-        bus, port = addr.num("bus"), addr.attrs.get("port", "")
+        bus, text = addr.num("bus"), addr.attrs.get("port", "")
         if bus not in buses:
             _fail(c.VIR_ERR_XML_ERROR, f"Missing USB bus {bus}", c.VIR_FROM_DOMAIN)
-        if "." in port:
-            continue  # behind a hub: not tracked here
-        idx = int(port) - 1
-        if idx >= len(buses[bus]):
-            _fail(c.VIR_ERR_XML_ERROR, f"requested USB port {port} not present on USB bus "
-                  f"{bus}", c.VIR_FROM_DOMAIN)
-        if buses[bus][idx]:
-            _fail(c.VIR_ERR_XML_ERROR, f"Duplicate USB address bus {bus} port {port}",
+        hub, idx = buses[bus].walk([int(p) for p in text.split(".")], bus, text)
+        if hub.ports[idx] is not None:
+            _fail(c.VIR_ERR_XML_ERROR, f"Duplicate USB address bus {bus} port {text}",
                   c.VIR_FROM_DOMAIN)
-        buses[bus][idx] = True
-    for dev in devices:
+        hub.ports[idx] = _UsbHub(_HUB_PORTS) if dev.tag == "hub" else True
+
+    def assign(dev: Device) -> None:
         addr = dev.info.address
         if addr is not None and addr.type not in ("", "none", "usb"):
-            continue
-        if valid(addr):
-            continue
-        wanted = [addr.num("bus")] if addr is not None and addr.type == "usb" else sorted(buses)
-        if addr is not None and addr.type == "usb" and addr.num("bus") not in buses:
-            _fail(c.VIR_ERR_XML_ERROR, f"USB bus {addr.num('bus')} requested but no "
-                  "controller with that index is present", c.VIR_FROM_DOMAIN)
-        for bus in wanted:
-            free = next((i for i, used in enumerate(buses[bus]) if not used), None)
-            if free is not None:
-                buses[bus][free] = True
-                dev.info.address = Address("usb", {"bus": str(bus), "port": str(free + 1)})
-                break
+            return
+        if _usb_valid(addr):
+            return
+        if addr is not None and addr.type == "usb":
+            if addr.num("bus") not in buses:
+                _fail(c.VIR_ERR_XML_ERROR, f"USB bus {addr.num('bus')} requested but no "
+                      "controller with that index is present", c.VIR_FROM_DOMAIN)
+            wanted = [addr.num("bus")]
         else:
-            _fail(c.VIR_ERR_INTERNAL_ERROR, "No free USB ports", c.VIR_FROM_DOMAIN)
+            wanted = sorted(buses)
+        for bus in wanted:
+            path = buses[bus].find_free()
+            if path is not None:
+                dev.info.address = Address("usb", {"bus": str(bus),
+                                                   "port": ".".join(map(str, path))})
+                reserve(dev)
+                return
+        _fail(c.VIR_ERR_INTERNAL_ERROR, "No free USB ports", c.VIR_FROM_DOMAIN)
+
+    for hub in hubs:
+        reserve(hub)
+    for dev in devices:
+        reserve(dev)
+    for hub in hubs:
+        assign(hub)
+    for dev in devices:
+        assign(dev)
 
 
 # ---- entry point ---------------------------------------------------------------------------

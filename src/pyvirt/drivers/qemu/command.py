@@ -539,8 +539,7 @@ def _boot(cmd: Cmd) -> None:
 
 
 def _check_devices(defn: DomainDef) -> None:
-    for tag, attr in (("smartcard", "smartcards"), ("redirdev", "redirdevs"),
-                      ("hub", "hubs"), ("shmem", "shmems"), ("memory", "memories"),
+    for tag, attr in (("shmem", "shmems"), ("memory", "memories"),
                       ("crypto", "cryptos"),
                       ("nvram", "nvrams")):
         if getattr(defn.devices, attr):
@@ -618,10 +617,12 @@ def build_command(defn: DomainDef, caps: EmulatorCaps, ctx: LaunchContext) -> li
     _boot(cmd)
     devices.build_iommu(cmd)
     devices.build_controllers(cmd)
+    devices.build_hubs(cmd)
     devices.build_ccid(cmd)
     disks.build_disks(cmd, boot)
     devices.build_filesystems(cmd)
     net.build_nets(cmd, boot)
+    chardevs.build_smartcards(cmd)
     chardevs.build_serials(cmd)
     chardevs.build_parallels(cmd)
     chardevs.build_channels(cmd)
@@ -633,6 +634,7 @@ def build_command(defn: DomainDef, caps: EmulatorCaps, ctx: LaunchContext) -> li
     devices.build_videos(cmd)
     devices.build_sounds(cmd)
     devices.build_watchdog(cmd)
+    chardevs.build_redirdevs(cmd)
     devices.build_hostdevs(cmd, boot)
     if ctx.incoming:
         cmd.add("-incoming", ctx.incoming)

@@ -22,8 +22,9 @@ SERIAL_MODELS = {"isa-serial": "isa-serial", "usb-serial": "usb-serial",
                  "pci-serial": "pci-serial", "isa-debug": "isa-debugcon"}
 
 
-def chardev_arg(cmd: Cmd, src: ChrSource, alias: str) -> str:
-    """The -chardev value for a source (unix sockets by path: no fd passing)."""
+def chardev_arg(cmd: Cmd, src: ChrSource, alias: str, spicevmc: str = "vdagent") -> str:
+    """The -chardev value for a source (unix sockets by path: no fd passing); ``spicevmc``
+    names the SPICE channel a spicevmc source carries."""
     t = src.type
     if t in ("null", "vc", "pty", "stdio"):
         out = f"{t},id={alias}"
@@ -54,7 +55,7 @@ def chardev_arg(cmd: Cmd, src: ChrSource, alias: str) -> str:
             out += ",server=on,wait=off"
         out += _reconnect(src)
     elif t == "spicevmc":
-        out = f"spicevmc,id={alias},name=vdagent"
+        out = f"spicevmc,id={alias},name={spicevmc}"
     elif t in ("spiceport", "dbus"):
         out = f"{t},id={alias},name={src.channel}"
     elif t == "qemu-vdagent":
@@ -151,13 +152,89 @@ def build_parallels(cmd: Cmd) -> None:
 def build_channels(cmd: Cmd) -> None:
     for chan in cmd.defn.devices.channels:
         if chan.target_type == "guestfwd":
-            unsupported("guestfwd channels are not supported by this driver")
+            char = f"char{chan.info.alias}"
+            cmd.add("-chardev", chardev_arg(cmd, chan.source, char))
+            addr = chan.target_attrs.get("address", "")
+            port = chan.target_attrs.get("port", "")
+            cmd.netdev({"type": "user",
+                        "guestfwd": [{"str": f"tcp:{addr}:{port}-chardev:{char}"}],
+                        "id": chan.info.alias})
+            continue
         if chan.target_type != "virtio":
             internal(f"unsupported channel target type '{chan.target_type}'")
         if chan.type in ("spicevmc", "spiceport") and not _has_spice(cmd):
             unsupported(f"chardev '{chan.type}' not supported without spice graphics")
         cmd.add("-chardev", chardev_arg(cmd, chan.source, f"char{chan.info.alias}"))
         cmd.device(_virtio_port_props(cmd, chan))
+
+
+def build_smartcards(cmd: Cmd) -> None:
+    """qemuBuildSmartcardCommandLine: emulated (NSS, certificates) or passthrough cards on
+    their CCID controller."""
+    from pyvirt.drivers.qemu.command_props import controller_alias
+
+    for card in cmd.defn.devices.smartcards:
+        addr = card.info.address
+        ccid = addr.controller if addr is not None and addr.type == "ccid" else 0
+        bus = f"{controller_alias(cmd.defn, 'ccid', ccid)}.0"
+        mode = card.lead_attr[1]
+        props: Props
+        if mode == "host":
+            props = {"driver": "ccid-card-emulated", "backend": "nss-emulated"}
+        elif mode == "host-certificates":
+            props = {"driver": "ccid-card-emulated", "backend": "certificates"}
+            certs = [n.text or "" for _, n in card.extra.children if n.tag == "certificate"]
+            for i, cert in enumerate(certs, 1):
+                props[f"cert{i}"] = cert
+            db = next((n.text for _, n in card.extra.children if n.tag == "database"), None)
+            props["db"] = db or "/etc/pki/nssdb"
+        elif mode == "passthrough":
+            char = f"char{card.info.alias}"
+            cmd.add("-chardev", chardev_arg(cmd, card.source, char, "smartcard"))
+            props = {"driver": "ccid-card-passthru", "chardev": char}
+        else:
+            unsupported(f"smartcard mode '{mode}' is not supported")
+        props["id"] = card.info.alias
+        props["bus"] = bus
+        cmd.device(props)
+
+
+def _usb_version(text: str) -> str:
+    """A redirfilter version 'JJ.MM' as the BCD number QEMU's filter takes (0x0110)."""
+    if text == "-1":
+        return "-1"
+    major, _, minor = text.partition(".")
+    minor_num = int(minor) * (10 if len(minor) == 1 else 1)
+    major_num = int(major)
+    bcd = (major_num // 10) << 12 | (major_num % 10) << 8 | (minor_num // 10) << 4 | \
+        minor_num % 10
+    return f"0x{bcd:04X}"
+
+
+def build_redirdevs(cmd: Cmd) -> None:
+    """qemuBuildRedirdevCommandLine: USB redirection over a character device."""
+    rules = []
+    for flt in cmd.defn.devices.redirfilters:
+        for _, node in flt.extra.children:
+            if node.tag != "usbdev":
+                continue
+            a = node.attrs
+            parts = []
+            for key, width in (("class", 2), ("vendor", 4), ("product", 4)):
+                value = a.get(key, "-1")
+                parts.append("-1" if value == "-1" else f"0x{int(value, 0):0{width}X}")
+            parts.append(_usb_version(a.get("version", "-1")))
+            parts.append("1" if a.get("allow") == "yes" else "0")
+            rules.append(":".join(parts))
+    for redir in cmd.defn.devices.redirdevs:
+        char = f"char{redir.info.alias}"
+        cmd.add("-chardev", chardev_arg(cmd, redir.source, char, "usbredir"))
+        props: Props = {"driver": "usb-redir", "chardev": char, "id": redir.info.alias}
+        if rules:
+            props["filter"] = "|".join(rules)
+        if redir.info.boot_order:
+            props["bootindex"] = redir.info.boot_order
+        cmd.device(address_props(cmd, props, redir))
 
 
 def build_consoles(cmd: Cmd) -> None:

@@ -207,6 +207,15 @@ def _legacy_usb(cmd: Cmd) -> None:
         cmd.add("-usb")
 
 
+def build_hubs(cmd: Cmd) -> None:
+    """qemuBuildHubCommandLine."""
+    for hub in cmd.defn.devices.hubs:
+        if xattr(hub, "type") != "usb":
+            unsupported(f"hub type {xattr(hub, 'type')} not supported")
+        require(cmd, "usb-hub", "usb-hub not supported by QEMU binary")
+        cmd.device(address_props(cmd, {"driver": "usb-hub", "id": hub.info.alias}, hub))
+
+
 def build_ccid(cmd: Cmd) -> None:
     for cont in cmd.defn.devices.controllers:
         if cont.type == "ccid":

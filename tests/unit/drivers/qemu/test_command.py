@@ -381,6 +381,11 @@ def test_serials_consoles_and_guest_agent_channel() -> None:
     assert device(argv, "console1") == {"driver": "virtconsole", "chardev": "charconsole1",
                                         "id": "console1"}
     assert device(argv, "virtio-serial0")["driver"] == "virtio-serial-pci"
+    # a guestfwd channel is a user network forward to the chardev
+    argv, _ = build(domain_xml("<channel type='pty'><target type='guestfwd' "
+                               "address='10.0.2.1' port='4600'/></channel>"))
+    assert opt(argv, "-netdev") == ['{"type":"user","guestfwd":[{"str":"tcp:10.0.2.1:4600-'
+                                    'chardev:charchannel0"}],"id":"channel0"}']
     # the generated socket path is part of the live definition
     assert "/run/g/org.qemu.guest_agent.0" in defn.to_xml()
 
@@ -506,7 +511,7 @@ def test_unsupported_models_use_libvirts_wording() -> None:
     assert err.value.get_error_code() == c.VIR_ERR_CONFIG_UNSUPPORTED
     assert "does not support TPM model tpm-crb" in str(err.value)
     with pytest.raises(pyvirt.libvirtError) as err:
-        build(domain_xml("<smartcard mode='host'/>"))
+        build(domain_xml("<shmem name='s'/>"))
     assert err.value.get_error_code() == c.VIR_ERR_CONFIG_UNSUPPORTED
 
 
@@ -525,6 +530,34 @@ def test_iommu_and_vsock() -> None:
     assert "<cid auto='yes' address='7'/>" in defn.to_xml()
     with pytest.raises(pyvirt.libvirtError, match="no vhost-vsock file descriptor"):
         build(xml, vsock_cid=7)
+
+
+def test_usb_redirection_and_smartcards() -> None:
+    xml = domain_xml("<graphics type='spice' autoport='yes'/>"
+                     "<redirdev bus='usb' type='spicevmc'/>"
+                     "<redirdev bus='usb' type='tcp'><source mode='connect' host='h' "
+                     "service='4000'/></redirdev>"
+                     "<redirfilter><usbdev class='0x08' vendor='0x15E1' product='0x2007' "
+                     "version='1.10' allow='yes'/><usbdev allow='no'/></redirfilter>"
+                     "<smartcard mode='host'/>")
+    argv, defn = build(xml, vnc_ports={0: 5900})
+    assert "spicevmc,id=charredir0,name=usbredir" in opt(argv, "-chardev")
+    assert "socket,id=charredir1,host=h,port=4000" in opt(argv, "-chardev")
+    assert device(argv, "redir0") == {
+        "driver": "usb-redir", "chardev": "charredir0", "id": "redir0",
+        "filter": "0x08:0x15E1:0x2007:0x0110:1|-1:-1:-1:-1:0", "bus": "usb.0", "port": "1.1"}
+    assert device(argv, "ccid0") == {"driver": "usb-ccid", "id": "ccid0", "bus": "usb.0",
+                                     "port": "2"}
+    assert device(argv, "smartcard0") == {"driver": "ccid-card-emulated",
+                                          "backend": "nss-emulated", "id": "smartcard0",
+                                          "bus": "ccid0.0"}
+    # three USB devices on PIIX3's two ports: libvirt's automatic hub
+    assert device(argv, "hub0") == {"driver": "usb-hub", "id": "hub0", "bus": "usb.0",
+                                    "port": "1"}
+    assert device(argv, "redir1")["port"] == "1.2"
+    assert device(argv, "redir1")["filter"] == device(argv, "redir0")["filter"]
+    defn.id = 1
+    assert "<hub type='usb'>" in defn.to_xml()
 
 
 def test_tpm() -> None:
@@ -648,7 +681,7 @@ def test_libvirt_argv_golden(name: str) -> None:
 
 
 # All of libvirt's x86_64-latest cases: how many pyvirt reproduces (the floor must not drop).
-GOLDEN_FLOOR = 242
+GOLDEN_FLOOR = 246
 
 
 @pytest.mark.skipif(TREE is None, reason="libvirt 9.0.0 source tree not available")
