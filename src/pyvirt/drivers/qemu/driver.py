@@ -89,7 +89,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
             from pyvirt.drivers.qemu.capabilities import probe_emulator
 
             if not os.access(binary, os.X_OK):
-                _err(c.VIR_ERR_OPERATION_FAILED, f"Cannot check QEMU binary {binary}: "
+                _err(c.VIR_ERR_SYSTEM_ERROR, f"Cannot check QEMU binary {binary}: "
                      "No such file or directory")
             caps = probe_emulator(binary, self.paths.cache_dir)
             self._caps[binary] = caps
@@ -281,6 +281,14 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
         from pyvirt.drivers.qemu.host import node_info
 
         return node_info()
+
+    def nodeGetSecurityModel(self, conn: virConnect) -> list[str]:  # noqa: N802
+        # No security driver (SELinux/AppArmor/DAC labelling) yet: libvirt's "none" model.
+        return ["none", "0"]
+
+    def domainGetSecurityLabel(self, handle: virDomain) -> list[Any]:  # noqa: N802
+        self._dom(handle)
+        return ["", 0]
 
     # ---- events ------------------------------------------------------------------------
 
@@ -548,16 +556,24 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
         remove_quietly(monitor_path)
         ctx = LaunchContext(monitor_socket=monitor_path,
                             pidfile=os.path.join(run_dir, "qemu.pid"), domain_dir=run_dir)
-        ctx.vnc_ports = self._allocate_vnc_ports(live)
         if incoming_fd is not None:
             ctx.incoming = "defer"
         ctx.start_paused = True
+        # Everything that can refuse the definition runs before QEMU does, and gives back
+        # what it took (ports) when it refuses: a failed start leaves nothing behind.
+        ctx.vnc_ports, held_ports = self._allocate_vnc_ports(live)
+        try:
+            _check_storage(live)
+            argv = build_command(live, caps, ctx)
+            log_path = os.path.join(self.paths.log_dir, live.name + ".log")
+            proc = process.spawn(argv, log_path, pass_fds=[])
+        except BaseException:
+            with self.lock:
+                self._vnc_ports.difference_update(held_ports)
+            raise
         with self.lock:
             live.id = self._next_id
             self._next_id += 1
-        argv = build_command(live, caps, ctx)
-        log_path = os.path.join(self.paths.log_dir, live.name + ".log")
-        proc = process.spawn(argv, log_path, pass_fds=[])
 
         def alive() -> bool:
             return proc.poll() is None
@@ -568,7 +584,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
             dom.pid, dom.proc = proc.pid, proc
             dom.start_time = process_start_time(proc.pid)
             dom.monitor_path = monitor_path
-            dom.vnc_ports = list(ctx.vnc_ports.values())
+            dom.vnc_ports = held_ports
             dom.expected_stop = None
             dom.got_shutdown = dom.fake_reboot = False
             dom.state, dom.reason = PAUSED, c.VIR_DOMAIN_PAUSED_STARTING_UP
@@ -636,14 +652,20 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
             if console.source.type == "pty" and not console.source.path and devs.serials:
                 console.source.path = devs.serials[0].source.path
 
-    def _allocate_vnc_ports(self, live: DomainDef) -> dict[int, int]:
-        """virPortAllocator for VNC autoport: from 5900 up, a port nobody listens on; the
-        port goes into the live definition, as libvirt shows it."""
+    def _allocate_vnc_ports(self, live: DomainDef) -> tuple[dict[int, int], list[int]]:
+        """virPortAllocator for VNC: an autoport gets the first port from 5900 up that
+        nobody listens on (written into the live definition, as libvirt shows it); a fixed
+        port is reserved. Returns (graphics index -> autoport, every port held)."""
         import socket
 
         ports: dict[int, int] = {}
+        held: list[int] = []
         for index, gfx in enumerate(live.devices.graphics):
-            if gfx.type != "vnc" or not (gfx.autoport or gfx.port == -1):
+            if gfx.type != "vnc":
+                continue
+            if not (gfx.autoport or gfx.port == -1):
+                if gfx.port > 0:
+                    self._reserve_fixed_port(gfx.port, gfx.listen_address, held)
                 continue
             with self.lock:
                 for candidate in range(VNC_PORT_MIN, VNC_PORT_MAX + 1):
@@ -656,12 +678,34 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
                             continue
                     self._vnc_ports.add(candidate)
                     ports[index] = candidate
+                    held.append(candidate)
                     gfx.port = candidate
                     break
                 else:
+                    self._vnc_ports.difference_update(held)
                     _err(c.VIR_ERR_INTERNAL_ERROR, "Unable to find an unused port in range "
                          f"'display' ({VNC_PORT_MIN}-{VNC_PORT_MAX})")
-        return ports
+        return ports, held
+
+    def _reserve_fixed_port(self, port: int, address: str | None, held: list[int]) -> None:
+        """virPortAllocatorSetUsed for a VNC port given in the XML: refused when another
+        guest of ours or any other program already has it."""
+        import socket
+
+        with self.lock:
+            busy = port in self._vnc_ports
+            if not busy:
+                family = socket.AF_INET6 if address and ":" in address else socket.AF_INET
+                with socket.socket(family, socket.SOCK_STREAM) as probe:
+                    try:
+                        probe.bind((address or "0.0.0.0", port))
+                    except OSError:
+                        busy = True
+            if busy:
+                self._vnc_ports.difference_update(held)
+                _err(c.VIR_ERR_INTERNAL_ERROR, f"Failed to reserve port {port}")
+            self._vnc_ports.add(port)
+            held.append(port)
 
     # ---- QMP events and process exit (monitor loop thread) -------------------------------
 
@@ -1210,6 +1254,21 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
             if watch is not None:
                 watch.stop_watching()
         self.loop.stop()
+
+
+def _check_storage(live: DomainDef) -> None:
+    """Every local disk image must exist before QEMU starts (libvirt's
+    virStorageSourceReportBrokenChain wording)."""
+    for disk in live.devices.disks:
+        path = disk.path
+        if not path or disk.type not in ("file", "block"):
+            continue
+        try:
+            os.stat(path)
+        except OSError as exc:
+            raise_error(c.VIR_ERR_SYSTEM_ERROR,
+                        f"Cannot access storage file '{path}' (as uid:{os.geteuid()}, "
+                        f"gid:{os.getegid()}): {exc.strerror}", domain=c.VIR_FROM_QEMU)
 
 
 def _cpu_time_ns(pid: int) -> int:
