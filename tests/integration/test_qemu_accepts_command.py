@@ -280,6 +280,24 @@ def test_pc_disks(caps: EmulatorCaps, tmp_path: Path) -> None:
     assert block_of(result, "virtio-disk1")["inserted"]["ro"]
 
 
+def test_backing_chain(caps: EmulatorCaps, tmp_path: Path) -> None:
+    base = image(tmp_path, "base.raw", "raw")
+    top = str(tmp_path / "top.qcow2")
+    subprocess.run([QEMU_IMG, "create", "-q", "-f", "qcow2", "-F", "raw", "-b", base, top],
+                   check=True)
+    xml = domain(f"""
+        <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>
+          <source file='{top}'/>
+          <backingStore type='file'><format type='raw'/><source file='{base}'/>
+          </backingStore>
+          <target dev='vda' bus='virtio'/></disk>""")
+    result = start(xml, caps, tmp_path / "run")
+    inserted = block_of(result, "virtio-disk0")["inserted"]
+    assert inserted["node-name"] == "libvirt-1-format"
+    assert inserted["image"]["backing-image"]["filename"] == base
+    assert inserted["backing_file_depth"] == 1
+
+
 def test_pc_scsi_and_sata(caps: EmulatorCaps, tmp_path: Path) -> None:
     a = image(tmp_path, "a.qcow2", "qcow2")
     b = image(tmp_path, "b.raw", "raw")

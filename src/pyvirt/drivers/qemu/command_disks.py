@@ -21,7 +21,8 @@ from pyvirt.drivers.qemu.command_props import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pyvirt.conf.domain.disks import Disk
+    from pyvirt.conf.domain.disks import Disk, DiskSource
+    from pyvirt.conf.domain.xnode import XNode
 
 # cache mode -> (write-cache, cache.direct, cache.no-flush)  (qemuDomainDiskCachemodeFlags)
 CACHE_MODES: dict[str, tuple[bool, bool, bool]] = {
@@ -63,15 +64,6 @@ def _driver_attr(disk: Disk, name: str) -> str | None:
     return disk.driver.attrs.get(name) if disk.driver is not None else None
 
 
-def _has_source(disk: Disk) -> bool:
-    src = disk.source
-    if src is None:
-        return False
-    if disk.type == "network":
-        return bool(src.attrs.get("protocol"))
-    return bool(disk.path)
-
-
 def is_cdrom(path: str) -> bool:
     """virFileIsCDROM: the block device answers the CD-ROM drive status ioctl."""
     import fcntl
@@ -87,17 +79,6 @@ def is_cdrom(path: str) -> bool:
         return False
     finally:
         os.close(fd)
-
-
-def _storage_driver(disk: Disk) -> str:
-    if disk.type == "file":
-        return "file"
-    if disk.type == "block":
-        return "host_cdrom" if disk.device == "cdrom" and is_cdrom(disk.path or "") \
-            else "host_device"
-    if disk.type == "dir":
-        return "vvfat"
-    unsupported(f"unsupported disk type '{disk.type}'")
 
 
 def cache_mode(disk: Disk) -> str | None:
@@ -120,90 +101,223 @@ def _cache(disk: Disk) -> dict[str, bool] | None:
     return {"direct": direct, "no-flush": noflush}
 
 
-def _network_props(disk: Disk) -> Props:
-    """The protocol node of a network disk (the protocols QEMU takes as a server list)."""
-    src = disk.source
-    assert src is not None
+class Layer:
+    """One image of a disk's backing chain: the disk's own source, then each
+    <backingStore> below it (libvirt's virStorageSource)."""
+
+    __slots__ = ("type", "source", "format", "ident", "terminated", "metadata_cache")
+
+    def __init__(self, type_: str, source: DiskSource | None, fmt: str | None,
+                 metadata_cache: XNode | None = None) -> None:
+        self.type = type_
+        self.source = source
+        self.format = fmt
+        self.metadata_cache = metadata_cache  # <metadata_cache> of a qcow2 image
+        self.ident = 0  # the N of libvirt-N-storage / libvirt-N-format
+        self.terminated = False  # an empty <backingStore/> follows: no backing at all
+
+    @property
+    def path(self) -> str | None:
+        src = self.source
+        if src is None:
+            return None
+        return {"file": src.file, "block": src.dev, "dir": src.dir}.get(self.type)
+
+    def present(self) -> bool:
+        if self.source is None:
+            return False
+        if self.type == "network":
+            return bool(self.source.protocol)
+        return bool(self.path)
+
+
+def disk_chain(disk: Disk) -> list[Layer]:
+    """The disk's images from the top down, as the definition gives them (QEMU opens what
+    a chain left undescribed from the image headers itself)."""
+    from pyvirt.conf.domain.disks import DiskSource
+
+    top_meta = next((n for n in disk.driver.children if n.tag == "metadata_cache"), None) \
+        if disk.driver is not None else None
+    chain = [Layer(disk.type, disk.source, disk.driver_type, top_meta)]
+    node = next((n for _, n in disk.extra.children if n.tag == "backingStore"), None)
+    while node is not None:
+        src = node.find("source")
+        if not node.attrs and src is None:
+            chain[-1].terminated = True
+            break
+        fmt = node.find("format")
+        chain.append(Layer(node.attrs.get("type", "file"),
+                           DiskSource(dict(src.attrs), list(src.children))
+                           if src is not None else None,
+                           fmt.attrs.get("type") if fmt is not None else None,
+                           fmt.find("metadata_cache") if fmt is not None else None))
+        node = node.find("backingStore")
+    return chain
+
+
+def _storage_driver(layer: Layer, device: str) -> str:
+    if layer.type == "file":
+        return "file"
+    if layer.type == "block":
+        return "host_cdrom" if device == "cdrom" and is_cdrom(layer.path or "") \
+            else "host_device"
+    if layer.type == "dir":
+        return "vvfat"
+    unsupported(f"unsupported disk type '{layer.type}'")
+
+
+def _server(host: dict[str, str], default_port: str | None = None) -> Props:
+    if host.get("transport") == "unix":
+        return {"type": "unix", "path": host.get("socket", "")}
+    server: Props = {"type": "inet", "host": host.get("name", "")}
+    port = host.get("port", default_port)
+    if port:
+        server["port"] = port
+    return server
+
+
+def _network_props(src: DiskSource) -> Props:
+    """qemuBlockStorageSourceGetBackendProps for the network protocols QEMU reaches
+    without secrets."""
     proto = src.protocol or ""
     hosts = src.hosts
     host = hosts[0] if hosts else {}
+    name = src.name or ""
+    props: Props
     if proto == "nbd":
-        server: Props
-        if host.get("transport") == "unix":
-            server = {"type": "unix", "path": host.get("socket", "")}
-        else:
-            server = {"type": "inet", "host": host.get("name", ""),
-                      "port": host.get("port", "10809")}
-        return put({"driver": "nbd", "server": server}, export=src.name or None)
+        return put({"driver": "nbd", "server": _server(host, "10809")}, export=name or None)
     if proto in ("http", "https", "ftp", "ftps"):
         port = host.get("port")
-        name = src.name or ""
         url = f"{proto}://{host.get('name', '')}{':' + port if port else ''}" \
               f"{'' if name.startswith('/') else '/'}{name}"
         if src.attrs.get("query"):
             url += f"?{src.attrs['query']}"
-        props: Props = {"driver": proto, "url": url}
+        props = {"driver": proto, "url": url}
         for child in src.children:
             if child.tag == "timeout" and child.attrs.get("seconds"):
                 props["timeout"] = int(child.attrs["seconds"])
             elif child.tag == "readahead" and child.attrs.get("size"):
                 props["readahead"] = int(child.attrs["size"])
         return props
+    if proto == "iscsi":
+        target, _, lun = name.partition("/")
+        addr = host.get("name", "")
+        portal = f"[{addr}]" if ":" in addr else addr
+        props = {"driver": "iscsi", "portal": f"{portal}:{host.get('port', '3260')}",
+                 "target": target, "lun": int(lun or "0"),
+                 "transport": "iser" if host.get("transport") == "rdma" else "tcp"}
+        initiator = next((c for c in src.children if c.tag == "initiator"), None)
+        iqn = initiator.find("iqn") if initiator is not None else None
+        if iqn is not None and iqn.attrs.get("name"):
+            props["initiator-name"] = iqn.attrs["name"]
+        return props
+    if proto == "rbd":
+        pool, _, image = name.partition("/")
+        props = {"driver": "rbd", "pool": pool, "image": image}
+        snap = next((c for c in src.children if c.tag == "snapshot"), None)
+        if snap is not None and snap.attrs.get("name"):
+            props["snapshot"] = snap.attrs["name"]
+        if hosts:
+            props["server"] = [put({"host": h.get("name", "")}, port=h.get("port"))
+                               for h in hosts]
+        conf = next((c for c in src.children if c.tag == "config"), None)
+        if conf is not None and conf.attrs.get("file"):
+            props["conf"] = conf.attrs["file"]
+        return props
+    if proto == "gluster":
+        volume, _, path = name.partition("/")
+        return {"driver": "gluster", "volume": volume, "path": path,
+                "server": [_server(h, "24007") for h in hosts], "debug": 4}
+    if proto == "nfs":
+        props = {"driver": "nfs", "server": {"host": host.get("name", ""), "type": "inet"},
+                 "path": name}
+        ident = next((c for c in src.children if c.tag == "identity"), None)
+        if ident is not None:
+            put(props, user=_nfs_id(ident.attrs.get("user"), "user"),
+                group=_nfs_id(ident.attrs.get("group"), "group"))
+        return props
     unsupported(f"protocol '{proto}' is not supported for network disks")
 
 
-def disk_source_args(cmd: Cmd, disk: Disk, index: int) -> str | None:
-    """-blockdev for the disk's storage and format nodes; the node the frontend uses."""
-    if not _has_source(disk):
+def _nfs_id(value: str | None, kind: str) -> int | None:
+    """<identity user/group>: '+N' is a number, anything else a name on this host."""
+    if value is None:
         return None
-    storage = f"libvirt-{index}-storage"
-    fmt_node = f"libvirt-{index}-format"
+    if value.startswith("+"):
+        return int(value[1:])
+    import grp
+    import pwd
+
+    try:
+        return pwd.getpwnam(value).pw_uid if kind == "user" else grp.getgrnam(value).gr_gid
+    except KeyError:
+        unsupported(f"unknown NFS {kind} '{value}'")
+
+
+def _layer_args(cmd: Cmd, disk: Disk, chain: list[Layer], depth: int) -> str:
+    """-blockdev for one layer (its backing layers first); its format node name."""
+    layer = chain[depth]
+    below = chain[depth + 1] if depth + 1 < len(chain) else None
+    backing = _layer_args(cmd, disk, chain, depth + 1) \
+        if below is not None and below.present() else None
+    storage = f"libvirt-{layer.ident}-storage"
+    fmt_node = f"libvirt-{layer.ident}-format"
+    top = depth == 0
     cache = _cache(disk)
-    readonly = disk.readonly or disk.device == "cdrom"
-    if disk.type == "network":
-        props = _network_props(disk)
-        props["node-name"] = storage
-        put(props, cache=cache)
-        props["auto-read-only"] = True
-        props["discard"] = "unmap"
+    assert layer.source is not None
+    if layer.type == "network":
+        props = _network_props(layer.source)
     else:
-        path = disk.path or ""
-        props = {"driver": _storage_driver(disk), "filename": path}
+        props = {"driver": _storage_driver(layer, disk.device), "filename": layer.path or ""}
         io = _driver_attr(disk, "io")
         if io in ("native", "threads", "io_uring"):
             props["aio"] = io
-        props["node-name"] = storage
-        put(props, cache=cache)
-        props["auto-read-only"] = True
-        props["discard"] = "unmap"
+    props["node-name"] = storage
+    put(props, cache=cache)
+    props["auto-read-only"] = True
+    props["discard"] = "unmap"
     cmd.blockdev(props)
-    fmt = disk.driver_type or "raw"
+    fmt = layer.format or "raw"
     if fmt not in _FORMATS:
         unsupported(f"unknown driver format value '{fmt}'")
+    readonly = not top or disk.readonly or disk.device == "cdrom"
     fprops: Props = {"node-name": fmt_node, "read-only": readonly}
     put(fprops, cache=cache)
-    discard = _driver_attr(disk, "discard")
-    if discard in ("unmap", "ignore"):
-        fprops["discard"] = discard
-    zeroes = _driver_attr(disk, "detect_zeroes")
-    if zeroes in ("on", "off", "unmap"):
-        fprops["detect-zeroes"] = "on" if zeroes == "unmap" and discard != "unmap" else zeroes
+    if top:
+        discard = _driver_attr(disk, "discard")
+        if discard in ("unmap", "ignore"):
+            fprops["discard"] = discard
+        zeroes = _driver_attr(disk, "detect_zeroes")
+        if zeroes in ("on", "off", "unmap"):
+            fprops["detect-zeroes"] = "on" if zeroes == "unmap" and discard != "unmap" \
+                else zeroes
     fprops["driver"] = fmt
-    if fmt == "qcow2" and disk.driver is not None:
-        meta = next((n for n in disk.driver.children if n.tag == "metadata_cache"), None)
+    if fmt == "qcow2":
+        meta = layer.metadata_cache
         size = meta.find("max_size") if meta is not None else None
         if size is not None and size.text:
-            from pyvirt.conf.xmlutil import scale
-
-            fprops["cache-size"] = scale(size.text.strip(), size.attrs.get("unit", "bytes"),
-                                         "bytes", "metadata cache size")
+            fprops["cache-size"] = _bytes(size.text.strip(), size.attrs.get("unit", "bytes"))
     fprops["file"] = storage
+    if fmt != "raw":
+        if backing is not None:
+            fprops["backing"] = backing
+        elif layer.terminated:
+            fprops["backing"] = None
     cmd.blockdev(fprops)
-    top = fmt_node
+    return fmt_node
+
+
+def disk_source_args(cmd: Cmd, disk: Disk, chain: list[Layer]) -> str | None:
+    """-blockdev for the disk's images (storage and format node of each layer, the backing
+    layers first); the node the frontend uses."""
+    if not chain[0].present():
+        return None
+    top = _layer_args(cmd, disk, chain, 0)
     if _driver_attr(disk, "copy_on_read") == "on":
-        top = f"libvirt-CoR-{disk.target_dev}"
-        cmd.blockdev({"driver": "copy-on-read", "node-name": top, "file": fmt_node,
+        cor = f"libvirt-CoR-{disk.target_dev}"
+        cmd.blockdev({"driver": "copy-on-read", "node-name": cor, "file": top,
                       "discard": "unmap"})
+        return cor
     return top
 
 
@@ -287,6 +401,18 @@ def disk_device_props(cmd: Cmd, disk: Disk, drive: str | None, bootindex: int) -
     return props
 
 
+def _bytes(value: str, unit: str) -> int:
+    """virScaleInteger for a size in bytes (unit case-insensitive, as libvirt's)."""
+    u = unit.lower()
+    if u in ("", "b", "bytes"):
+        return int(value)
+    power = "kmgtpe".index(u[0]) + 1 if u[0] in "kmgtpe" else 0
+    base = 1000 if u.endswith("b") and not u.endswith("ib") and len(u) == 2 else 1024
+    if not power or u not in (u[0], u[0] + "b", u[0] + "ib"):
+        unsupported(f"unknown suffix '{unit}'")
+    return int(value) * base ** power
+
+
 def _tristate(value: str | None) -> bool | None:
     return None if value is None else value in ("on", "yes")
 
@@ -324,10 +450,10 @@ def check_disk(cmd: Cmd, disk: Disk) -> None:
                                for ch in src.children):
         unsupported(f"disk source options of '{disk.target_dev}' (encryption, authentication, "
                     "persistent reservations, fd passing) are not supported by this driver")
-    if any(n.tag == "encryption" for _, n in disk.extra.children) or \
+    if any(n.tag in ("encryption", "auth") for _, n in disk.extra.children) or \
             (disk.type == "network" and src is not None and src.attrs.get("tls") == "yes"):
-        unsupported(f"encrypted or TLS disk '{disk.target_dev}' is not supported by this "
-                    "driver")
+        unsupported(f"disk '{disk.target_dev}' needs secrets (authentication, encryption or "
+                    "TLS), which this driver does not support yet")
 
 
 def build_disks(cmd: Cmd, boot: dict[int, int]) -> None:
@@ -351,10 +477,15 @@ def build_disks(cmd: Cmd, boot: dict[int, int]) -> None:
                 cmd.add("-global", f"isa-fdc.bootindexA={index_a}")
             if index_b:
                 cmd.add("-global", f"isa-fdc.bootindexB={index_b}")
-    total = len(disks)
-    for i, disk in enumerate(disks):
+    chains = [disk_chain(disk) for disk in disks]
+    ident = 0
+    for chain in reversed(chains):  # libvirt numbers the images from the last disk up
+        for layer in chain:
+            ident += 1
+            layer.ident = ident
+    for disk, chain in zip(disks, chains):
         check_disk(cmd, disk)
-        drive = disk_source_args(cmd, disk, total - i)
+        drive = disk_source_args(cmd, disk, chain)
         cmd.device(disk_device_props(cmd, disk, drive, boot.get(id(disk), 0)))
 
 
