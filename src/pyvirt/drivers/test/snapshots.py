@@ -1,9 +1,11 @@
-"""Domain snapshots of the test driver: metadata only, with libvirt's tree and revert rules."""
+"""Domain snapshots of the test driver: metadata only, with libvirt's tree and revert rules
+(the tree, list filters and current-snapshot bookkeeping are ``drivers.snapshot_tree``)."""
 
 from __future__ import annotations
 
 from pyvirt import constants as c
 from pyvirt.conf.xmlutil import Element
+from pyvirt.drivers import snapshot_tree as tree
 from pyvirt.drivers.base import check_flags
 from pyvirt.errors import raise_error
 
@@ -17,48 +19,9 @@ if TYPE_CHECKING:
     from pyvirt.conf.snapshot import SnapshotDef
     from pyvirt.drivers.test.domains import DomainObj
 
-STATE_NAMES = {c.VIR_DOMAIN_RUNNING: "running", c.VIR_DOMAIN_PAUSED: "paused",
-               c.VIR_DOMAIN_SHUTOFF: "shutoff", c.VIR_DOMAIN_BLOCKED: "blocked",
-               c.VIR_DOMAIN_SHUTDOWN: "shutdown", c.VIR_DOMAIN_CRASHED: "crashed",
-               c.VIR_DOMAIN_PMSUSPENDED: "pmsuspended"}
-
 
 def snap_err(code: int, detail: str | None = None) -> None:
     raise_error(code, detail, domain=c.VIR_FROM_TEST)
-
-
-def _filter(snap: SnapshotDef, flags: int, objs: dict[str, SnapshotDef]) -> bool:
-    """virDomainMomentObjListFilter / virDomainSnapshotFilter."""
-    children = any(s.parent == snap.name for s in objs.values())
-    if flags & c.VIR_DOMAIN_SNAPSHOT_LIST_LEAVES and children:
-        return False
-    if flags & c.VIR_DOMAIN_SNAPSHOT_LIST_NO_LEAVES and not children:
-        return False
-    state_flags = (c.VIR_DOMAIN_SNAPSHOT_LIST_INACTIVE | c.VIR_DOMAIN_SNAPSHOT_LIST_ACTIVE
-                   | c.VIR_DOMAIN_SNAPSHOT_LIST_DISK_ONLY)
-    if flags & state_flags:
-        state = snap.state
-        ok = ((flags & c.VIR_DOMAIN_SNAPSHOT_LIST_INACTIVE and state == "shutoff")
-              or (flags & c.VIR_DOMAIN_SNAPSHOT_LIST_DISK_ONLY and state == "disk-snapshot")
-              or (flags & c.VIR_DOMAIN_SNAPSHOT_LIST_ACTIVE
-                  and state not in ("shutoff", "disk-snapshot")))
-        if not ok:
-            return False
-    loc_flags = c.VIR_DOMAIN_SNAPSHOT_LIST_INTERNAL | c.VIR_DOMAIN_SNAPSHOT_LIST_EXTERNAL
-    if flags & loc_flags:
-        ext = snap.is_external()
-        if not ((flags & c.VIR_DOMAIN_SNAPSHOT_LIST_EXTERNAL and ext)
-                or (flags & c.VIR_DOMAIN_SNAPSHOT_LIST_INTERNAL and not ext)):
-            return False
-    return True
-
-
-LIST_FLAGS = (c.VIR_DOMAIN_SNAPSHOT_LIST_ROOTS | c.VIR_DOMAIN_SNAPSHOT_LIST_DESCENDANTS
-              | c.VIR_DOMAIN_SNAPSHOT_LIST_TOPOLOGICAL | c.VIR_DOMAIN_SNAPSHOT_LIST_LEAVES
-              | c.VIR_DOMAIN_SNAPSHOT_LIST_NO_LEAVES | c.VIR_DOMAIN_SNAPSHOT_LIST_METADATA
-              | c.VIR_DOMAIN_SNAPSHOT_LIST_NO_METADATA | c.VIR_DOMAIN_SNAPSHOT_LIST_INACTIVE
-              | c.VIR_DOMAIN_SNAPSHOT_LIST_ACTIVE | c.VIR_DOMAIN_SNAPSHOT_LIST_DISK_ONLY
-              | c.VIR_DOMAIN_SNAPSHOT_LIST_INTERNAL | c.VIR_DOMAIN_SNAPSHOT_LIST_EXTERNAL)
 
 
 class TestSnapshots:
@@ -95,20 +58,12 @@ class TestSnapshots:
                     snap_err(c.VIR_ERR_INTERNAL_ERROR, "more than one snapshot claims to be "
                              "active")
                 obj.current_snapshot = snap.name
-        for snap in obj.snapshots.values():
-            if snap.parent and snap.parent not in obj.snapshots:
-                snap_err(c.VIR_ERR_INTERNAL_ERROR,
-                         f"Snapshots have inconsistent relations for domain {obj.defn.name}")
+        tree.check_relations(obj, obj.defn.name, c.VIR_FROM_TEST)
 
     # ---- helpers ---------------------------------------------------------------------------
 
     def _snap(self, obj: DomainObj, name: str) -> SnapshotDef:
-        snap = obj.snapshots.get(name)
-        if snap is None:
-            raise_error(c.VIR_ERR_NO_DOMAIN_SNAPSHOT,
-                        f"no domain snapshot with matching name '{name}'",
-                        domain=c.VIR_FROM_TEST)
-        return snap
+        return tree.lookup(obj, name, c.VIR_FROM_TEST)
 
     def _snap_of(self, snapshot: virDomainSnapshot) -> tuple[DomainObj, SnapshotDef]:
         obj = self._obj(snapshot._dom)
@@ -119,45 +74,8 @@ class TestSnapshots:
 
         return virDomainSnapshot(dom, name)
 
-    @staticmethod
-    def _children(obj: DomainObj, name: str | None) -> list[str]:
-        """The children of ``name`` (None: the roots) in libvirt's child-list order: each
-        newly linked child goes first, so the newest link comes first. ``obj.snapshots``
-        keeps link order (a snapshot is re-inserted whenever it is linked again)."""
-        return [s.name for s in reversed(obj.snapshots.values())
-                if s.parent == name and s.name is not None]
-
-    def _descendants(self, obj: DomainObj, name: str | None, deep: bool) -> list[str]:
-        """virDomainMomentForEachChild / ForEachDescendant: depth first, parents first."""
-        out: list[str] = []
-        for child in self._children(obj, name):
-            out.append(child)
-            if deep:
-                out.extend(self._descendants(obj, child, True))
-        return out
-
     def _list(self, obj: DomainObj, parent: str | None, flags: int, api: str) -> list[str]:
-        check_flags(api, flags, LIST_FLAGS, c.VIR_FROM_TEST)
-        if flags & c.VIR_DOMAIN_SNAPSHOT_LIST_NO_METADATA:
-            return []
-        if parent is None:
-            if flags & c.VIR_DOMAIN_SNAPSHOT_LIST_ROOTS:
-                names = self._children(obj, None)
-            elif flags & c.VIR_DOMAIN_SNAPSHOT_LIST_TOPOLOGICAL:
-                names = self._descendants(obj, None, True)
-            else:
-                names = list(obj.snapshots)
-        else:
-            names = self._descendants(obj, parent,
-                                      bool(flags & c.VIR_DOMAIN_SNAPSHOT_LIST_DESCENDANTS))
-        return [n for n in names if _filter(obj.snapshots[n], flags, obj.snapshots)]
-
-    @staticmethod
-    def _relink(obj: DomainObj, names: list[str]) -> None:
-        """Move ``names`` (in this order) to the end of the link order, as libvirt's
-        virDomainMomentMoveChildren puts a moved block of children first in its new list."""
-        for name in names:
-            obj.snapshots[name] = obj.snapshots.pop(name)
+        return tree.list_names(obj, parent, flags, api, c.VIR_FROM_TEST)
 
     # ---- entry points ----------------------------------------------------------------------
 
@@ -207,22 +125,14 @@ class TestSnapshots:
     def domainSnapshotCurrent(self, dom: virDomain, flags: int) -> virDomainSnapshot:  # noqa: N802
         check_flags("testDomainSnapshotCurrent", flags, 0, c.VIR_FROM_TEST)
         with self.lock:
-            cur = self._obj(dom).current_snapshot
-            if cur is None:
-                raise_error(c.VIR_ERR_NO_DOMAIN_SNAPSHOT, "the domain does not have a current "
-                            "snapshot", domain=c.VIR_FROM_TEST)
-            return self._handle_snap(dom, cur)
+            return self._handle_snap(dom, tree.current_name(self._obj(dom), c.VIR_FROM_TEST))
 
     def domainSnapshotGetParent(self, snapshot: virDomainSnapshot,  # noqa: N802
                                 flags: int) -> virDomainSnapshot:
         check_flags("testDomainSnapshotGetParent", flags, 0, c.VIR_FROM_TEST)
         with self.lock:
             _obj, snap = self._snap_of(snapshot)
-            if not snap.parent:
-                raise_error(c.VIR_ERR_NO_DOMAIN_SNAPSHOT,
-                            f"snapshot '{snap.name}' does not have a parent",
-                            domain=c.VIR_FROM_TEST)
-            return self._handle_snap(snapshot._dom, snap.parent)
+            return self._handle_snap(snapshot._dom, tree.parent_name(snap, c.VIR_FROM_TEST))
 
     def domainSnapshotGetXMLDesc(self, snapshot: virDomainSnapshot, flags: int) -> str:  # noqa: N802
         check_flags("testDomainSnapshotGetXMLDesc", flags, c.VIR_DOMAIN_SNAPSHOT_XML_SECURE,
@@ -267,17 +177,13 @@ class TestSnapshots:
                                         offline=not obj.active)
             assert snap.name is not None
             if redefine:
-                self._redefine(obj, snap)
+                tree.redefine_prep(obj, snap, obj.defn.name, obj.defn.uuid, flags)
+                tree.assign_redefined(obj, snap)
             else:
                 snap.domain = obj.defn.copy()
                 snap.domain.id = -1
                 _align_disks(obj, snap)
-                if snap.name in obj.snapshots:
-                    raise_error(c.VIR_ERR_OPERATION_FAILED,
-                                f"domain moment {snap.name} already exists",
-                                domain=c.VIR_FROM_DOMAIN)
-                snap.parent = obj.current_snapshot
-                obj.snapshots[snap.name] = snap
+                tree.add(obj, snap)
                 if flags & c.VIR_DOMAIN_SNAPSHOT_CREATE_HALT and obj.active:
                     self._shutdown_state(obj, c.VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT, dom)
                     self._lifecycle(obj, c.VIR_DOMAIN_EVENT_STOPPED,
@@ -285,22 +191,6 @@ class TestSnapshots:
             if update_current:
                 obj.current_snapshot = snap.name
             return self._handle_snap(dom, snap.name)
-
-    def _redefine(self, obj: DomainObj, snap: SnapshotDef) -> None:
-        """virDomainSnapshotRedefinePrep, in short: check the parent, replace a same-named
-        snapshot."""
-        assert snap.name is not None
-        if snap.parent and snap.parent not in obj.snapshots:
-            raise_error(c.VIR_ERR_INVALID_ARG,
-                        f"parent {snap.parent} for snapshot {snap.name} not found",
-                        domain=c.VIR_FROM_TEST)
-        uuid = snap.domain_uuid()
-        if uuid and uuid != obj.defn.uuid:
-            raise_error(c.VIR_ERR_INVALID_ARG,
-                        f"definition for snapshot {snap.name} must use uuid {obj.defn.uuid}",
-                        domain=c.VIR_FROM_TEST)
-        obj.snapshots.pop(snap.name, None)  # linked again: first among its siblings
-        obj.snapshots[snap.name] = snap
 
     def domainSnapshotDelete(self, snapshot: virDomainSnapshot, flags: int) -> int:  # noqa: N802
         # libvirt's test driver has no METADATA_ONLY: its snapshots are all metadata.
@@ -312,21 +202,12 @@ class TestSnapshots:
             assert snap.name is not None
             if flags & (c.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN
                         | c.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY):
-                for name in self._descendants(obj, snap.name, True):
-                    if obj.current_snapshot == name:
-                        obj.current_snapshot = snap.name  # then to its parent, if deleted
-                    obj.snapshots.pop(name, None)
+                # Leaves first: a current descendant hands "current" up to this snapshot.
+                for name in reversed(tree.descendants(obj, snap.name, True)):
+                    tree.unlink(obj, name)
                 if flags & c.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY:
                     return 0
-            else:
-                # Children move up to this snapshot's parent, ahead of its own children.
-                children = self._children(obj, snap.name)
-                for name in children:
-                    obj.snapshots[name].parent = snap.parent
-                self._relink(obj, children[::-1])
-            if obj.current_snapshot == snap.name:
-                obj.current_snapshot = snap.parent
-            del obj.snapshots[snap.name]
+            tree.unlink(obj, snap.name)
             return 0
 
     def domainRevertToSnapshot(self, snapshot: virDomainSnapshot, flags: int) -> int:  # noqa: N802
@@ -336,7 +217,7 @@ class TestSnapshots:
         dom = snapshot._dom
         with self.lock:
             obj, snap = self._snap_of(snapshot)
-            live_state = snap.state in ("running", "paused")
+            live_state = tree.is_online(snap.state)
             run_flags = c.VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING | c.VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED
             if not obj.persistent and not live_state and not flags & run_flags:
                 snap_err(c.VIR_ERR_OPERATION_INVALID, "transient domain needs to request run "
@@ -390,7 +271,7 @@ def _align_disks(obj: DomainObj, snap: SnapshotDef) -> None:
     if any(d.snapshot == "manual" for d in snap.disks):
         snap_err(c.VIR_ERR_OPERATION_UNSUPPORTED,
                  "'manual' snapshot mode is not supported by the test driver")
-    snap.state = STATE_NAMES.get(obj.state, "nostate")
+    snap.state = tree.state_name(obj.state)
     location = "internal"
     if snap.memory == "external":
         location = "external"
