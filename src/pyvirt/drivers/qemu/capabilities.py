@@ -522,6 +522,10 @@ def probe_emulator(binary: str, cache_dir: str) -> EmulatorCaps:
 #   start: cli; ds=es=ss=0; sp=0x7000; out '1'   | lm64: ss=0x10; rsp=0x7000; out '3'
 #       zero 0x1000-0x7fff (rep stosl)           |     64-bit add, store at 0x5008, load,
 #       page tables: PML4 0x1000 -> PDPT 0x2000  |       compare; out '4'
+#                                                |     lock cmpxchg16b on 0x5010 (Linux's
+#                                                |       slab allocator uses it early; nested
+#                                                |       KVM was seen to retry it forever),
+#                                                |       check ZF and memory; out 'X'
 #         -> PD 0x3000: 0-2M as one 2M page;     |     IDT at 0x6000: #PF (14) -> pf_handler,
 #         PDPT[3] -> PD 0x4000: the local APIC   |       vector 0x20 -> timer_handler; lidt
 #         page 0xFEE00000 (2M, uncached)         |     read 0x40000000 (unmapped): #PF;
@@ -542,27 +546,30 @@ def probe_emulator(binary: str, cache_dir: str) -> EmulatorCaps:
 #   0x31 -> QEMU status 99, 0x20 (a wrong result) -> 65.
 _KVM_PROBE_CODE = bytes.fromhex(
     "fa31c08ed88ec08ed0bc0070ba0204b031eebf00106631c0b9001c66f3ab66c70600100320000066c706"
-    "00200330000066c70600308300000066c70618200340000066c706b84f9b00e0fe2e660f011648020f20"
+    "00200330000066c70600308300000066c70618200340000066c706b84f9b00e0fe2e660f0116a0020f20"
     "c06683c8010f22c066ea64000f00080066b810008ed88ec08ed0bc0070000066ba0204b032eeb920a107"
     "0031c001c84975fb3d9072981a755ca3005000003b0500500000754fb043eeb8000000800fa23d010000"
     "807243b8010000800fa20fbae21d73360f20e083c8200f22e0b8001000000f22d8b9800000c00f320d00"
     "0100000f300f20c00d000000800f22c0eafa000f001800b020e6f4f466ba0204b050eeb031e6f4f466b8"
     "10008ed048c7c40070000066ba0204b033ee48b889674523010000004801c048bb12cf8a460200000048"
-    "39d80f85cc0000004889042508500000483b1c25085000000f85b600000066ba0204b034eebf0e000000"
-    "b8d1010f00e8a5000000bf20000000b8ee010f00e8960000000f011c254e020f0048c7c600000040488b"
-    "06eb7d66ba0204b035eebf0000e0fec787f0000000ff010000c7875003000000070000b011e620e6a0b0"
-    "20e621b028e6a1b004e621b002e6a1b001e621e6a1b0fee621b0ffe6a1b034e643b09ce640b02ee640fb"
-    "f4ebfd0f20d0483d00000040751e48c7c07d010f0048894424084883c40848cf66ba0204b036eeb031e6"
-    "f4f4b020e6f4f4c1e70481c70060000066890766c74702180066c74704008ec1e8106689470648c74708"
-    "00000000c3900000000000000000ffff0000009bcf00ffff00000093cf00ffff0000009baf001f002802"
-    "0f00ff0f0060000000000000"
+    "39d80f85250100004889042508500000483b1c25085000000f850f01000066ba0204b034ee48c7c71050"
+    "000048c7070100000048c747080200000048c7c00100000048c7c20200000048c7c30300000048c7c104"
+    "000000f0480fc70f0f85cb00000048833f030f85c100000048837f08040f85b600000066ba0204b058ee"
+    "bf0e000000b82a020f00e8a5000000bf20000000b847020f00e8960000000f011c25a6020f0048c7c600"
+    "000040488b06eb7d66ba0204b035eebf0000e0fec787f0000000ff010000c7875003000000070000b011"
+    "e620e6a0b020e621b028e6a1b004e621b002e6a1b001e621e6a1b0fee621b0ffe6a1b034e643b09ce640"
+    "b02ee640fbf4ebfd0f20d0483d00000040751e48c7c0d6010f0048894424084883c40848cf66ba0204b0"
+    "36eeb031e6f4f4b020e6f4f4c1e70481c70060000066890766c74702180066c74704008ec1e810668947"
+    "0648c7470800000000c30000000000000000ffff0000009bcf00ffff00000093cf00ffff0000009baf00"
+    "1f0080020f00ff0f0060000000000000"
 )
 KVM_PROBE_STAGES = {
     "1": "real mode", "2": "protected mode", "C": "1.5 million instructions computed",
     "P": "no long mode (done)", "3": "long mode with paging",
-    "4": "64-bit arithmetic and memory", "5": "a page fault handled",
-    "6": "a timer interrupt delivered",
+    "4": "64-bit arithmetic and memory", "X": "a locked cmpxchg16b",
+    "5": "a page fault handled", "6": "a timer interrupt delivered",
 }
+KVM_PROBE_STAGE_ORDER = "12C34X56"
 KVM_PROBE_OK_STATUS = 99  # isa-debug-exit: (0x31 << 1) | 1
 # Between stages "2" and "C" the guest runs 1.5 million instructions (a 500,000-round loop of
 # three). Hardware virtualization does that in about a millisecond and TCG in a few; a host
@@ -583,14 +590,20 @@ def kvm_probe_bios() -> bytes:
 def _stage_text(stages: str) -> str:
     if not stages:
         return "no guest code ran"
-    return "last stage reached: " + KVM_PROBE_STAGES.get(stages[-1], repr(stages[-1]))
+    last = stages[-1]
+    text = "last stage reached: " + KVM_PROBE_STAGES.get(last, repr(last))
+    index = KVM_PROBE_STAGE_ORDER.find(last)
+    if 0 <= index < len(KVM_PROBE_STAGE_ORDER) - 1:
+        text += "; stuck before: " + KVM_PROBE_STAGES[KVM_PROBE_STAGE_ORDER[index + 1]]
+    return text
 
 
-def _run_timed(argv: list[str], cwd: str, timeout: float
+def _run_timed(argv: list[str], cwd: str, timeout: float,
+               give_up: Callable[[list[tuple[str, float]], float], bool] | None = None
                ) -> tuple[int | None, list[tuple[str, float]], str]:
-    """Run ``argv`` (its debug console on stdout) for at most ``timeout`` seconds: its exit
-    status (None: killed at the timeout), each console character with the time it arrived,
-    and the tail of its stderr."""
+    """Run ``argv`` (its debug console on stdout) for at most ``timeout`` seconds, or until
+    ``give_up(seen, elapsed)`` says so: its exit status (None: killed), each console
+    character with the time it arrived, and the tail of its stderr."""
     import selectors
 
     errpath = os.path.join(cwd, "stderr")
@@ -600,25 +613,30 @@ def _run_timed(argv: list[str], cwd: str, timeout: float
     started = time.monotonic()
     deadline = started + timeout
     seen: list[tuple[str, float]] = []
+    gave_up = False
     assert proc.stdout is not None
     try:
         with selectors.DefaultSelector() as sel:
             sel.register(proc.stdout, selectors.EVENT_READ)
             while True:
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 or (give_up is not None
+                                 and give_up(seen, time.monotonic() - started)):
+                    gave_up = True
                     break
-                if not sel.select(left):
+                if not sel.select(min(left, 0.05)):
                     continue
                 data = os.read(proc.stdout.fileno(), 256)
                 if not data:
                     break  # EOF: QEMU is exiting
                 now = time.monotonic() - started
                 seen.extend((ch, now) for ch in data.decode("ascii", "replace"))
-        try:
-            status: int | None = proc.wait(timeout=max(deadline - time.monotonic(), 0.05))
-        except subprocess.TimeoutExpired:
-            status = None
+        status: int | None = None
+        if not gave_up:  # EOF on the console: QEMU is on its way out
+            try:
+                status = proc.wait(timeout=max(min(deadline - time.monotonic(), 2.0), 0.05))
+            except subprocess.TimeoutExpired:
+                pass
     finally:
         if proc.returncode is None:
             _end_process(proc, 0)
@@ -632,6 +650,14 @@ def kvm_probe_verdict(status: int | None, seen: list[tuple[str, float]], stderr_
     stage characters it printed with their arrival times, the end of QEMU's stderr."""
     stages = "".join(ch for ch, _ in seen)
     at = dict((ch, when) for ch, when in reversed(seen))  # first arrival of each
+    slow = (f"KVM runs guest code, but {KVM_PROBE_LOOP_INSTRUCTIONS / 1e6:g} million "
+            "instructions took {took} ({rate} million per second; hardware virtualization "
+            "runs thousands of millions): the host emulates guest instructions, a real "
+            "guest would take minutes to boot")
+    if status is None and "2" in at and "C" not in at:
+        ceiling = KVM_PROBE_LOOP_INSTRUCTIONS / 1e6 / KVM_PROBE_LOOP_LIMIT
+        return False, slow.format(took=f"more than {KVM_PROBE_LOOP_LIMIT:g}s",
+                                  rate=f"under {ceiling:g}")
     if status is None:
         return False, (f"KVM guest code did not finish within {timeout:g}s "
                        f"({_stage_text(stages)})")
@@ -643,12 +669,8 @@ def kvm_probe_verdict(status: int | None, seen: list[tuple[str, float]], stderr_
     if loop is None:
         return False, f"the KVM probe guest skipped its timed loop (stages: {stages!r})"
     if loop > KVM_PROBE_LOOP_LIMIT:
-        rate = KVM_PROBE_LOOP_INSTRUCTIONS / loop / 1e6
-        return False, (
-            f"KVM runs guest code, but {KVM_PROBE_LOOP_INSTRUCTIONS / 1e6:g} million "
-            f"instructions took {loop:.2f}s ({rate:.1f} million per second; hardware "
-            "virtualization runs thousands of millions): the host emulates guest "
-            "instructions, a real guest would take minutes to boot")
+        return False, slow.format(took=f"{loop:.2f}s",
+                                  rate=f"{KVM_PROBE_LOOP_INSTRUCTIONS / loop / 1e6:.1f}")
     ran = ", ".join(KVM_PROBE_STAGES[s] for s in stages if s in KVM_PROBE_STAGES)
     return True, f"KVM ran guest code: {ran} (the timed loop in {loop:.3f}s)"
 
@@ -678,8 +700,13 @@ def probe_kvm(binary: str, timeout: float = 10.0) -> tuple[bool, str]:
                 "-chardev", "stdio,id=stages,signal=off",
                 "-device", "isa-debugcon,iobase=0x402,chardev=stages",
                 "-bios", bios]
+        def loop_too_slow(seen: list[tuple[str, float]], elapsed: float) -> bool:
+            start = next((when for ch, when in seen if ch == "2"), None)
+            return (start is not None and elapsed - start > KVM_PROBE_LOOP_LIMIT
+                    and all(ch != "C" for ch, _ in seen))
+
         try:
-            status, seen, tail = _run_timed(argv, tmp, timeout)
+            status, seen, tail = _run_timed(argv, tmp, timeout, loop_too_slow)
         except OSError as exc:
             return False, f"cannot run {binary}: {exc.strerror}"
         return kvm_probe_verdict(status, seen, tail, timeout)

@@ -184,7 +184,7 @@ def test_kvm_probe_image_runs_under_tcg(tmp_path: os.PathLike[str]) -> None:
          "-bios", bios], capture_output=True, timeout=30, check=False)
     assert proc.returncode == qcaps.KVM_PROBE_OK_STATUS
     with open(stages) as fh:
-        assert fh.read() == "12C3456"
+        assert fh.read() == "12C34X56"
 
 
 @needs_qemu
@@ -195,21 +195,26 @@ def test_probe_kvm_answers_within_timeout() -> None:
     assert isinstance(ok, bool) and isinstance(reason, str) and reason
     if ok:
         assert "timer interrupt" in reason
+    else:
+        assert "KVM" in reason or "kvm" in reason
 
 
 def test_kvm_probe_verdict() -> None:
     def run(stages: str, seconds: float) -> list[tuple[str, float]]:
         return [(ch, 0.1 if i < 2 else 0.1 + seconds) for i, ch in enumerate(stages)]
 
-    ok, reason = qcaps.kvm_probe_verdict(99, run("12C3456", 0.002), "", 10)
-    assert ok and "a timer interrupt delivered" in reason
+    ok, reason = qcaps.kvm_probe_verdict(99, run("12C34X56", 0.002), "", 10)
+    assert ok and "a locked cmpxchg16b" in reason and "a timer interrupt delivered" in reason
     ok, reason = qcaps.kvm_probe_verdict(99, run("12CP", 0.002), "", 10)
     assert ok and "no long mode" in reason
-    ok, reason = qcaps.kvm_probe_verdict(99, run("12C3456", 1.5), "", 10)
+    ok, reason = qcaps.kvm_probe_verdict(99, run("12C34X56", 1.5), "", 10)
     assert not ok and "1.5 million instructions took 1.50s" in reason
     ok, reason = qcaps.kvm_probe_verdict(None, run("12", 0), "", 10)
+    assert not ok and "1.5 million instructions took more than 0.5s" in reason
+    ok, reason = qcaps.kvm_probe_verdict(None, run("12C34", 0.002), "", 10)
     assert not ok and reason == ("KVM guest code did not finish within 10s (last stage "
-                                 "reached: protected mode)")
+                                 "reached: 64-bit arithmetic and memory; stuck before: a "
+                                 "locked cmpxchg16b)")
     ok, reason = qcaps.kvm_probe_verdict(1, [], "failed to initialize kvm", 10)
     assert not ok and reason.endswith("(no guest code ran); failed to initialize kvm")
 
