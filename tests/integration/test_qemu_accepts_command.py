@@ -555,3 +555,23 @@ def test_tpm_emulator_with_swtpm(caps: EmulatorCaps, tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()  # our child, by its PID
         proc.wait()
+
+
+def test_uefi_pflash_firmware(caps: EmulatorCaps, tmp_path: Path) -> None:
+    code, vars_template = "/usr/share/OVMF/OVMF_CODE.fd", "/usr/share/OVMF/OVMF_VARS.fd"
+    if not (os.path.exists(code) and os.path.exists(vars_template)):
+        pytest.skip("OVMF is not installed")
+    nvram = tmp_path / "nvram"
+    nvram.mkdir()
+    xml = domain("", machine="q35",
+                 os_extra=f"<loader readonly='yes' type='pflash'>{code}</loader>"
+                          f"<nvram template='{vars_template}'/>")
+    defn = DomainDef.from_xml(xml)
+    # the driver copies the template to the path the builder assigns
+    (nvram / "accepts_VARS.fd").write_bytes(Path(vars_template).read_bytes())
+    result = start(xml, caps, tmp_path / "run", nvram_dir=str(nvram))
+    assert any(a.endswith(",pflash0=libvirt-pflash0-format,pflash1=libvirt-pflash1-format")
+               for a in result.argv)
+    assert f"<nvram template='{vars_template}'>{nvram}/accepts_VARS.fd</nvram>" in \
+        result.defn.to_xml()
+    assert defn.os.nvram is not None

@@ -18,6 +18,7 @@ from pyvirt.drivers.qemu import command_chardevs as chardevs
 from pyvirt.drivers.qemu import command_devices as devices
 from pyvirt.drivers.qemu import command_disks as disks
 from pyvirt.drivers.qemu import command_graphics as graphics
+from pyvirt.drivers.qemu import command_memory as memory
 from pyvirt.drivers.qemu import command_net as net
 from pyvirt.drivers.qemu.command_props import Cmd, escape_comma, unsupported
 
@@ -53,13 +54,15 @@ class LaunchContext:
     ``vsock_fd``: the open /dev/vhost-vsock descriptor for a <vsock>, ``vsock_cid``: the
     guest CID the driver picked for <cid auto='yes'/> (recorded in the live definition);
     ``tpm_sockets``: TPM index -> the control socket of the swtpm the driver started for an
-    emulator backend.
+    emulator backend; ``hugepage_dirs``: huge page size in KiB -> the guest's directory on
+    a hugetlbfs mount of that size, ``default_hugepage_kib`` the host's default huge page;
+    ``nvram_dir``: where UEFI variable stores without a path go (qemu.conf's nvram dir).
     """
 
     __slots__ = ("monitor_socket", "pidfile", "domain_dir", "vnc_ports", "vnc_websocket_ports",
                  "tap_fds", "vhost_fds", "incoming", "start_paused", "master_key",
                  "log_timestamps", "spice_tls_dir", "spice_tls_ports", "vsock_fd", "vsock_cid",
-                 "tpm_sockets")
+                 "tpm_sockets", "hugepage_dirs", "default_hugepage_kib", "nvram_dir")
 
     def __init__(self, monitor_socket: str, domain_dir: str, pidfile: str | None = None,
                  vnc_ports: dict[int, int] | None = None,
@@ -70,7 +73,9 @@ class LaunchContext:
                  log_timestamps: bool = True, spice_tls_dir: str | None = None,
                  spice_tls_ports: dict[int, int] | None = None, vsock_fd: int | None = None,
                  vsock_cid: int | None = None,
-                 tpm_sockets: dict[int, str] | None = None) -> None:
+                 tpm_sockets: dict[int, str] | None = None,
+                 hugepage_dirs: dict[int, str] | None = None,
+                 default_hugepage_kib: int = 2048, nvram_dir: str | None = None) -> None:
         self.monitor_socket = monitor_socket
         self.pidfile = pidfile
         self.domain_dir = domain_dir
@@ -87,6 +92,9 @@ class LaunchContext:
         self.vsock_fd = vsock_fd
         self.vsock_cid = vsock_cid
         self.tpm_sockets = tpm_sockets or {}
+        self.hugepage_dirs = hugepage_dirs or {}
+        self.default_hugepage_kib = default_hugepage_kib
+        self.nvram_dir = nvram_dir
 
 
 # ---- helpers on the untyped parts of the definition ----------------------------------------
@@ -117,31 +125,6 @@ def _timer(defn: DomainDef, name: str) -> dict[str, str] | None:
 
 
 # ---- the top-level options -----------------------------------------------------------------
-
-
-def align_memory(defn: DomainDef) -> None:
-    """qemuDomainAlignMemorySizes (x86): guest RAM in whole MiB."""
-    from pyvirt.conf.domain.cpu import numa_cells
-
-    def up(kib: int) -> int:
-        return (kib + 1023) // 1024 * 1024
-
-    cells = numa_cells(defn.cpu)
-    if cells and defn.cpu is not None:
-        numa = defn.cpu.find("numa")
-        assert numa is not None
-        total = 0
-        for cell in numa.findall("cell"):
-            size = up(int(cell.attrs.get("memory", "0")))
-            cell.attrs["memory"] = str(size)
-            total += size
-        defn.memory_kib = total
-    else:
-        defn.memory_kib = up(defn.memory_kib)
-    if defn.max_memory_kib:
-        defn.max_memory_kib = up(defn.max_memory_kib)
-    if defn.current_memory_kib > defn.memory_kib or not defn.current_memory_kib:
-        defn.current_memory_kib = defn.memory_kib
 
 
 def _machine(cmd: Cmd, pflash: list[str]) -> None:
@@ -333,74 +316,6 @@ def _loader(cmd: Cmd) -> None:
         cmd.add("-global", "driver=cfi.pflash01,property=secure,value=on")
 
 
-def _memory(cmd: Cmd) -> None:
-    """qemuBuildMemCommandLine with QEMU's default RAM id (pc.ram)."""
-    from pyvirt.conf.domain.cpu import numa_cells
-
-    defn = cmd.defn
-    if defn.max_memory_kib and defn.max_memory_slots:
-        cmd.add("-m", f"size={defn.memory_kib}k,slots={defn.max_memory_slots},"
-                      f"maxmem={defn.max_memory_kib}k")
-    else:
-        cmd.add("-m", str(defn.memory_kib // 1024))
-    backing = _top(defn, "memoryBacking")
-    if not numa_cells(defn.cpu):
-        cmd.object(_ram_backend(defn, "pc.ram", defn.memory_kib, backing))
-    locked = backing is not None and backing.find("locked") is not None
-    cmd.add("-overcommit", f"mem-lock={'on' if locked else 'off'}")
-
-
-def _ram_backend(defn: DomainDef, ident: str, kib: int, backing: XNode | None,
-                 cell: str | None = None) -> dict[str, object]:
-    source = backing.find("source") if backing is not None else None
-    kind = source.attrs.get("type") if source is not None else None
-    if backing is not None and backing.find("hugepages") is not None:
-        unsupported("hugepage memory backing is not supported by this driver")
-    props: dict[str, object] = {"qom-type": "memory-backend-memfd" if kind == "memfd"
-                                else "memory-backend-ram", "id": ident}
-    if backing is not None:
-        access = backing.find("access")
-        if access is not None and access.attrs.get("mode") == "shared":
-            props["share"] = True
-        alloc = backing.find("allocation")
-        if alloc is not None and alloc.attrs.get("mode") == "immediate":
-            props["prealloc"] = True
-    props["size"] = kib * 1024
-    nodes, policy = _numatune(defn, cell)
-    if nodes is not None:
-        props["host-nodes"] = nodes
-        props["policy"] = policy
-    return props
-
-
-def parse_nodeset(text: str) -> list[int]:
-    """virBitmapParse for a nodeset: '1-2,5-7,^6' -> [1, 2, 5, 7]."""
-    keep: set[int] = set()
-    drop: set[int] = set()
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        target = drop if part.startswith("^") else keep
-        part = part.lstrip("^")
-        lo, _, hi = part.partition("-")
-        target.update(range(int(lo), int(hi or lo) + 1))
-    return sorted(keep - drop)
-
-
-def _numatune(defn: DomainDef, cell: str | None) -> tuple[list[int] | None, str]:
-    """<numatune>: the host nodes and policy for the guest RAM (or one guest cell)."""
-    tune = _top(defn, "numatune")
-    if tune is None:
-        return None, ""
-    node = next((n for n in tune.findall("memnode") if n.attrs.get("cellid") == cell), None) \
-        if cell is not None else None
-    node = node or tune.find("memory")
-    if node is None or not node.attrs.get("nodeset"):
-        return None, ""
-    mode = node.attrs.get("mode", "strict")
-    if mode == "restrictive":
-        return None, ""
-    return parse_nodeset(node.attrs["nodeset"]), {"strict": "bind"}.get(mode, mode)
-
-
 def _smp(cmd: Cmd) -> None:
     """qemuBuildSmpCommandLine."""
     defn = cmd.defn
@@ -415,18 +330,6 @@ def _smp(cmd: Cmd) -> None:
     else:
         opt += f",sockets={defn.vcpus_max},cores=1,threads=1"
     cmd.add("-smp", opt)
-
-
-def _numa(cmd: Cmd) -> None:
-    from pyvirt.conf.domain.cpu import numa_cells
-
-    backing = _top(cmd.defn, "memoryBacking")
-    for cell in numa_cells(cmd.defn.cpu):
-        cid = cell.get("id", "0")
-        cmd.object(_ram_backend(cmd.defn, f"ram-node{cid}", int(cell.get("memory", "0")),
-                                backing, cid))
-        cpus = "".join(f",cpus={part}" for part in cell.get("cpus", "").split(",") if part)
-        cmd.add("-numa", f"node,nodeid={cid}{cpus},memdev=ram-node{cid}")
 
 
 def _iothreads(cmd: Cmd) -> None:
@@ -580,7 +483,7 @@ def build_command(defn: DomainDef, caps: EmulatorCaps, ctx: LaunchContext) -> li
     assign_aliases(defn)  # devices added with their addresses get theirs too
     cmd = Cmd(defn, caps, ctx)
     _check_devices(defn)
-    align_memory(defn)
+    memory.align_memory(defn)
     chardevs.prepare_channel_paths(cmd)
     boot = disks.boot_indexes(cmd)
     cmd.add(defn.emulator or caps.binary)
@@ -597,10 +500,10 @@ def build_command(defn: DomainDef, caps: EmulatorCaps, ctx: LaunchContext) -> li
     _tseg(cmd)
     _cpu(cmd)
     _loader(cmd)
-    _memory(cmd)
+    memory.build_memory(cmd)
     _smp(cmd)
     _iothreads(cmd)
-    _numa(cmd)
+    memory.build_numa(cmd)
     cmd.add("-uuid", defn.uuid)
     if defn.genid_requested and defn.genid:
         cmd.device({"driver": "vmgenid", "guid": defn.genid, "id": "vmgenid0"})

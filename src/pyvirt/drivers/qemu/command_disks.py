@@ -491,34 +491,55 @@ def build_disks(cmd: Cmd, boot: dict[int, int]) -> None:
 
 def pflash_args(cmd: Cmd) -> list[str]:
     """qemuBuildPflashBlockdevCommandLine: firmware (and its variable store) as pflash
-    blockdevs; returns the -machine properties that attach them."""
-    loader = cmd.defn.os.loader
+    blockdevs; returns the -machine properties that attach them. A read-only firmware
+    without a variable store path gets ``ctx.nvram_dir``/NAME_VARS.fd (recorded in the live
+    definition; the driver copies the template there)."""
+    from pyvirt.conf.domain.disks import DiskSource
+    from pyvirt.conf.domain.xnode import XNode
+
+    defn = cmd.defn
+    loader = defn.os.loader
     if loader is None or loader.attrs.get("type") != "pflash" or not loader.path:
         return []
     machine: list[str] = []
     readonly = loader.attrs.get("readonly") == "yes"
-    _pflash(cmd, "pflash0", loader.path, readonly)
+    _pflash(cmd, "pflash0", {"driver": _file_driver(loader.path), "filename": loader.path},
+            readonly)
     machine.append("pflash0=libvirt-pflash0-format")
-    nvram = cmd.defn.os.nvram
+    nvram = defn.os.nvram
     path = (nvram.text or "").strip() if nvram is not None else ""
-    if nvram is not None and not path:
-        src = nvram.find("source")
-        path = src.attrs.get("file", "") if src is not None else ""
-    if path:
-        _pflash(cmd, "pflash1", path, False)
-        machine.append("pflash1=libvirt-pflash1-format")
+    src = nvram.find("source") if nvram is not None else None
+    if nvram is not None and nvram.attrs.get("type") == "network" and src is not None:
+        if src.find("auth") is not None:
+            unsupported("a variable store needing secrets (authentication) is not supported "
+                        "by this driver yet")
+        props = _network_props(DiskSource(dict(src.attrs), list(src.children)))
+    else:
+        if not path and src is not None:
+            path = src.attrs.get("file") or src.attrs.get("dev") or ""
+        if not path and readonly and cmd.ctx.nvram_dir and \
+                loader.attrs.get("stateless") != "yes":
+            path = os.path.join(cmd.ctx.nvram_dir, f"{defn.name}_VARS.fd")
+            if nvram is None:
+                nvram = defn.os.nvram = XNode("nvram")
+            nvram.text = path
+        if not path:
+            return machine
+        props = {"driver": _file_driver(path), "filename": path}
+    _pflash(cmd, "pflash1", props, False)
+    machine.append("pflash1=libvirt-pflash1-format")
     return machine
 
 
-def _pflash(cmd: Cmd, name: str, path: str, readonly: bool) -> None:
-    driver = "file"
+def _file_driver(path: str) -> str:
     try:
-        if stat.S_ISBLK(os.stat(path).st_mode):
-            driver = "host_device"
+        return "host_device" if stat.S_ISBLK(os.stat(path).st_mode) else "file"
     except OSError:
-        pass
-    cmd.blockdev({"driver": driver, "filename": path, "node-name": f"libvirt-{name}-storage",
-                  "auto-read-only": True, "discard": "unmap"})
+        return "file"
+
+
+def _pflash(cmd: Cmd, name: str, props: Props, readonly: bool) -> None:
+    cmd.blockdev({**props, "node-name": f"libvirt-{name}-storage", "auto-read-only": True,
+                  "discard": "unmap"})
     cmd.blockdev({"node-name": f"libvirt-{name}-format", "read-only": readonly,
                   "driver": "raw", "file": f"libvirt-{name}-storage"})
-
