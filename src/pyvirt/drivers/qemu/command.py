@@ -6,8 +6,10 @@ addresses (``addresses.assign_addresses``; aliases still missing are assigned) a
 argv; ``build_env(defn, ctx)`` is the environment to run it with. Building records in the
 definition what libvirt's live XML shows after start: memory rounded to whole MiB, the ports
 of autoport displays, the default listen address, generated channel socket paths.
-The device families live in ``command_disks``, ``command_net``, ``command_chardevs``,
-``command_graphics`` and ``command_devices``; ``command_props`` has the shared helpers.
+The parts live in ``command_memory`` (RAM, NUMA), ``command_disks``, ``command_net``,
+``command_chardevs``, ``command_graphics`` and ``command_devices``; ``command_props`` has
+the shared helpers. ``lifecycle_actions`` and ``command_devices.balloon_stats_period`` say
+what the driver sets over QMP once QEMU runs, as libvirt does.
 """
 
 from __future__ import annotations
@@ -30,10 +32,6 @@ if TYPE_CHECKING:
 
 QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
 SANDBOX = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
-_SUPPORTED_DEVICES = ("disks", "controllers", "filesystems", "interfaces", "serials",
-                      "parallels", "consoles", "channels", "inputs", "graphics", "sounds",
-                      "audios", "videos", "hostdevs", "watchdogs", "memballoons", "rngs",
-                      "panics")
 
 
 class LaunchContext:
