@@ -6,9 +6,13 @@ from __future__ import annotations
 import os
 
 
-def atomic_write(path: str, data: bytes | str, mode: int = 0o600) -> None:
+def atomic_write(path: str, data: bytes | str, mode: int = 0o600, durable: bool = True) -> None:
     """Write ``data`` to ``path``: a temporary file in the same directory, fsync, rename
-    over the target, then fsync the directory so the rename itself is durable."""
+    over the target, then fsync the directory so the rename itself is durable.
+
+    ``durable=False`` skips both fsyncs: still all-or-nothing for a crash of the process,
+    for runtime state that lives in a volatile run directory and is rebuilt after a host
+    reboot anyway (libvirt's /run)."""
     if isinstance(data, str):
         data = data.encode()
     directory = os.path.dirname(path) or "."
@@ -18,13 +22,16 @@ def atomic_write(path: str, data: bytes | str, mode: int = 0o600) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     except BaseException:
         os.close(fd)
         os.unlink(tmp)
         raise
     os.close(fd)
     os.replace(tmp, path)
+    if not durable:
+        return
     dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(dfd)

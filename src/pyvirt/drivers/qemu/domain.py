@@ -40,6 +40,7 @@ STATE_NAMES = {
 }
 STATE_BY_NAME = {v: k for k, v in STATE_NAMES.items()}
 
+STATE_RECORD_SIZE = 64
 # How long a caller waits for another job on the same domain (libvirt: 30 s).
 JOB_WAIT_SECONDS = 30.0
 
@@ -122,6 +123,7 @@ class QemuDomain:
         self.quiet_stop = False  # a failed start: clean up without a STOPPED event
         self.paused_reason = c.VIR_DOMAIN_PAUSED_UNKNOWN
         self.has_managed_save = False
+        self.state_fd = -1  # the open NAME.state record (see save_state)
 
     # ---- identity and definitions ------------------------------------------------------
 
@@ -193,10 +195,37 @@ class QemuDomain:
         if self.fake_reboot:
             etree.SubElement(root, "fakeReboot")
         root.append(parse_xml(self.defn.to_xml(secure=True)))
-        atomic_write(self.status_path(paths), to_string(root))
+        # The run directory is volatile (a host reboot ends every guest anyway): atomic
+        # against a crash of the driver, without the cost of fsync.
+        atomic_write(self.status_path(paths), to_string(root), durable=False)
+        self.close_state()
+        remove_quietly(self.state_path(paths))
 
     def remove_status(self, paths: QemuPaths) -> None:
+        self.close_state()
         remove_quietly(self.status_path(paths))
+        remove_quietly(self.state_path(paths))
+
+    def state_path(self, paths: QemuPaths) -> str:
+        return os.path.join(paths.state_dir, self.name + ".state")
+
+    def save_state(self, paths: QemuPaths) -> None:
+        """Only the run state, after a suspend, resume or guest-initiated change: the live
+        definition in the status file has not changed. A fixed-size record rewritten in
+        place by one pwrite (a process crash cannot tear a single write, and the run
+        directory does not outlive the host's uptime), so that a suspend+resume pair does
+        not pay for two renames. Newer than the status file's state: it wins on reconnect."""
+        record = (f"{STATE_NAMES.get(self.state, 'nostate')} {self.reason} "
+                  f"{self.paused_reason} {int(self.got_shutdown)} {int(self.fake_reboot)}")
+        if self.state_fd < 0:
+            self.state_fd = os.open(self.state_path(paths),
+                                    os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        os.pwrite(self.state_fd, record.encode().ljust(STATE_RECORD_SIZE - 1) + b"\n", 0)
+
+    def close_state(self) -> None:
+        if self.state_fd >= 0:
+            os.close(self.state_fd)
+            self.state_fd = -1
 
     def managed_save_path(self, paths: QemuPaths) -> str:
         return os.path.join(paths.save_dir, self.name + ".save")
@@ -242,4 +271,12 @@ class StatusRecord:
         if dom is None:
             raise ValueError(f"{path}: no <domain> in status file")
         rec.domain_xml = etree.tostring(dom, encoding="unicode")
+        try:  # the newer state of save_state(), if any
+            with open(path[:-len(".xml")] + ".state") as fh:
+                fields = fh.read().split()
+            rec.state = STATE_BY_NAME.get(fields[0], rec.state)
+            rec.reason, rec.paused_reason = int(fields[1]), int(fields[2])
+            rec.got_shutdown, rec.fake_reboot = fields[3] == "1", fields[4] == "1"
+        except (OSError, IndexError, ValueError):
+            pass
         return rec

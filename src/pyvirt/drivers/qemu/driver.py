@@ -554,7 +554,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
         os.makedirs(run_dir, mode=0o700, exist_ok=True)
         monitor_path = os.path.join(run_dir, "monitor.sock")
         remove_quietly(monitor_path)
-        ctx = LaunchContext(monitor_socket=monitor_path,
+        ctx = LaunchContext(monitor_socket=process.socket_arg(monitor_path, run_dir),
                             pidfile=os.path.join(run_dir, "qemu.pid"), domain_dir=run_dir)
         if incoming_fd is not None:
             ctx.incoming = "defer"
@@ -566,7 +566,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
             _check_storage(live)
             argv = build_command(live, caps, ctx)
             log_path = os.path.join(self.paths.log_dir, live.name + ".log")
-            proc = process.spawn(argv, log_path, pass_fds=[])
+            proc = process.spawn(argv, log_path, pass_fds=[], cwd=run_dir)
         except BaseException:
             with self.lock:
                 self._vnc_ports.difference_update(held_ports)
@@ -828,9 +828,10 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
             self._unindex(dom)
 
     def _save_status_quietly(self, dom: QemuDomain) -> None:
+        """The run state after a change the guest made (QMP event thread)."""
         if dom.active:
             try:
-                dom.save_status(self.paths)
+                dom.save_state(self.paths)
             except OSError:
                 pass
 
@@ -944,17 +945,9 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
             if dom.state == c.VIR_DOMAIN_PMSUSPENDED:
                 _err(c.VIR_ERR_OPERATION_INVALID, "domain is pmsuspended")
             if dom.state != PAUSED:
-                with dom.lock:
-                    dom.paused_reason = c.VIR_DOMAIN_PAUSED_USER
-                monitor.execute("stop")
-                with dom.lock:
-                    changed = dom.state == RUNNING
-                    dom.state, dom.reason = PAUSED, c.VIR_DOMAIN_PAUSED_USER
-                    dom.paused_reason = 0
-                    dom.save_status(self.paths)
-                if changed:
-                    self._lifecycle(dom, c.VIR_DOMAIN_EVENT_SUSPENDED,
-                                    c.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED)
+                self._transition(dom, monitor, "stop", PAUSED, c.VIR_DOMAIN_PAUSED_USER,
+                                 c.VIR_DOMAIN_EVENT_SUSPENDED,
+                                 c.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED)
         finally:
             dom.job.end()
         return 0
@@ -968,17 +961,30 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
                 _err(c.VIR_ERR_OPERATION_INVALID, "domain is pmsuspended")
             if dom.state == PAUSED or (dom.state == c.VIR_DOMAIN_CRASHED
                                        and dom.reason == c.VIR_DOMAIN_CRASHED_PANICKED):
-                monitor.execute("cont")
-                with dom.lock:
-                    changed = dom.state != RUNNING
-                    dom.state, dom.reason = RUNNING, c.VIR_DOMAIN_RUNNING_UNPAUSED
-                    dom.save_status(self.paths)
-                if changed:
-                    self._lifecycle(dom, c.VIR_DOMAIN_EVENT_RESUMED,
-                                    c.VIR_DOMAIN_EVENT_RESUMED_UNPAUSED)
+                self._transition(dom, monitor, "cont", RUNNING, c.VIR_DOMAIN_RUNNING_UNPAUSED,
+                                 c.VIR_DOMAIN_EVENT_RESUMED,
+                                 c.VIR_DOMAIN_EVENT_RESUMED_UNPAUSED)
         finally:
             dom.job.end()
         return 0
+
+    def _transition(self, dom: QemuDomain, monitor: Any, command: str, state: int,
+                    reason: int, event: int, detail: int) -> None:
+        """Run ``command`` (stop/cont) for a state change the caller asked for. The state is
+        set first, so that QEMU's STOP/RESUME event, which arrives before the command's
+        answer, finds it done and stays silent; a failed command puts it back."""
+        with dom.lock:
+            before = dom.state, dom.reason
+            dom.state, dom.reason = state, reason
+        try:
+            monitor.execute(command)
+        except BaseException:
+            with dom.lock:
+                dom.state, dom.reason = before
+            raise
+        with dom.lock:
+            dom.save_state(self.paths)
+        self._lifecycle(dom, event, detail)
 
     # ---- memory --------------------------------------------------------------------------
 
@@ -1250,6 +1256,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
                 if dom.monitor is not None:
                     dom.monitor.close()
                     dom.monitor = None
+                dom.close_state()
             watch = self._watches.pop(dom.uuid, None)
             if watch is not None:
                 watch.stop_watching()

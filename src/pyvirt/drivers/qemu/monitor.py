@@ -125,7 +125,16 @@ class Monitor:
                     domain=c.VIR_FROM_QEMU)
 
     async def _connect(self) -> None:
-        await self._client.connect(self.path)
+        path, dir_fd = self.path, -1
+        if len(os.fsencode(path)) > 107:
+            # Too long for sun_path: reach it through an open descriptor of its directory.
+            dir_fd = os.open(os.path.dirname(path), os.O_PATH | os.O_CLOEXEC)
+            path = f"/proc/self/fd/{dir_fd}/{os.path.basename(path)}"
+        try:
+            await self._client.connect(path)
+        finally:
+            if dir_fd >= 0:
+                os.close(dir_fd)
         self.state = self.CONNECTED
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._pump_events()),

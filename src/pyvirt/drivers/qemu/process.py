@@ -21,9 +21,10 @@ if TYPE_CHECKING:
 
 
 def spawn(argv: list[str], log_path: str, pass_fds: list[int],
-          env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+          env: dict[str, str] | None = None, cwd: str | None = None) -> subprocess.Popen[bytes]:
     """Start QEMU with its output appended to ``log_path`` (libvirt's per-guest log, which
-    begins each start with the time and the command line)."""
+    begins each start with the time and the command line), in directory ``cwd`` (the
+    guest's run directory: socket paths given relative to it stay short)."""
     with open(log_path, "ab") as log:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
         shown = " ".join(_shell_quote(a) for a in argv)
@@ -31,7 +32,19 @@ def spawn(argv: list[str], log_path: str, pass_fds: list[int],
         log.flush()
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, pass_fds=pass_fds, env=env,
-                                start_new_session=True, close_fds=True)
+                                cwd=cwd, start_new_session=True, close_fds=True)
+
+
+# sun_path holds 108 bytes with its NUL: longer socket paths cannot be bound or connected.
+SUN_PATH_MAX = 107
+
+
+def socket_arg(path: str, cwd: str) -> str:
+    """How to name socket ``path`` to a QEMU started in ``cwd``: as is, or relative to
+    ``cwd`` when the absolute path is too long for a unix socket (deep test or embed roots)."""
+    if len(os.fsencode(path)) <= SUN_PATH_MAX:
+        return path
+    return os.path.relpath(path, cwd)
 
 
 def _shell_quote(arg: str) -> str:
