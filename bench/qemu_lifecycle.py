@@ -28,6 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 MARKER = b"PYVIRT-GUEST-READY"
 QEMU = "/usr/bin/qemu-system-x86_64"
 
+# The guest the floor (bare QEMU, below) also runs: serial console only, no default USB
+# controller or balloon, so that the three columns boot the same machine.
 XML = """<domain type='qemu'>
   <name>bench</name>
   <memory unit='MiB'>256</memory>
@@ -41,9 +43,9 @@ XML = """<domain type='qemu'>
   <features><acpi/><apic/></features>
   <devices>
     <emulator>{qemu}</emulator>
+    <controller type='usb' model='none'/>
     <serial type='file'><source path='{log}'/><target port='0'/></serial>
-    <graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1'/>
-    <memballoon model='virtio'/>
+    <memballoon model='none'/>
   </devices>
 </domain>
 """
@@ -85,12 +87,6 @@ def run_api(impl: str, rounds: int, pairs: int, kernel: str, initrd: str) -> dic
                                    "destroy": []}
     with tempfile.TemporaryDirectory(prefix=f"bench-{impl}-") as tmp:
         root = Path(tmp) / "root"
-        (root / "etc").mkdir(parents=True)
-        # libvirt's embedded driver as root would otherwise run QEMU as its own user and
-        # relabel files; both sides run QEMU as the caller here.
-        (root / "etc" / "qemu.conf").write_text('user = "root"\ngroup = "root"\n'
-                                                "dynamic_ownership = 0\n"
-                                                'security_driver = "none"\n')
         conn = lv.open(f"qemu:///embed?root={root}")
         for i in range(rounds + 1):  # round 0 warms caches (capabilities probe)
             log = Path(tmp) / f"serial{i}.log"
@@ -144,8 +140,10 @@ def main() -> int:
     ap.add_argument("-n", "--rounds", type=int, default=3)
     ap.add_argument("--pairs", type=int, default=50)
     ap.add_argument("--impl", choices=("pyvirt", "libvirt", "bare"))
+    ap.add_argument("--kernel")
+    ap.add_argument("--initrd")
     opts = ap.parse_args()
-    kernel, initrd = guest_files()
+    kernel, initrd = (opts.kernel, opts.initrd) if opts.kernel else guest_files()
     if opts.impl == "bare":
         print(json.dumps(run_bare(opts.rounds, kernel, initrd)))
         return 0
@@ -161,14 +159,33 @@ def main() -> int:
                                         capture_output=True).returncode == 0:
         sides["libvirt 9.0"] = [system_python]
     results: dict[str, dict[str, list[float]]] = {}
+    shared = tempfile.mkdtemp(prefix="bench-guest-")
+    os.chmod(shared, 0o755)
+    if os.geteuid() == 0:
+        os.chown(shared, 65534, 65534)  # libvirt's side runs as nobody (below)
+    for src in (kernel, initrd):
+        shutil.copy(src, shared)
+        os.chmod(os.path.join(shared, os.path.basename(src)), 0o644)
+    files = ["--kernel", os.path.join(shared, os.path.basename(kernel)),
+             "--initrd", os.path.join(shared, os.path.basename(initrd))]
     for label, python in sides.items():
         impl = {"pyvirt": "pyvirt", "bare QEMU": "bare", "libvirt 9.0": "libvirt"}[label]
-        proc = subprocess.run([*python, __file__, "--impl", impl, "-n", str(opts.rounds),
-                               "--pairs", str(opts.pairs)], capture_output=True, text=True)
+        prefix: list[str] = []
+        env = dict(os.environ)
+        if impl == "libvirt" and os.geteuid() == 0:
+            # libvirt's embedded driver as root wants its packaged "libvirt-qemu" user; as
+            # an unprivileged user (nobody) it runs QEMU as that user, like pyvirt as root.
+            prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+            env.update(HOME=shared, XDG_RUNTIME_DIR=shared, XDG_CACHE_HOME=shared,
+                       XDG_CONFIG_HOME=shared)
+        proc = subprocess.run([*prefix, *python, __file__, "--impl", impl, "-n",
+                               str(opts.rounds), "--pairs", str(opts.pairs), *files],
+                              capture_output=True, text=True, env=env, cwd="/")
         if proc.returncode != 0:
             print(f"{label}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
             continue
         results[label] = json.loads(proc.stdout.strip().splitlines()[-1])
+    shutil.rmtree(shared, ignore_errors=True)
     print(f"rounds: {opts.rounds}, suspend+resume pairs per round: {opts.pairs} "
           "(median of rounds, milliseconds)")
     labels = list(results)
