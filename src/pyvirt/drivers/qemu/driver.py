@@ -36,6 +36,7 @@ from pyvirt.fileutil import remove_quietly
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, NoReturn
 
     from pyvirt.api.connect import virConnect
@@ -78,6 +79,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
         self._watches: dict[str, Any] = {}  # uuid -> ProcessWatch
         self.refs = 0
         self._load_configs()
+        self._load_snapshots()
         self._reconnect_all()
         self._autostart()
 
@@ -130,6 +132,12 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
                  f"Emulator '{defn.devices.emulator}' does not support machine type "
                  f"'{defn.os.machine}'", domain=c.VIR_FROM_QEMU)
         defn.os.machine = machine
+        if inactive:
+            # libvirt's post-parse: default devices and PCI/drive addresses are part of the
+            # stored definition, so they stay the same from one start to the next.
+            from pyvirt.drivers.qemu.addresses import assign_addresses
+
+            assign_addresses(defn, caps)
         return defn
 
     def _load_configs(self) -> None:
@@ -208,7 +216,8 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
         check_flags("qemuConnectListAllDomains", flags, LIST_FILTERS_ALL, c.VIR_FROM_QEMU)
         return [self._handle(conn, d) for d in self._all() if list_filter_match(
             flags, active=d.active, persistent=d.persistent, managed_save=d.has_managed_save,
-            autostart=d.autostart, has_snapshot=False, has_checkpoint=False, state=d.state)]
+            autostart=d.autostart, has_snapshot=self._has_snapshots(d), has_checkpoint=False,
+            state=d.state)]
 
     def connectListDomainsID(self, conn: virConnect) -> list[int]:  # noqa: N802
         return sorted(d.defn.id for d in self._all() if d.active)
@@ -387,6 +396,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
                 if not dom.persistent:
                     _err(c.VIR_ERR_OPERATION_INVALID, "cannot undefine transient domain",
                          domain=c.VIR_FROM_QEMU)
+                self._undefine_snapshots(dom, flags)
                 save_path = dom.managed_save_path(self.paths)
                 if dom.has_managed_save:
                     if not flags & c.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE:
@@ -533,9 +543,14 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
 
     def _start(self, dom: QemuDomain, paused: bool, incoming_fd: int | None = None,
                reason: int = c.VIR_DOMAIN_RUNNING_BOOTED,
-               event_detail: int = c.VIR_DOMAIN_EVENT_STARTED_BOOTED) -> None:
+               event_detail: int = c.VIR_DOMAIN_EVENT_STARTED_BOOTED,
+               before_run: Callable[[Any], None] | None = None,
+               paused_as: tuple[int, int] = (c.VIR_DOMAIN_PAUSED_USER,
+                                             c.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED)) -> None:
         """qemuProcessStart, with the domain's job held: build the live definition, launch
-        QEMU paused, connect its monitor, then let the vCPUs run unless ``paused``."""
+        QEMU paused, connect its monitor, then let the vCPUs run unless ``paused``.
+        ``before_run`` gets the monitor first (a snapshot revert loads the snapshot);
+        ``paused_as``: the paused reason and SUSPENDED event detail of a paused start."""
         from pyvirt.drivers.qemu import process
         from pyvirt.drivers.qemu.addresses import assign_addresses, assign_aliases
         from pyvirt.drivers.qemu.command import LaunchContext, build_command
@@ -548,8 +563,8 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
             live = dom.persistent_def().copy()
         binary = live.devices.emulator or self.default_emulator(live.os.arch)
         caps = self.caps_for(binary)
+        assign_addresses(live, caps)  # libvirt's order: addresses, then aliases
         assign_aliases(live)
-        assign_addresses(live, caps)
         run_dir = self.paths.domain_run_dir(live.name)
         os.makedirs(run_dir, mode=0o700, exist_ok=True)
         monitor_path = os.path.join(run_dir, "monitor.sock")
@@ -599,8 +614,11 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
             monitor.connect(timeout=30, alive=alive)
             dom.monitor = monitor
             self._record_pty_paths(live, monitor)
+            self._post_launch_setup(live, monitor)
             if incoming_fd is not None:
                 self._incoming_migration(dom, incoming_fd)
+            if before_run is not None:
+                before_run(monitor)
             if not paused:
                 with dom.lock:
                     dom.state, dom.reason = RUNNING, reason
@@ -608,7 +626,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
             else:
                 with dom.lock:
                     dom.state = PAUSED
-                    dom.reason = c.VIR_DOMAIN_PAUSED_USER
+                    dom.reason = paused_as[0]
         except BaseException as exc:
             # Undo the start: kill QEMU and clean up without a STOPPED event (the guest
             # never started), then report why, quoting QEMU's log as libvirt does.
@@ -630,8 +648,25 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
             dom.save_status(self.paths)
         self._lifecycle(dom, c.VIR_DOMAIN_EVENT_STARTED, event_detail)
         if paused:
-            self._lifecycle(dom, c.VIR_DOMAIN_EVENT_SUSPENDED,
-                            c.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED)
+            self._lifecycle(dom, c.VIR_DOMAIN_EVENT_SUSPENDED, paused_as[1])
+
+    @staticmethod
+    def _post_launch_setup(live: DomainDef, monitor: Any) -> None:
+        """What libvirt sets over QMP before the vCPUs run rather than on the command line:
+        lifecycle actions (qemuProcessSetupLifecycleActions) and the balloon's statistics
+        period."""
+        from pyvirt.drivers.qemu.command import lifecycle_actions
+        from pyvirt.drivers.qemu.command_devices import balloon_stats_period
+
+        actions = lifecycle_actions(live)
+        if actions:
+            monitor.execute("set-action", actions)
+        balloon = next((b for b in live.devices.memballoons if b.alias), None)
+        period = balloon_stats_period(balloon)
+        if balloon is not None and period:
+            monitor.execute("qom-set", {"path": f"/machine/peripheral/{balloon.alias}",
+                                        "property": "guest-stats-polling-interval",
+                                        "value": period})
 
     @staticmethod
     def _record_pty_paths(live: DomainDef, monitor: Any) -> None:
@@ -730,6 +765,8 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
             self._on_shutdown(dom, bool(data.get("guest")))
         elif event == "RESET":
             self._emit(dom, c.VIR_DOMAIN_EVENT_ID_REBOOT)
+        elif event in ("DEVICE_DELETED", "DEVICE_TRAY_MOVED"):  # hotplug.py
+            self._hotplug_event(dom, event, data)
         elif event == "GUEST_PANICKED":
             self._lifecycle(dom, c.VIR_DOMAIN_EVENT_CRASHED, c.VIR_DOMAIN_EVENT_CRASHED_PANICKED)
             with dom.lock:
