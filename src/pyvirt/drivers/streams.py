@@ -276,17 +276,18 @@ class CharDeviceStream(_Closed):
     def recv(self, nbytes: int, stop_at_hole: bool) -> bytes | int:
         import select
 
+        self._check_open()
         while True:
-            self._check_open()
-            ready, _, _ = select.select([self.fd], [], [], self.POLL_SECONDS)
-            if not ready:
-                continue
             try:
+                ready, _, _ = select.select([self.fd], [], [], self.POLL_SECONDS)
+                if not ready:
+                    continue
                 return os.read(self.fd, nbytes)
             except BlockingIOError:
                 continue
-            except OSError as exc:
-                if exc.errno == errno.EIO:  # the other end is gone
+            except (OSError, ValueError) as exc:
+                # EIO: the other end is gone; EBADF: another thread closed the stream
+                if self.closed or getattr(exc, "errno", None) == errno.EIO:
                     return b""
                 raise
 

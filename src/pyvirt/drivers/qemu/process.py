@@ -27,7 +27,7 @@ def spawn(argv: list[str], log_path: str, pass_fds: list[int],
     guest's run directory: socket paths given relative to it stay short)."""
     with open(log_path, "ab") as log:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-        shown = " ".join(_shell_quote(a) for a in argv)
+        shown = " ".join(shell_quote(a) for a in argv)
         log.write(f"{stamp}.000+0000: starting up\n{shown}\n".encode())
         log.flush()
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
@@ -47,7 +47,7 @@ def socket_arg(path: str, cwd: str) -> str:
     return os.path.relpath(path, cwd)
 
 
-def _shell_quote(arg: str) -> str:
+def shell_quote(arg: str) -> str:
     if arg and all(ch.isalnum() or ch in "-_=/.,:@+" for ch in arg):
         return arg
     return "'" + arg.replace("'", "'\\''") + "'"
