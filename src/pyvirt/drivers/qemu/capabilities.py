@@ -189,6 +189,11 @@ async def _qmp_talk(sock: str, proc: subprocess.Popen[bytes],
         if proc.poll() is not None:
             raise ProbeError(f"QEMU exited with status {proc.returncode} before its monitor "
                              "answered")
+        if not os.path.exists(sock):  # QEMU has not created it yet: no failed connect to log
+            if time.monotonic() >= deadline:
+                raise ProbeError("no answer from the QMP monitor: no socket")
+            await asyncio.sleep(0.01)
+            continue
         try:
             await asyncio.wait_for(client.connect(sock), max(deadline - time.monotonic(), 0.1))
             break
