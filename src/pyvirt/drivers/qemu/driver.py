@@ -576,7 +576,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
         QEMU paused, connect its monitor, then let the vCPUs run unless ``paused``.
         ``before_run`` gets the monitor first (a snapshot revert loads the snapshot);
         ``paused_as``: the paused reason and SUSPENDED event detail of a paused start."""
-        from pyvirt.drivers.qemu import process
+        from pyvirt.drivers.qemu import process, tap
         from pyvirt.drivers.qemu.addresses import assign_addresses, assign_aliases
         from pyvirt.drivers.qemu.command import LaunchContext, build_command
         from pyvirt.drivers.qemu.monitor import Monitor
@@ -604,9 +604,14 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
         ctx.vnc_ports, held_ports = self._allocate_vnc_ports(live)
         try:
             _check_storage(live)
-            argv = build_command(live, caps, ctx)
-            log_path = os.path.join(self.paths.log_dir, live.name + ".log")
-            proc = process.spawn(argv, log_path, pass_fds=[], cwd=run_dir)
+            ctx.tap_fds = tap.plug_interfaces(live)
+            try:
+                argv = build_command(live, caps, ctx)
+                log_path = os.path.join(self.paths.log_dir, live.name + ".log")
+                proc = process.spawn(argv, log_path, cwd=run_dir,
+                                     pass_fds=[fd for fds in ctx.tap_fds.values() for fd in fds])
+            finally:
+                tap.close_all(ctx.tap_fds)  # QEMU holds its own copies now
         except BaseException:
             with self.lock:
                 self._vnc_ports.difference_update(held_ports)
