@@ -136,6 +136,33 @@ case " $(cat /proc/cmdline) " in
     ;;
 esac
 
+# A minimal QEMU guest agent on the org.qemu.guest_agent.0 port, when the guest has one:
+# answers guest-sync-delimited and guest-ping, and powers off or reboots on guest-shutdown,
+# which is all pyvirt's shutdown/reboot --mode agent need.
+for port in /sys/class/virtio-ports/*; do
+    [ "$(cat "$port/name" 2>/dev/null)" = org.qemu.guest_agent.0 ] || continue
+    dev=/dev/${{port##*/}}
+    # one descriptor for both directions: a virtio port opens only once at a time
+    (exec 3<>"$dev"
+    while :; do
+        while IFS= read -r line <&3; do
+            case "$line" in
+            *guest-sync-delimited*)
+                id=$(echo "$line" | sed -n 's/.*"id": *\\([0-9]*\\).*/\\1/p')
+                printf '\\377{{"return": %s}}\\n' "$id" >&3 ;;
+            *guest-sync*)
+                id=$(echo "$line" | sed -n 's/.*"id": *\\([0-9]*\\).*/\\1/p')
+                printf '{{"return": %s}}\\n' "$id" >&3 ;;
+            *guest-ping*) echo '{{"return": {{}}}}' >&3 ;;
+            *guest-shutdown*reboot*) reboot -f ;;
+            *guest-shutdown*) poweroff -f ;;
+            *) echo '{{"error": {{"class": "CommandNotFound", "desc": "not supported"}}}}' >&3 ;;
+            esac
+        done
+        usleep 200000
+    done) &
+done
+
 # A shell on the console for the tests to type into, respawned when it exits. A serial line has
 # no window size: a wide one keeps the shell from wrapping the echo of long typed commands.
 while :; do

@@ -364,6 +364,46 @@ def test_counter_stops_when_paused_and_continues_after_restore(  # type: ignore[
     dom.destroy()
 
 
+AGENT_CHANNEL = """<channel type='unix'>
+              <target type='virtio' name='org.qemu.guest_agent.0'/>
+            </channel>"""
+
+
+def test_guest_agent_reboot_and_shutdown(conn, tmp_path: Path, guest_files) -> None:  # type: ignore[no-untyped-def]
+    kernel, initrd = guest_files
+    log = tmp_path / "serial.log"
+    dom = conn.defineXML(domain_xml("agent", log, kernel, initrd, extra_devices=AGENT_CHANNEL))
+    dom.create()
+    wait_until(lambda: marker_count(log) >= 1, BOOT_TIMEOUT, "the guest to boot")
+    obj = conn._drv._dom(dom)
+    wait_until(lambda: obj.agent_connected, 20, "the guest agent to open its port")
+    assert "org.qemu.guest_agent.0" in dom.XMLDesc()
+
+    dom.reboot(pyvirt.VIR_DOMAIN_REBOOT_GUEST_AGENT)
+    wait_until(lambda: marker_count(log) >= 2, BOOT_TIMEOUT, "the guest to boot again")
+    assert dom.state()[0] == pyvirt.VIR_DOMAIN_RUNNING
+    wait_until(lambda: obj.agent_connected, 20, "the agent after the reboot")
+
+    dom.shutdown()  # no flags: the connected agent is used first, as libvirt does
+    wait_until(lambda: not dom.isActive(), 30, "the guest to power off")
+    assert dom.state() == [pyvirt.VIR_DOMAIN_SHUTOFF, pyvirt.VIR_DOMAIN_SHUTOFF_SHUTDOWN]
+    assert "powering off" not in log.read_text(errors="replace")  # not the ACPI button
+
+
+def test_agent_mode_without_an_agent(conn, tmp_path: Path, guest_files) -> None:  # type: ignore[no-untyped-def]
+    kernel, initrd = guest_files
+    dom = conn.createXML(domain_xml("noagent", tmp_path / "s.log", kernel, initrd))
+    for call in (lambda: dom.shutdownFlags(pyvirt.VIR_DOMAIN_SHUTDOWN_GUEST_AGENT),
+                 lambda: dom.reboot(pyvirt.VIR_DOMAIN_REBOOT_GUEST_AGENT)):
+        with pytest.raises(pyvirt.libvirtError) as exc:
+            call()
+        assert exc.value.get_error_code() == pyvirt.VIR_ERR_ARGUMENT_UNSUPPORTED
+        assert str(exc.value) == ("argument unsupported: QEMU guest agent is not "
+                                  "configured")
+    assert dom.isActive()
+    dom.destroy()
+
+
 def test_jobs_serialise_one_domain_only(conn, tmp_path: Path, guest_files,  # type: ignore[no-untyped-def]
                                         monkeypatch) -> None:
     from pyvirt.drivers.qemu import domain as qemu_domain

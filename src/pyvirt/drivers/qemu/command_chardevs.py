@@ -13,6 +13,7 @@ from pyvirt.drivers.qemu.command_props import (
     internal,
     unsupported,
 )
+from pyvirt.drivers.qemu.process import socket_arg
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -50,7 +51,10 @@ def chardev_arg(cmd: Cmd, src: ChrSource, alias: str, spicevmc: str = "vdagent")
         if src.tls == "yes":
             unsupported("TLS for TCP character devices is not supported by this driver")
     elif t == "unix":
-        out = f"socket,id={alias},path={escape_comma(src.path or '')}"
+        # QEMU runs in the guest's run directory: a socket path too long for sun_path is
+        # named relative to it (the XML keeps the absolute path)
+        path = socket_arg(src.path or "", cmd.ctx.domain_dir)
+        out = f"socket,id={alias},path={escape_comma(path)}"
         if src.listen:
             out += ",server=on,wait=off"
         out += _reconnect(src)

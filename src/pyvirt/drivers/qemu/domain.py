@@ -124,6 +124,7 @@ class QemuDomain:
         self.paused_reason = c.VIR_DOMAIN_PAUSED_UNKNOWN
         self.has_managed_save = False
         self.state_fd = -1  # the open NAME.state record (see save_state)
+        self.agent_connected = False  # the guest has the agent channel open
 
     # ---- identity and definitions ------------------------------------------------------
 

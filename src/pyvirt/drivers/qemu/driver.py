@@ -795,6 +795,14 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
             self._on_shutdown(dom, bool(data.get("guest")))
         elif event == "RESET":
             self._emit(dom, c.VIR_DOMAIN_EVENT_ID_REBOOT)
+        elif event == "VSERPORT_CHANGE":
+            # the guest opened or closed a virtio-serial port: the agent's, perhaps
+            from pyvirt.drivers.qemu.agent import AGENT_CHANNEL
+
+            with dom.lock:
+                for chan in dom.defn.devices.channels:
+                    if chan.alias == data.get("id") and chan.target_name == AGENT_CHANNEL:
+                        dom.agent_connected = bool(data.get("open"))
         elif event in ("DEVICE_DELETED", "DEVICE_TRAY_MOVED"):  # hotplug.py
             self._hotplug_event(dom, event, data)
         elif event == "GUEST_PANICKED":
@@ -885,6 +893,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
         except OSError:
             pass
         dom.pid, dom.proc, dom.start_time = 0, None, None
+        dom.agent_connected = False
         dom.state, dom.reason = SHUTOFF, reason
         dom.expected_stop = None
         dom.got_shutdown = dom.fake_reboot = False
@@ -955,41 +964,58 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
         check_flags("qemuDomainShutdownFlags", flags,
                     c.VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN | c.VIR_DOMAIN_SHUTDOWN_GUEST_AGENT,
                     c.VIR_FROM_QEMU)
-        dom = self._dom(handle)
-        if flags & c.VIR_DOMAIN_SHUTDOWN_GUEST_AGENT and not flags & \
-                c.VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN:
-            _err(c.VIR_ERR_ARGUMENT_UNSUPPORTED, "QEMU guest agent is not configured")
-        dom.job.begin("virDomainShutdown")
-        try:
-            monitor = self._running_monitor(dom)
-            if dom.state != RUNNING:
-                _err(c.VIR_ERR_OPERATION_INVALID, "domain is not running",
-                     domain=c.VIR_FROM_DOMAIN)
-            with dom.lock:
-                dom.fake_reboot = False
-            monitor.execute("system_powerdown")
-        finally:
-            dom.job.end()
+        self._shutdown_or_reboot(self._dom(handle), "virDomainShutdown", reboot=False,
+                                 agent_flag=bool(flags & c.VIR_DOMAIN_SHUTDOWN_GUEST_AGENT),
+                                 acpi_flag=bool(flags & c.VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN))
         return 0
 
     def domainReboot(self, handle: virDomain, flags: int) -> int:  # noqa: N802
         check_flags("qemuDomainReboot", flags,
                     c.VIR_DOMAIN_REBOOT_ACPI_POWER_BTN | c.VIR_DOMAIN_REBOOT_GUEST_AGENT,
                     c.VIR_FROM_QEMU)
-        dom = self._dom(handle)
-        if flags & c.VIR_DOMAIN_REBOOT_GUEST_AGENT and not flags & \
-                c.VIR_DOMAIN_REBOOT_ACPI_POWER_BTN:
-            _err(c.VIR_ERR_ARGUMENT_UNSUPPORTED, "QEMU guest agent is not configured")
-        dom.job.begin("virDomainReboot")
+        self._shutdown_or_reboot(self._dom(handle), "virDomainReboot", reboot=True,
+                                 agent_flag=bool(flags & c.VIR_DOMAIN_REBOOT_GUEST_AGENT),
+                                 acpi_flag=bool(flags & c.VIR_DOMAIN_REBOOT_ACPI_POWER_BTN))
+        return 0
+
+    def _shutdown_or_reboot(self, dom: QemuDomain, api: str, reboot: bool, agent_flag: bool,
+                            acpi_flag: bool) -> None:
+        """libvirt's choice of method: the guest agent when asked for, or by default when one
+        is connected; the ACPI power button otherwise, or when a non-forced agent attempt
+        fails. A reboot by ACPI is a power-off that the driver turns into a reset (fake
+        reboot)."""
+        from pyvirt.drivers.qemu.agent import agent_socket, guest_shutdown
+
+        dom.job.begin(api)
         try:
             monitor = self._running_monitor(dom)
+            if not reboot and dom.state != RUNNING:
+                _err(c.VIR_ERR_OPERATION_INVALID, "domain is not running",
+                     domain=c.VIR_FROM_DOMAIN)
+            forced = agent_flag and not acpi_flag
+            use_agent = agent_flag or (not acpi_flag and dom.agent_connected)
+            if use_agent:
+                path = agent_socket(dom.defn)
+                try:
+                    if path is None:
+                        _err(c.VIR_ERR_ARGUMENT_UNSUPPORTED,
+                             "QEMU guest agent is not configured")
+                    if not dom.agent_connected:
+                        _err(c.VIR_ERR_AGENT_UNRESPONSIVE,
+                             "QEMU guest agent is not connected")
+                    with dom.lock:
+                        dom.fake_reboot = False
+                    guest_shutdown(path, "reboot" if reboot else "powerdown")
+                    return
+                except libvirtError:
+                    if forced:
+                        raise
             with dom.lock:
-                dom.fake_reboot = True
+                dom.fake_reboot = reboot
                 self._save_status_quietly(dom)
             monitor.execute("system_powerdown")
         finally:
             dom.job.end()
-        return 0
 
     def domainReset(self, handle: virDomain, flags: int) -> int:  # noqa: N802
         check_flags("qemuDomainReset", flags, 0, c.VIR_FROM_QEMU)
@@ -1286,6 +1312,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
             return False
         dom.monitor = monitor
         running = bool(status.get("running"))
+        dom.agent_connected = self._agent_port_open(dom, monitor)
         with dom.lock:
             if running and dom.state != RUNNING:
                 dom.state, dom.reason = RUNNING, c.VIR_DOMAIN_RUNNING_UNPAUSED
@@ -1293,6 +1320,23 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
                 dom.state, dom.reason = PAUSED, c.VIR_DOMAIN_PAUSED_UNKNOWN
             dom.save_status(self.paths)
         return True
+
+    @staticmethod
+    def _agent_port_open(dom: QemuDomain, monitor: Any) -> bool:
+        """Whether the guest holds its agent port open now (after a reconnect, when the
+        VSERPORT_CHANGE event that said so went to the previous driver instance)."""
+        from pyvirt.drivers.qemu.agent import AGENT_CHANNEL
+
+        alias = next((ch.alias for ch in dom.defn.devices.channels
+                      if ch.target_name == AGENT_CHANNEL), None)
+        if alias is None:
+            return False
+        try:
+            chardevs = monitor.execute("query-chardev")
+        except libvirtError:
+            return False
+        return any(ch.get("label") == f"char{alias}" and ch.get("frontend-open")
+                   for ch in chardevs)
 
     def _autostart(self) -> None:
         """Start autostart domains once per host boot (libvirt keeps a marker in its run
