@@ -1207,3 +1207,28 @@ class _Compiler:
             self.emit(f"    {a} = {expr}[{arm!r}]")
             self.encode(aspec, a)
         self.depth -= 1
+
+
+# ----------------------------------------------------------------------------------------
+# char arrays: rpcgen sends one 4-byte unit per C char (libvirt's security labels, node
+# model, SASL data); these turn them into bytes and back.
+
+
+def chars_to_bytes(values: list[int]) -> bytes:
+    """Bytes from a decoded ``char`` array (either sign convention)."""
+    return bytes(v & 0xFF for v in values)
+
+
+def bytes_to_chars(data: bytes, length: int | None = None) -> list[int]:
+    """A ``char`` array for ``data``, zero-filled to ``length`` (a fixed ``char x[N]``)."""
+    values = list(data)
+    if length is not None:
+        if len(values) > length:
+            raise XDREncodeError(f"{len(values)} chars do not fit in {length}")
+        values += [0] * (length - len(values))
+    return values
+
+
+def chars_to_str(values: list[int]) -> str:
+    """The C string in a ``char`` array: up to the first NUL, UTF-8."""
+    return chars_to_bytes(values).split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
