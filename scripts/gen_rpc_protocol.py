@@ -25,19 +25,21 @@ The output is checked in; tests/unit/rpc/test_protocol_tables.py re-runs this ge
 against the libvirt source tree and fails on drift.
 
 Usage: gen_rpc_protocol.py [LIBVIRT_SOURCE_DIR] [-o OUTPUT_DIR]
-(default: ~/.cache/pyvirt/libvirt-src/libvirt)
+(default: $PYVIRT_LIBVIRT_SRC, else the tree unpacked under ~/.cache/pyvirt/libvirt-src, as
+scripts/xml_roundtrip.py fetches it)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
 
 TOP = Path(__file__).resolve().parent.parent
 OUTPUT_DIR = TOP / "src" / "pyvirt" / "rpc" / "protocol"
-DEFAULT_SOURCE = Path.home() / ".cache" / "pyvirt" / "libvirt-src" / "libvirt"
+CACHE_DIR = Path.home() / ".cache" / "pyvirt" / "libvirt-src"
 
 # (module, .x file, program constant prefix, type-name prefix, modules whose types it uses)
 PROGRAMS: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
@@ -544,6 +546,20 @@ def render(module: str, xfile: XDRFile, program: str, prefix: str, imports: tupl
     return "\n".join(lines)
 
 
+def is_source_tree(path: Path) -> bool:
+    return (path / "src" / "remote" / "remote_protocol.x").is_file()
+
+
+def default_source() -> Path | None:
+    """$PYVIRT_LIBVIRT_SRC, else the cache directory or the one tree unpacked in it."""
+    env = os.environ.get("PYVIRT_LIBVIRT_SRC")
+    candidates = [Path(env)] if env else []
+    candidates.append(CACHE_DIR)
+    if CACHE_DIR.is_dir():
+        candidates += sorted(p for p in CACHE_DIR.iterdir() if p.is_dir())
+    return next((p for p in candidates if is_source_tree(p)), None)
+
+
 def libvirt_version(source: Path) -> str:
     meson = source / "meson.build"
     if meson.exists():
@@ -593,10 +609,15 @@ def generate(source: Path) -> dict[str, str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("source", nargs="?", type=Path, default=DEFAULT_SOURCE)
+    parser.add_argument("source", nargs="?", type=Path)
     parser.add_argument("-o", "--output", type=Path, default=OUTPUT_DIR)
     args = parser.parse_args()
-    if not (args.source / "src" / "remote" / "remote_protocol.x").exists():
+    if args.source is None:
+        args.source = default_source()
+        if args.source is None:
+            raise SystemExit("libvirt source not found: give its directory or set "
+                             "$PYVIRT_LIBVIRT_SRC (scripts/xml_roundtrip.py fetches it)")
+    if not is_source_tree(args.source):
         raise SystemExit(f"{args.source}: not a libvirt source tree")
     args.output.mkdir(parents=True, exist_ok=True)
     for module, text in generate(args.source).items():

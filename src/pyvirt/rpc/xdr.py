@@ -40,10 +40,16 @@ past the end raises :class:`XDRTruncatedError`. Enum values are not checked agai
 and padding bytes are not checked to be zero, as libvirt's own decoder does not. Optional
 flags and bools must be 0 or 1.
 
-Each type is compiled once into a pair of Python functions (generated source: consecutive
-fixed-size fields are read and written with one ``struct.Struct``, nested structs are inlined,
-arrays of fixed-size elements are unpacked in one call), so a typical small message costs a
-few microseconds. Use :class:`TypeTable` to name types and get their :class:`Codec`.
+Each type gets a plan once, in two tiers (see :class:`Codec`): first closures composed per
+type (cheap to build: a short-lived client never waits for a compiler), then, for a type used
+often, a pair of Python functions generated from the spec and compiled (nested structs
+inlined, no call per field). In both, consecutive fixed-size fields are read and written with
+one ``struct.Struct`` and arrays of fixed-size elements in one call, so a typical small
+message costs a few microseconds. Use :class:`TypeTable` to name types and get their codecs;
+``TypeTable.compile_after`` picks the tiers (None: closures only, 0: compile at once).
+
+The module ``pyvirt.rpc.message`` adds :class:`~pyvirt.rpc.message.ProtocolError` (an
+XDRError) for frames libvirt refuses, so ``except XDRError`` covers every codec failure.
 
 Exception tree::
 
@@ -933,12 +939,6 @@ class _Compiler:
         self.emit("if pos > blen:")
         self.emit(f"    raise XDRTruncatedError('{what} %d runs past the end' % {n})")
         self.emit(f"{target} = buf[{start}:{start} + {n}]{conv}")
-
-    def decode_fixed_opaque(self, spec: Spec, target: str) -> None:  # pragma: no cover
-        self.decode_scalars([(spec, target)])
-
-    def decode_enum(self, spec: Spec, target: str) -> None:  # pragma: no cover
-        self.decode_scalars([(spec, target)])
 
     def decode_optional(self, spec: Spec, target: str) -> None:
         flag = self.var("f")
