@@ -150,6 +150,7 @@ def test_error_body_without_libvirt_error() -> None:
     assert body["message"] == "Library function returned error but did not set virError"
     assert m.error_codec().decode(m.error_codec().encode(body)) == body
     exc = libvirtError("plain", None)
+    exc.err = None  # (the constructor takes this thread's last error, as libvirt-python's)
     assert m.error_body(exc)["code"] == c.VIR_ERR_INTERNAL_ERROR
 
 
