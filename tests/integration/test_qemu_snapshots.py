@@ -19,7 +19,13 @@ import pytest
 
 import pyvirt
 from integration.guest import ensure_test_guest
-from integration.test_qemu_driver import QEMU, Events, _start_event_loop, domain_xml
+from integration.test_qemu_driver import (
+    AGENT_CHANNEL,
+    QEMU,
+    Events,
+    _start_event_loop,
+    domain_xml,
+)
 
 pytestmark = [
     pytest.mark.integration,
@@ -130,10 +136,17 @@ def conn(root: Path):  # type: ignore[no-untyped-def]
     c.close()
 
 
-def define(conn, tmp_path: Path, guest_files, name: str, disks: str):  # type: ignore[no-untyped-def]
+def guest_xml(name: str, tmp_path: Path, guest_files, devices: str) -> str:  # type: ignore[no-untyped-def]
+    """The test guest with ``devices``, without VNC (other test processes' drivers pick VNC
+    ports too, and two may pick the same)."""
     kernel, initrd = guest_files
-    return conn.defineXML(domain_xml(name, tmp_path / f"{name}.log", kernel, initrd,
-                                     extra_devices=disks))
+    xml = domain_xml(name, tmp_path / f"{name}.log", kernel, initrd, extra_devices=devices)
+    start = xml.index("<graphics")
+    return xml[:start] + xml[xml.index("/>", start) + 2:]
+
+
+def define(conn, tmp_path: Path, guest_files, name: str, disks: str):  # type: ignore[no-untyped-def]
+    return conn.defineXML(guest_xml(name, tmp_path, guest_files, disks))
 
 
 # ---- internal snapshots of a running guest --------------------------------------------------
@@ -346,11 +359,18 @@ def test_disk_only_external_snapshots(conn, tmp_path: Path, guest_files) -> None
         E.VIR_ERR_CONFIG_UNSUPPORTED,
         "unsupported configuration: revert to external snapshot not supported yet")
 
-    # Deleting the newest commits its overlay into the one below (the guest pivots back).
+    # Deleting the older one commits its overlay into the image below, under the newer one
+    # (whose record of the domain now names that image); deleting the newest is an active
+    # commit: the guest pivots back to the base image.
+    snap.delete()
+    assert not overlay.exists()
+    assert [i["filename"] for i in image_info(top, chain=True)] == [str(top), str(base)]
+    assert f"<source file='{base}'/>" in disk_source(dom.snapshotLookupByName("s2")
+                                                     .getXMLDesc().split("<domain ", 1)[1])
     dom.snapshotLookupByName("s2").delete()
     assert not top.exists()
-    assert f"<source file='{overlay}'/>" in disk_source(dom.XMLDesc())
-    assert [s.getName() for s in dom.listAllSnapshots()] == ["s1"]
+    assert f"<source file='{base}'/>" in disk_source(dom.XMLDesc())
+    assert dom.listAllSnapshots() == []
     dom.destroy()
 
     # Shut off: qemu-img makes the overlay; the definition names it (its backing chain is
@@ -358,7 +378,7 @@ def test_disk_only_external_snapshots(conn, tmp_path: Path, guest_files) -> None
     snap3 = dom.snapshotCreateXML(snap_xml("off3"), E.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY)
     assert "<state>shutoff</state>" in snap3.getXMLDesc()
     off_overlay = tmp_path / "base.off3"
-    assert image_info(off_overlay)["backing-filename"] == str(overlay)
+    assert image_info(off_overlay)["backing-filename"] == str(base)
     assert f"<source file='{off_overlay}'/>" in disk_source(dom.XMLDesc())
     dom.create()
     assert dom.state()[0] == E.VIR_DOMAIN_RUNNING
@@ -366,7 +386,34 @@ def test_disk_only_external_snapshots(conn, tmp_path: Path, guest_files) -> None
     # ... and deleting it offline commits it with qemu-img
     snap3.delete()
     assert not off_overlay.exists()
-    assert f"<source file='{overlay}'/>" in disk_source(dom.XMLDesc())
+    assert f"<source file='{base}'/>" in disk_source(dom.XMLDesc())
+
+
+def test_external_full_system_snapshot(conn, tmp_path: Path, guest_files) -> None:  # type: ignore[no-untyped-def]
+    base = make_image(tmp_path / "sys.qcow2")
+    events = Events(conn)
+    dom = define(conn, tmp_path, guest_files, "full", disk_xml(base))
+    dom.create()
+    events.wait_for(("full", E.VIR_DOMAIN_EVENT_STARTED, E.VIR_DOMAIN_EVENT_STARTED_BOOTED))
+    memory = tmp_path / "full.mem"
+    mark = len(events.items)
+    # LIVE: the guest runs while its memory is written; QEMU stops it at the end, the disks
+    # switch to overlays, and it runs again.
+    snap = dom.snapshotCreateXML(snap_xml("full", f"<memory snapshot='external' "
+                                                  f"file='{memory}'/>"),
+                                 E.VIR_DOMAIN_SNAPSHOT_CREATE_LIVE)
+    assert dom.state() == [E.VIR_DOMAIN_RUNNING, E.VIR_DOMAIN_RUNNING_UNPAUSED]
+    expect_events(events, mark, "full", [
+        (E.VIR_DOMAIN_EVENT_SUSPENDED, E.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED),
+        (E.VIR_DOMAIN_EVENT_RESUMED, E.VIR_DOMAIN_EVENT_RESUMED_UNPAUSED)])
+    assert memory.read_bytes()[:16] == b"LibvirtQemudSave"
+    assert "<name>full</name>" in conn.saveImageGetXMLDesc(str(memory))
+    xml = snap.getXMLDesc()
+    assert "<state>running</state>" in xml and f"file='{memory}'" in xml
+    assert f"<source file='{tmp_path / 'sys.full'}'/>" in disk_source(dom.XMLDesc())
+    assert dom.snapshotListNames(E.VIR_DOMAIN_SNAPSHOT_LIST_ACTIVE
+                                 | E.VIR_DOMAIN_SNAPSHOT_LIST_EXTERNAL) == ["full"]
+    dom.destroy()
 
 
 # ---- metadata on disk -----------------------------------------------------------------------
@@ -453,12 +500,17 @@ def test_bad_input(conn, tmp_path: Path, guest_files) -> None:  # type: ignore[n
         E.VIR_ERR_NO_DOMAIN_SNAPSHOT,
         "Domain snapshot not found: the domain does not have a current snapshot")
 
-    kernel, initrd = guest_files
-    transient = conn.createXML(domain_xml("tr", tmp_path / "tr.log", kernel, initrd,
-                                          extra_devices=disk_xml(make_image(
-                                              tmp_path / "t.qcow2"))))
+    transient = conn.createXML(guest_xml("tr", tmp_path, guest_files, disk_xml(
+        make_image(tmp_path / "t.qcow2")) + AGENT_CHANNEL))
     assert error_of(transient.snapshotCreateXML, snap_xml("h"),
                     E.VIR_DOMAIN_SNAPSHOT_CREATE_HALT) == (
         E.VIR_ERR_OPERATION_INVALID,
         "Requested operation is not valid: cannot halt after transient domain snapshot")
+    # QUIESCE asks the guest agent to freeze filesystems: this guest's has not started yet
+    assert error_of(transient.snapshotCreateXML, snap_xml("q"),
+                    E.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY
+                    | E.VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE) == (
+        E.VIR_ERR_AGENT_UNRESPONSIVE,
+        "Guest agent is not responding: QEMU guest agent is not connected")
+    assert transient.snapshotNum() == 0
     transient.destroy()

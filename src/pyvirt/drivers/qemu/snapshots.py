@@ -70,7 +70,6 @@ DELETE_FLAGS = DELETE_CHILDREN | c.VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY
 QEMU_IMG = "qemu-img"
 JOB_TIMEOUT = 600.0  # seconds a snapshot, image creation or commit job may take
 _POLL = 0.02
-GUEST_AGENT_CHANNEL = "org.qemu.guest_agent.0"
 
 # The snapshot trees of all driver instances, by domain object (a domain object that goes
 # away takes its tree along).
@@ -545,13 +544,48 @@ class QemuSnapshotMixin:
                     self._index(dom)
 
     @staticmethod
-    def _check_agent(dom: QemuDomain) -> None:
-        """qemuDomainAgentAvailable for QUIESCE: this driver talks to no guest agent."""
-        if dom.state != c.VIR_DOMAIN_RUNNING:
-            _err(c.VIR_ERR_OPERATION_INVALID, "domain is not running")
-        if any(chan.target_name == GUEST_AGENT_CHANNEL for chan in dom.defn.devices.channels):
+    def _agent_path(dom: QemuDomain) -> str:
+        """qemuDomainAgentAvailable: the agent's socket, or libvirt's refusal."""
+        from pyvirt.drivers.qemu.agent import AGENT_CHANNEL, agent_socket
+
+        with dom.lock:
+            if dom.state != c.VIR_DOMAIN_RUNNING:
+                _err(c.VIR_ERR_OPERATION_INVALID, "domain is not running")
+            path = agent_socket(dom.defn)
+            configured = any(chan.target_name == AGENT_CHANNEL
+                             for chan in dom.defn.devices.channels)
+            connected = dom.agent_connected
+        if not configured:
+            _err(c.VIR_ERR_ARGUMENT_UNSUPPORTED, "QEMU guest agent is not configured")
+        if path is None or not connected:
             _err(c.VIR_ERR_AGENT_UNRESPONSIVE, "QEMU guest agent is not connected")
-        _err(c.VIR_ERR_ARGUMENT_UNSUPPORTED, "QEMU guest agent is not configured")
+        return path
+
+    def _fs_freeze(self, dom: QemuDomain) -> bool:
+        """qemuSnapshotFSFreeze for QUIESCE: True when the agent froze filesystems (they
+        must be thawed)."""
+        from pyvirt.drivers.qemu.agent import AgentSession
+
+        session = AgentSession(self._agent_path(dom))
+        try:
+            frozen = session.execute("guest-fsfreeze-freeze")
+        finally:
+            session.close()
+        return isinstance(frozen, int) and frozen > 0
+
+    def _fs_thaw(self, dom: QemuDomain, report: bool) -> None:
+        """qemuSnapshotFSThaw: errors matter only after an otherwise good snapshot."""
+        from pyvirt.drivers.qemu.agent import AgentSession
+
+        try:
+            session = AgentSession(self._agent_path(dom))
+            try:
+                session.execute("guest-fsfreeze-thaw")
+            finally:
+                session.close()
+        except libvirtError:
+            if report:
+                raise
 
     # ---- create ---------------------------------------------------------------------------
 
@@ -872,15 +906,16 @@ class QemuSnapshotMixin:
         """qemuSnapshotCreateActiveExternal: optional memory image, then the overlays."""
         monitor = self._running_monitor(dom)
         memory = snap.memory == "external"
+        thaw = False
         if flags & c.VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE:
-            self._check_agent(dom)
+            thaw = self._fs_freeze(dom)
         resume = False
-        if dom.state == c.VIR_DOMAIN_RUNNING:
-            resume = memory and not has_manual
-            if (memory or has_manual) and not flags & c.VIR_DOMAIN_SNAPSHOT_CREATE_LIVE:
-                self._pause_for_snapshot(dom, monitor, c.VIR_DOMAIN_PAUSED_SNAPSHOT)
-        memory_created = False
+        memory_created = ok = False
         try:
+            if dom.state == c.VIR_DOMAIN_RUNNING:
+                resume = memory and not has_manual
+                if (memory or has_manual) and not flags & c.VIR_DOMAIN_SNAPSHOT_CREATE_LIVE:
+                    self._pause_for_snapshot(dom, monitor, c.VIR_DOMAIN_PAUSED_SNAPSHOT)
             if memory:
                 assert snap.memory_file is not None
                 memory_created = not os.path.exists(snap.memory_file)
@@ -888,15 +923,18 @@ class QemuSnapshotMixin:
             self._external_disks_live(dom, monitor, snap,
                                       bool(flags & c.VIR_DOMAIN_SNAPSHOT_CREATE_REUSE_EXT))
             if flags & c.VIR_DOMAIN_SNAPSHOT_CREATE_HALT:
-                resume = False
+                resume = thaw = False
                 self._stop_for_snapshot(dom)
-        except BaseException:
-            if memory_created and snap.memory_file:
-                remove_quietly(snap.memory_file)
-            raise
+            ok = True
         finally:
-            if resume and dom.active:
-                self._resume_after_snapshot(dom, monitor)
+            try:
+                if resume and dom.active:
+                    self._resume_after_snapshot(dom, monitor)
+            finally:
+                if thaw and dom.active:
+                    self._fs_thaw(dom, report=ok)
+                if not ok and memory_created and snap.memory_file:
+                    remove_quietly(snap.memory_file)
 
     def _save_memory(self, dom: QemuDomain, monitor: Monitor, path: str,
                      running: bool) -> None:
