@@ -86,6 +86,14 @@ def test_lookups_and_api_names() -> None:
     assert remote.procedure("DOMAIN_OPEN_GRAPHICS_FD").fds == "out"
     assert remote.procedure("DOMAIN_EVENT_CALLBACK_LIFECYCLE").is_event
     assert remote.procedure("AUTH_LIST").api is None
+    # Driver method names follow pyvirt.drivers.base (virNWFilter* -> nwfilter*).
+    assert remote.procedure("NWFILTER_LOOKUP_BY_NAME").method == "nwfilterLookupByName"
+    assert remote.procedure("NWFILTER_BINDING_DELETE").method == "nwfilterBindingDelete"
+    from pyvirt.drivers.base import entry_point_api_name
+
+    for proc in remote.procedures.values():
+        if proc.method is not None:
+            assert entry_point_api_name(proc.method) == proc.api
     qemu = protocol.QEMU
     assert qemu.procedure(1).api == "virDomainQemuMonitorCommand"
     assert qemu.procedure(4).api == "virConnectDomainQemuMonitorEventRegister"

@@ -165,9 +165,11 @@ class Procedure:
     @property
     def method(self) -> str | None:
         """The driver method implementing it (pyvirt.drivers.base naming: the C function
-        without ``vir``, e.g. ``domainGetInfo``)."""
+        without ``vir``, e.g. ``domainGetInfo``; ``virNWFilter*`` is ``nwfilter*``)."""
         if self.api is None:
             return None
+        if self.api.startswith("virNWFilter"):
+            return "nwfilter" + self.api[11:]
         rest = self.api[3:]
         return rest[:1].lower() + rest[1:]
 
