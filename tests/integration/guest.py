@@ -36,3 +36,18 @@ def ensure_test_guest() -> tuple[str, str]:
                            f"{proc.stdout}{proc.stderr}")
     paths = dict(line.split(": ", 1) for line in proc.stdout.splitlines() if ": " in line)
     return paths["kernel"], paths["initrd"]
+
+
+def embed_uri(root: Path) -> str:
+    """``qemu:///embed?root=ROOT`` for a test, with a qemu.conf giving this pytest-xdist
+    worker its own VNC autoport range: drivers in different worker processes cannot see
+    each other's ports, and two could pick the same free port at the same moment."""
+    import os
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    low = 5900 + 100 * index
+    (root / "etc").mkdir(parents=True, exist_ok=True)
+    (root / "etc" / "qemu.conf").write_text(
+        f"remote_display_port_min = {low}\nremote_display_port_max = {low + 99}\n")
+    return f"qemu:///embed?root={root}"

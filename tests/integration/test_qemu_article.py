@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import pyvirt
+from integration.guest import embed_uri
 
 pytestmark = [
     pytest.mark.integration,
@@ -93,7 +94,7 @@ def root(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_article_domain_runs_i686_with_vnc_autoport(root: Path, tmp_path: Path) -> None:
-    uri = f"qemu:///embed?root={root}"
+    uri = embed_uri(root)
     xml = article(tmp_path)
     res = pyvirsh(uri, f"create {xml}; list; domstate ReactOS; dominfo ReactOS; "
                        "vncdisplay ReactOS; dumpxml ReactOS")
@@ -117,7 +118,7 @@ def test_article_domain_runs_i686_with_vnc_autoport(root: Path, tmp_path: Path) 
 
 
 def test_article_as_written_fails_with_libvirts_error(root: Path, tmp_path: Path) -> None:
-    uri = f"qemu:///embed?root={root}"
+    uri = embed_uri(root)
     res = pyvirsh(uri, f"create {article(tmp_path, as_written=True)}")
     assert res.returncode == 1
     assert res.stdout == "\n"  # virsh's blank line after a failed command
@@ -158,7 +159,7 @@ def assert_nothing_left(conn: pyvirt.virConnect, root: Path) -> None:
 
 @pytest.fixture
 def conn(root: Path):  # type: ignore[no-untyped-def]
-    c = pyvirt.open(f"qemu:///embed?root={root}")
+    c = pyvirt.open(embed_uri(root))
     yield c
     c.close()
 

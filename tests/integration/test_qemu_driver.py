@@ -17,7 +17,13 @@ from pathlib import Path
 import pytest
 
 import pyvirt
-from integration.guest import GUEST_APPEND, GUEST_MARKER, TICK_MARKER, ensure_test_guest
+from integration.guest import (
+    GUEST_APPEND,
+    GUEST_MARKER,
+    TICK_MARKER,
+    embed_uri,
+    ensure_test_guest,
+)
 
 QEMU = "/usr/bin/qemu-system-x86_64"
 BOOT_TIMEOUT = 60.0
@@ -147,7 +153,7 @@ def root(tmp_path: Path) -> Path:
 @pytest.fixture
 def conn(root: Path):  # type: ignore[no-untyped-def]
     _start_event_loop()
-    c = pyvirt.open(f"qemu:///embed?root={root}")
+    c = pyvirt.open(embed_uri(root))
     yield c
     for dom in c.listAllDomains(pyvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
         try:
@@ -261,7 +267,7 @@ def test_reconnect_after_driver_killed(root: Path, tmp_path: Path, guest_files) 
     lists the two that kept running as running and controls them; one that died meanwhile
     is shut off (crashed)."""
     kernel, initrd = guest_files
-    uri = f"qemu:///embed?root={root}"
+    uri = embed_uri(root)
     logs = {name: tmp_path / f"{name}.log" for name in ("keep1", "keep2", "dies")}
     conn = pyvirt.open(uri)
     for name, log in logs.items():

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import pyvirt
-from integration.guest import GUEST_APPEND, GUEST_PROMPT, ensure_test_guest
+from integration.guest import GUEST_APPEND, GUEST_PROMPT, embed_uri, ensure_test_guest
 from integration.test_qemu_driver import BOOT_TIMEOUT, wait_until
 
 pytestmark = [
@@ -54,7 +54,7 @@ def guest(tmp_path: Path):  # type: ignore[no-untyped-def]
     kernel, initrd = ensure_test_guest()
     disk = tmp_path / "disk.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "16M"], check=True)
-    conn = pyvirt.open(f"qemu:///embed?root={tmp_path / 'root'}")
+    conn = pyvirt.open(embed_uri(tmp_path / 'root'))
     xml = XML.format(name="mon", kernel=kernel, initrd=initrd, append=GUEST_APPEND, disk=disk)
     dom = conn.createXML(xml, 0)
     yield conn, dom, xml
@@ -155,7 +155,7 @@ def test_domxml_to_native(guest) -> None:  # type: ignore[no-untyped-def]
 
 def test_autostart_once_per_host_boot(tmp_path: Path) -> None:
     kernel, initrd = ensure_test_guest()
-    uri = f"qemu:///embed?root={tmp_path / 'root'}"
+    uri = embed_uri(tmp_path / 'root')
     conn = pyvirt.open(uri)
     xml = XML.format(name="auto", kernel=kernel, initrd=initrd, append=GUEST_APPEND,
                      disk=tmp_path / "none.qcow2")

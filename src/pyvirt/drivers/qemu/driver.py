@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from pyvirt.drivers.qemu.paths import QemuPaths
 
 DEFAULT_EMULATORS = {"x86_64": "/usr/bin/qemu-system-x86_64", "i686": "/usr/bin/qemu-system-i386"}
+# qemu.conf's remote_display_port_min/max defaults
 VNC_PORT_MIN, VNC_PORT_MAX = 5900, 65535
 # How long destroy waits after SIGTERM, then after SIGKILL (libvirt: 10 s, then 5 s).
 TERM_WAIT, KILL_WAIT = 10.0, 5.0
@@ -68,6 +69,8 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
 
         self.paths = paths
         paths.ensure()
+        self.vnc_port_min, self.vnc_port_max = VNC_PORT_MIN, VNC_PORT_MAX
+        self._read_qemu_conf()
         self.lock = threading.RLock()
         self.events = EventState()
         self.loop = LoopThread(f"pyvirt-qemu-{paths.mode}")
@@ -82,6 +85,25 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
         self._load_snapshots()
         self._reconnect_all()
         self._autostart()
+
+    def _read_qemu_conf(self) -> None:
+        """The settings of qemu.conf the driver honours so far: the VNC port range
+        (remote_display_port_min/max). A missing file means libvirt's defaults."""
+        from pyvirt.config import parse_conf
+
+        try:
+            with open(self.paths.qemu_conf) as fh:
+                conf = parse_conf(fh.read(), self.paths.qemu_conf)
+        except FileNotFoundError:
+            return
+        low = conf.get("remote_display_port_min", VNC_PORT_MIN)
+        high = conf.get("remote_display_port_max", VNC_PORT_MAX)
+        if not isinstance(low, int) or not isinstance(high, int) or not (
+                VNC_PORT_MIN <= low <= high <= VNC_PORT_MAX):
+            _err(c.VIR_ERR_CONF_SYNTAX, f"{self.paths.qemu_conf}: remote_display_port_min "
+                 f"and remote_display_port_max must form a range within "
+                 f"{VNC_PORT_MIN}-{VNC_PORT_MAX}")
+        self.vnc_port_min, self.vnc_port_max = low, high
 
     # ---- capabilities ------------------------------------------------------------------
 
@@ -310,7 +332,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
         ctx = LaunchContext(monitor_socket=os.path.join(run_dir, "monitor.sock"),
                             domain_dir=run_dir)
         # an autoport display shows as the first port of the range: nothing is reserved
-        ctx.vnc_ports = {i: VNC_PORT_MIN for i, g in enumerate(live.devices.graphics)
+        ctx.vnc_ports = {i: self.vnc_port_min for i, g in enumerate(live.devices.graphics)
                          if g.type == "vnc" and (g.autoport or g.port == -1)}
         argv = build_command(live, caps, ctx)
         env = "LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -733,7 +755,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
                     self._reserve_fixed_port(gfx.port, gfx.listen_address, held)
                 continue
             with self.lock:
-                for candidate in range(VNC_PORT_MIN, VNC_PORT_MAX + 1):
+                for candidate in range(self.vnc_port_min, self.vnc_port_max + 1):
                     if candidate in self._vnc_ports:
                         continue
                     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -749,7 +771,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
                 else:
                     self._vnc_ports.difference_update(held)
                     _err(c.VIR_ERR_INTERNAL_ERROR, "Unable to find an unused port in range "
-                         f"'display' ({VNC_PORT_MIN}-{VNC_PORT_MAX})")
+                         f"'display' ({self.vnc_port_min}-{self.vnc_port_max})")
         return ports, held
 
     def _reserve_fixed_port(self, port: int, address: str | None, held: list[int]) -> None:

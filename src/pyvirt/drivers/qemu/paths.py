@@ -24,7 +24,7 @@ class QemuPaths:
     """The directories of one QEMU driver instance."""
 
     __slots__ = ("mode", "root", "config_dir", "autostart_dir", "state_dir", "lib_dir",
-                 "save_dir", "snapshot_dir", "cache_dir", "log_dir")
+                 "save_dir", "snapshot_dir", "cache_dir", "log_dir", "qemu_conf")
 
     def __init__(self, mode: str, config_dir: str, state_dir: str, lib_dir: str,
                  cache_dir: str, log_dir: str, root: str | None = None) -> None:
@@ -38,6 +38,8 @@ class QemuPaths:
         self.snapshot_dir = os.path.join(lib_dir, "snapshot")
         self.cache_dir = cache_dir
         self.log_dir = log_dir
+        # the driver's settings file (qemu.conf syntax), beside its config dir as libvirt's
+        self.qemu_conf = os.path.join(os.path.dirname(config_dir), "qemu.conf")
 
     @classmethod
     def system(cls) -> QemuPaths:
