@@ -410,6 +410,38 @@ def test_agent_mode_without_an_agent(conn, tmp_path: Path, guest_files) -> None:
     dom.destroy()
 
 
+def partitions_seen(log: Path) -> list[str]:
+    """The block devices of the guest's latest tick line (``tick=True`` guests)."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return []
+    for line in reversed(lines):
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == TICK_MARKER and parts[1].isdigit():
+            return parts[2:]
+    return []
+
+
+def test_live_qcow2_disk_appears_in_guest_partitions(conn, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                     guest_files) -> None:
+    kernel, initrd = guest_files
+    log = tmp_path / "serial.log"
+    image = tmp_path / "data.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(image), "32M"], check=True)
+    dom = conn.createXML(domain_xml("hp", log, kernel, initrd, tick=True))
+    wait_until(lambda: len(ticks(log)) >= 2, BOOT_TIMEOUT, "the guest's counter")
+    assert "vda" not in partitions_seen(log)
+    disk = (f"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+            f"<source file='{image}'/><target dev='vda' bus='virtio'/></disk>")
+    dom.attachDeviceFlags(disk, pyvirt.VIR_DOMAIN_AFFECT_LIVE)
+    wait_until(lambda: "vda" in partitions_seen(log), 20, "vda in the guest's /proc/partitions")
+    dom.detachDeviceFlags(disk, pyvirt.VIR_DOMAIN_AFFECT_LIVE)
+    wait_until(lambda: "vda" not in partitions_seen(log), 20, "vda to leave the guest")
+    assert "data.qcow2" not in dom.XMLDesc()
+    dom.destroy()
+
+
 def test_jobs_serialise_one_domain_only(conn, tmp_path: Path, guest_files,  # type: ignore[no-untyped-def]
                                         monkeypatch) -> None:
     from pyvirt.drivers.qemu import domain as qemu_domain
