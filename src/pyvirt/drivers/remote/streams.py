@@ -1,0 +1,195 @@
+"""virStream over the wire: the backend a remote stream call attaches to its virStream.
+
+A stream lives on the connection under the serial of the CALL that opened it
+(DOMAIN_SCREENSHOT, STORAGE_VOL_UPLOAD/DOWNLOAD, DOMAIN_OPEN_CONSOLE ...). Data both ways is
+STREAM frames with that serial and the call's procedure: CONTINUE with raw bytes (at most
+VIR_NET_MESSAGE_LEGACY_PAYLOAD_MAX each; an empty one from the server is end of data),
+STREAM_HOLE for a run of zeros (sparse streams); the client finishes with STREAM OK or aborts
+with STREAM ERROR and waits for the server's STREAM OK (or its error). Incoming frames are
+queued by the connection's I/O thread (:meth:`RemoteStream.on_frame`); ``recv`` waits for
+them, doing the connection's I/O itself when nobody else is.
+"""
+
+from __future__ import annotations
+
+import _thread
+
+from pyvirt import constants as c
+from pyvirt.api.stream import AT_HOLE
+from pyvirt.errors import raise_error
+from pyvirt.rpc import message as m
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from pyvirt.drivers.remote.connection import Connection, _Call
+    from pyvirt.errors import libvirtError
+
+
+class RemoteStream:
+    """The stream backend (see pyvirt.api.stream.StreamBackend)."""
+
+    def __init__(self, conn: Connection, prog: int, vers: int, proc: int) -> None:
+        self.conn = conn
+        self.prog = prog
+        self.vers = vers
+        self.proc = proc
+        self.serial = -1
+        self._lock = _thread.allocate_lock()
+        self._rx: list[Any] = []       # bytes, or an int: a hole of that length
+        self._rx_off = 0               # consumed part of _rx[0] when it is bytes
+        self._hole = 0                 # zeros still to deliver from a hole being read
+        self._eof = False
+        self._error: libvirtError | None = None
+        self._acked = False            # the server answered our finish/abort
+        self._closed = False
+        self._waiter: _Call | None = None
+
+    def __repr__(self) -> str:
+        return f"<RemoteStream proc={self.proc} serial={self.serial}>"
+
+    # ---- from the I/O thread ---------------------------------------------------------
+
+    def on_frame(self, msg: m.Message) -> None:
+        with self._lock:
+            if msg.type == m.STREAM_HOLE:
+                try:
+                    length, _flags = m.decode_hole(msg.payload)
+                except m.ProtocolError as exc:
+                    self._error = exc.to_libvirt_error()
+                else:
+                    self._rx.append(length)
+            elif msg.status == m.CONTINUE:
+                if msg.payload:
+                    self._rx.append(msg.payload)
+                else:
+                    self._eof = True
+            elif msg.status == m.OK:
+                self._acked = True
+            else:  # ERROR: the stream failed on the server
+                if msg.payload:
+                    self._error = m.decode_error(msg.payload)
+                else:
+                    self._error = _stream_error("stream aborted by the server")
+                self._acked = True
+            waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            self.conn.complete(waiter)
+
+    def on_close(self, error: libvirtError) -> None:
+        with self._lock:
+            if self._error is None:
+                self._error = error
+            waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            self.conn.complete(waiter, error)
+
+    # ---- waiting ---------------------------------------------------------------------
+
+    def _wait(self) -> None:
+        """Block until the next frame for this stream arrives (lock not held)."""
+        waiter = self.conn.new_waiter()
+        with self._lock:
+            if self._rx or self._eof or self._error or self._acked:
+                return
+            self._waiter = waiter
+        self.conn.wait(waiter)
+        if waiter.error is not None and self._error is None:
+            self._error = waiter.error
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise self._error
+        if self._closed:
+            raise_error(c.VIR_ERR_OPERATION_INVALID, "stream is closed",
+                        domain=c.VIR_FROM_STREAMS)
+
+    # ---- the backend API -------------------------------------------------------------
+
+    def recv(self, nbytes: int, stop_at_hole: bool) -> bytes | int:
+        while True:
+            self._check()
+            with self._lock:
+                if self._hole:
+                    if stop_at_hole:
+                        return AT_HOLE
+                    n = min(nbytes, self._hole)
+                    self._hole -= n
+                    return bytes(n)
+                if self._rx:
+                    head = self._rx[0]
+                    if isinstance(head, int):
+                        self._rx.pop(0)
+                        self._hole = head
+                        continue
+                    chunk = head[self._rx_off:self._rx_off + nbytes]
+                    self._rx_off += len(chunk)
+                    if self._rx_off >= len(head):
+                        self._rx.pop(0)
+                        self._rx_off = 0
+                    return bytes(chunk)
+                if self._eof:
+                    return b""
+            self._wait()
+
+    def recv_hole(self) -> int:
+        while True:
+            self._check()
+            with self._lock:
+                if self._hole:
+                    length, self._hole = self._hole, 0
+                    return length
+                if self._rx and isinstance(self._rx[0], int):
+                    return int(self._rx.pop(0))
+                if self._rx or self._eof:
+                    raise_error(c.VIR_ERR_OPERATION_INVALID,
+                                "Invalid stream hole", domain=c.VIR_FROM_STREAMS)
+            self._wait()
+
+    def _frame(self, mtype: int, status: int, payload: bytes = b"") -> bytes:
+        return m.encode_frame(self.prog, self.vers, self.proc, mtype, self.serial, status,
+                              payload)
+
+    def send(self, data: bytes) -> int:
+        self._check()
+        step = m.LEGACY_PAYLOAD_MAX
+        view = memoryview(data)
+        for start in range(0, len(view), step):
+            self.conn.send(self._frame(m.STREAM, m.CONTINUE, bytes(view[start:start + step])))
+        return len(data)
+
+    def send_hole(self, length: int) -> None:
+        self._check()
+        self.conn.send(self._frame(m.STREAM_HOLE, m.CONTINUE, m.encode_hole(length, 0)))
+
+    def _end(self, status: int) -> None:
+        """Send finish (OK) or abort (ERROR) and wait for the server's answer."""
+        if self._closed:
+            return
+        try:
+            if self._error is not None:
+                raise self._error
+            self.conn.send(self._frame(m.STREAM, status))
+            while True:
+                with self._lock:
+                    if self._acked or self._error is not None:
+                        break
+                self._wait()
+            if self._error is not None and status == m.OK:
+                raise self._error
+        finally:
+            self._closed = True
+            self.conn.remove_stream(self.serial)
+
+    def finish(self) -> None:
+        self._end(m.OK)
+
+    def abort(self) -> None:
+        self._end(m.ERROR)
+
+
+def _stream_error(detail: str) -> libvirtError:
+    from pyvirt.errors import make_error
+
+    return make_error(c.VIR_ERR_RPC, detail, domain=c.VIR_FROM_STREAMS)
