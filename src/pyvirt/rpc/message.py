@@ -324,9 +324,12 @@ def error_body(exc: BaseException | None) -> dict[str, Any]:
 def rpc_error_body(message: str, code: int = _VIR_ERR_RPC,
                    domain: int = _VIR_FROM_RPC) -> dict[str, Any]:
     """A ``remote_error`` for a protocol-level refusal (unknown procedure, bad payload ...):
-    level ERROR, str1 the message, int1/int2 -1, as libvirtd's virReportError fills it."""
+    level ERROR, int1/int2 -1, as libvirtd's virReportError fills it; for VIR_ERR_RPC
+    (whose wording is the bare detail) str1 is the format "%s" and str2 the message
+    (vector raw_client_errors)."""
+    str1, str2 = ("%s", message) if code == _VIR_ERR_RPC else (message, None)
     return {"code": code, "domain": domain, "message": message, "level": _VIR_ERR_ERROR,
-            "dom": None, "str1": message, "str2": None, "str3": None, "int1": -1,
+            "dom": None, "str1": str1, "str2": str2, "str3": None, "int1": -1,
             "int2": -1, "net": None}
 
 

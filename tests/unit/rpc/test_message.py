@@ -134,6 +134,11 @@ def test_error_body_from_vector_and_client_adjustments() -> None:
     assert isinstance(exc, NoDomainError)
     assert exc.err == (42, 12, "Domain not found", 2, "Domain not found", None, None, -1, -1)
     body = m.rpc_error_body("unknown procedure: 9999")
+    # vector raw_client_errors: libvirtd's body for it, byte for byte
+    assert m.error_codec().encode(body).hex() == (
+        "00000027000000070000000100000017756e6b6e6f776e2070726f6365647572653a20393939390000"
+        "000002000000000000000100000002257300000000000100000017756e6b6e6f776e2070726f636564"
+        "7572653a20393939390000000000ffffffffffffffff00000000")
     exc = m.error_from_body(body)
     assert isinstance(exc, NoSupportError)   # as libvirt's client turns it
     assert exc.get_error_domain() == c.VIR_FROM_RPC

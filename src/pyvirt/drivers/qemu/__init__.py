@@ -20,7 +20,7 @@ def connect(uri: ConnectURI, auth: Any, flags: int) -> QemuDriver:
     """Open the QEMU driver for ``uri`` (the driver registry's entry point), with
     libvirt's qemuConnectOpen rules for the path."""
     from pyvirt.drivers.qemu.driver import open_driver
-    from pyvirt.drivers.qemu.paths import QemuPaths
+    from pyvirt.drivers.qemu.paths import QemuPaths, daemon_root
 
     path = uri.path or ""
     privileged = os.geteuid() == 0
@@ -33,7 +33,7 @@ def connect(uri: ConnectURI, auth: Any, flags: int) -> QemuDriver:
             raise_error(c.VIR_ERR_INTERNAL_ERROR,
                         f"root path must be absolute, not '{root}'", domain=c.VIR_FROM_QEMU)
         paths = QemuPaths.embed(root)
-    elif path == "/system" and privileged:
+    elif path == "/system" and (privileged or daemon_root() is not None):
         paths = QemuPaths.system()
     elif path == "/session":
         paths = QemuPaths.session()

@@ -9,6 +9,9 @@
 ``qemu:///embed?root=DIR``  everything under DIR: etc/qemu, run/qemu, lib/qemu, cache/qemu,
                     log/qemu (libvirt's embed layout)
 
+A daemon started with ``--root DIR`` calls :func:`set_daemon_root`: its ``qemu:///system``
+and ``qemu:///session`` then use the embed layout under DIR (mode names unchanged).
+
 ``config_dir`` holds persistent definitions (NAME.xml) and ``autostart/``; ``state_dir``
 (run) the live status of running guests (NAME.xml with pid and monitor), their monitor
 sockets and pid files; ``lib_dir`` managed-save images, snapshot metadata and per-domain
@@ -18,6 +21,18 @@ files; ``cache_dir`` emulator capability probes; ``log_dir`` each guest's QEMU l
 from __future__ import annotations
 
 import os
+
+# pyvirtd --root DIR: where qemu:///system and qemu:///session live in that daemon.
+_daemon_root: str | None = None
+
+
+def set_daemon_root(root: str | None) -> None:
+    global _daemon_root
+    _daemon_root = None if root is None else os.path.abspath(root)
+
+
+def daemon_root() -> str | None:
+    return _daemon_root
 
 
 class QemuPaths:
@@ -43,11 +58,15 @@ class QemuPaths:
 
     @classmethod
     def system(cls) -> QemuPaths:
+        if _daemon_root is not None:
+            return cls.rooted("system", _daemon_root)
         return cls("system", "/etc/pyvirt/qemu", "/run/pyvirt/qemu", "/var/lib/pyvirt/qemu",
                    "/var/cache/pyvirt/qemu", "/var/log/pyvirt/qemu")
 
     @classmethod
     def session(cls) -> QemuPaths:
+        if _daemon_root is not None:
+            return cls.rooted("session", _daemon_root)
         home = os.path.expanduser("~")
         config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
         cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
@@ -61,8 +80,13 @@ class QemuPaths:
 
     @classmethod
     def embed(cls, root: str) -> QemuPaths:
+        return cls.rooted("embed", root)
+
+    @classmethod
+    def rooted(cls, mode: str, root: str) -> QemuPaths:
+        """The embed layout under ``root``, for ``mode``."""
         root = os.path.abspath(root)
-        return cls("embed", os.path.join(root, "etc", "qemu"), os.path.join(root, "run", "qemu"),
+        return cls(mode, os.path.join(root, "etc", "qemu"), os.path.join(root, "run", "qemu"),
                    os.path.join(root, "lib", "qemu"), os.path.join(root, "cache", "qemu"),
                    os.path.join(root, "log", "qemu"), root=root)
 

@@ -1,0 +1,364 @@
+"""pyvirtd's server: listeners, clients, worker threads, driver connections, shutdown.
+
+:class:`Daemon` owns
+
+* the listeners (:class:`Listener`): the read-write unix socket ``libvirt-sock``, the
+  read-only ``libvirt-sock-ro`` (every connection made there is read-only), and with
+  ``--listen`` and ``listen_tcp = 1`` a TCP socket (auth "none" only, see
+  pyvirt.daemon.config). Unix peers are identified by SO_PEERCRED; on a socket whose mode
+  grants nothing to others, a peer that is neither root, nor the daemon's user, nor (when
+  the mode grants the group) in the socket's group is turned away at once;
+* the clients (pyvirt.daemon.client.ClientSession), at most ``max_clients``;
+* the worker threads: ``max_workers`` for driver calls, plus ``prio_workers`` that take
+  high-priority calls (destroy, lookups, ...) when every worker is busy, as libvirtd's
+  priority pool does;
+* one driver connection per client (CONNECT_OPEN -> :meth:`Daemon.open_connection`), plus
+  one the daemon keeps per stateful driver (QEMU) from its first use until shutdown, so
+  the driver stays loaded between clients as libvirtd's state drivers do. The test
+  driver's ``test:///default`` is not kept: as in libvirtd its state lasts while some
+  client has it open.
+
+Shutdown (SIGTERM, SIGINT, ``--timeout`` idle): stop listening, drop clients, close every
+driver connection (the QEMU driver leaves guests running), remove sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import grp
+import itertools
+import logging
+import os
+import socket
+import stat
+import threading
+import time
+
+from pyvirt import constants as c
+from pyvirt.daemon.client import ClientSession
+from pyvirt.daemon.config import AUTH_NONE, DaemonConfig
+from pyvirt.errors import raise_error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from pyvirt.api.connect import virConnect
+
+log = logging.getLogger(__name__)
+
+# Driver schemes whose state outlives connections (the daemon keeps them loaded).
+STATEFUL_DRIVERS = frozenset(("qemu",))
+
+
+class Listener:
+    """One listening socket and how its clients are treated."""
+
+    def __init__(self, name: str, readonly: bool, auth: str, path: str | None = None,
+                 host: str | None = None, port: int | None = None,
+                 perms: int | None = None) -> None:
+        self.name = name
+        self.readonly = readonly
+        self.auth = auth
+        self.path = path
+        self.host = host
+        self.port = port
+        self.perms = perms
+        self.gid: int | None = None
+        self.server: asyncio.AbstractServer | None = None
+
+    def __repr__(self) -> str:
+        where = self.path or f"{self.host}:{self.port}"
+        return f"<Listener {self.name} {where}>"
+
+    def admits(self, peer: tuple[int, int, int] | None) -> bool:
+        """Whether a unix peer (pid, uid, gid) may use this socket."""
+        if self.path is None or peer is None or self.perms is None:
+            return True
+        _pid, uid, gid = peer
+        if uid in (0, os.geteuid()) or self.perms & 0o007:
+            return True
+        if self.perms & 0o070:
+            group = self.gid if self.gid is not None else os.getegid()
+            if gid == group:
+                return True
+            try:
+                import pwd
+
+                name = pwd.getpwuid(uid).pw_name
+                return name in grp.getgrgid(group).gr_mem
+            except KeyError:
+                return False
+        return False
+
+
+class Daemon:
+    """The running daemon (see the module docstring). Create, ``await start()``, then
+    ``await serve()`` until :meth:`request_stop`."""
+
+    def __init__(self, config: DaemonConfig) -> None:
+        config.validate()
+        self.config = config
+        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
+        self.listeners: list[Listener] = []
+        self.clients: set[ClientSession] = set()
+        self._ids = itertools.count(1)
+        self._workers = concurrent.futures.ThreadPoolExecutor(
+            config.max_workers, thread_name_prefix="pyvirtd-worker")
+        self._prio = concurrent.futures.ThreadPoolExecutor(
+            max(config.prio_workers, 1), thread_name_prefix="pyvirtd-prio")
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+        self._holds: dict[str, virConnect] = {}
+        self._holds_lock = threading.Lock()
+        self._stopping = False
+        self._stop_event: asyncio.Event | None = None
+        self._idle_since = time.monotonic()
+
+    # ---- start / stop -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._stop_event = asyncio.Event()
+        cfg = self.config
+        if cfg.root:
+            from pyvirt.drivers.qemu.paths import set_daemon_root
+
+            set_daemon_root(cfg.root)
+        sock_dir = cfg.socket_dir()
+        os.makedirs(sock_dir, mode=0o755, exist_ok=True)
+        gid = None
+        if cfg.unix_sock_group:
+            try:
+                gid = grp.getgrnam(cfg.unix_sock_group).gr_gid
+            except KeyError:
+                raise_error(c.VIR_ERR_CONFIG_UNSUPPORTED,
+                            f"Failed to lookup group '{cfg.unix_sock_group}'",
+                            domain=c.VIR_FROM_CONF)
+        for listener in (
+                Listener("unix-rw", False, cfg.auth_unix_rw, path=cfg.rw_socket_path(),
+                         perms=cfg.rw_perms()),
+                Listener("unix-ro", True, cfg.auth_unix_ro, path=cfg.ro_socket_path(),
+                         perms=cfg.ro_perms())):
+            listener.gid = gid
+            await self._listen_unix(listener)
+        if cfg.tcp_enabled():
+            port = int(cfg.tcp_port)
+            listener = Listener("tcp", False, AUTH_NONE, host=cfg.listen_addr or None,
+                                port=port)
+            listener.server = await self.loop.create_server(
+                lambda: ClientSession(self, listener), host=listener.host, port=port,
+                reuse_address=True)
+            self.listeners.append(listener)
+            log.warning("listening on TCP %s:%s without authentication",
+                        listener.host or "*", listener.port)
+        log.info("pyvirtd listening: %s", ", ".join(repr(li) for li in self.listeners))
+
+    async def _listen_unix(self, listener: Listener) -> None:
+        path = listener.path
+        assert path is not None
+        _remove_stale_socket(path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old_umask = os.umask(0o077)   # never world-accessible before the chmod below
+        try:
+            sock.bind(path)
+        finally:
+            os.umask(old_umask)
+        if listener.gid is not None:
+            os.chown(path, -1, listener.gid)
+        assert listener.perms is not None
+        os.chmod(path, listener.perms)
+        sock.listen(128)
+        listener.server = await self.loop.create_unix_server(
+            lambda: ClientSession(self, listener), sock=sock)
+        self.listeners.append(listener)
+
+    def request_stop(self) -> None:
+        """Ask the daemon to shut down (any thread; signal handlers)."""
+        if self.loop is None:
+            return
+        self.loop.call_soon_threadsafe(self._set_stop)
+
+    def _set_stop(self) -> None:
+        if self._stop_event is not None:
+            self._stop_event.set()
+
+    async def serve(self) -> None:
+        """Serve until stopped (or idle for ``--timeout`` seconds), then shut down."""
+        assert self._stop_event is not None
+        timeout = self.config.timeout
+        try:
+            while not self._stop_event.is_set():
+                try:
+                    await asyncio.wait_for(self._stop_event.wait(), 1.0 if timeout else None)
+                except TimeoutError:
+                    pass
+                if timeout and self._idle_for() >= timeout:
+                    log.info("idle for %d s: exiting", timeout)
+                    break
+        finally:
+            await self.stop()
+
+    def _idle_for(self) -> float:
+        if self.clients or self._busy or self._has_active_guests():
+            self._idle_since = time.monotonic()
+            return 0.0
+        return time.monotonic() - self._idle_since
+
+    def _has_active_guests(self) -> bool:
+        for conn in list(self._holds.values()):
+            try:
+                if conn._drv.connectNumOfDomains(conn) > 0:
+                    return True
+            except Exception:  # noqa: BLE001 - a broken driver must not stop the timer
+                continue
+        return False
+
+    async def stop(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        for listener in self.listeners:
+            if listener.server is not None:
+                listener.server.close()
+        for client in list(self.clients):
+            client.close(abort=True)
+        for listener in self.listeners:
+            if listener.path:
+                try:
+                    os.unlink(listener.path)
+                except FileNotFoundError:
+                    pass
+        await self.loop.run_in_executor(None, self._shutdown_threads)
+        log.info("pyvirtd stopped")
+
+    def _shutdown_threads(self) -> None:
+        self._workers.shutdown(wait=True, cancel_futures=False)
+        self._prio.shutdown(wait=True, cancel_futures=False)
+        with self._holds_lock:
+            holds, self._holds = list(self._holds.values()), {}
+        for conn in holds:
+            try:
+                conn.close()
+            except Exception:
+                log.exception("closing %r", conn)
+
+    # ---- clients ------------------------------------------------------------------------------
+
+    def next_client_id(self) -> int:
+        return next(self._ids)
+
+    def accept_client(self, client: ClientSession) -> bool:
+        if self._stopping:
+            return False
+        if len(self.clients) >= self.config.max_clients:
+            log.warning("max_clients (%d) reached: refusing a connection on %s",
+                        self.config.max_clients, client.listener.name)
+            return False
+        if not client.listener.admits(client.peer):
+            log.warning("refusing peer %s on %s: socket permissions", client.peer,
+                        client.listener.name)
+            return False
+        self.clients.add(client)
+        self._idle_since = time.monotonic()
+        return True
+
+    def remove_client(self, client: ClientSession) -> None:
+        self.clients.discard(client)
+        self._idle_since = time.monotonic()
+
+    # ---- work -----------------------------------------------------------------------------
+
+    def submit(self, fn: Callable[[], None], high: bool = False) -> bool:
+        """Run ``fn`` on a worker thread (a priority worker for a high-priority call when
+        every worker is busy). False when shutting down."""
+        if self._stopping:
+            return False
+        with self._busy_lock:
+            use_prio = high and self._busy >= self.config.max_workers
+            if not use_prio:
+                self._busy += 1
+
+        def run() -> None:
+            try:
+                fn()
+            finally:
+                if not use_prio:
+                    with self._busy_lock:
+                        self._busy -= 1
+
+        try:
+            (self._prio if use_prio else self._workers).submit(run)
+        except RuntimeError:   # the pool is shut down
+            if not use_prio:
+                with self._busy_lock:
+                    self._busy -= 1
+            return False
+        return True
+
+    def run_blocking(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Fire and forget ``fn(*args)`` on a worker (closing connections)."""
+        try:
+            self._workers.submit(fn, *args)
+        except RuntimeError:   # shutting down: do it here
+            fn(*args)
+
+    # ---- driver connections --------------------------------------------------------------------
+
+    def default_uri(self) -> str:
+        return "qemu:///system" if os.geteuid() == 0 or self.config.root else "qemu:///session"
+
+    def open_connection(self, name: str | None, readonly: bool) -> virConnect:
+        """A driver connection for a client's CONNECT_OPEN (worker thread)."""
+        from pyvirt.api.connect import virConnect
+        from pyvirt.drivers.base import open_driver
+        from pyvirt.uri import parse_uri
+
+        text = name or self.default_uri()
+        uri = parse_uri(text)
+        if not uri.scheme or uri.host or uri.transport not in (None, "unix"):
+            raise_error(c.VIR_ERR_NO_CONNECT, text, domain=c.VIR_FROM_NONE)
+        if uri.is_embed:
+            raise_error(c.VIR_ERR_NO_CONNECT, f"{text}: embedded drivers run in the "
+                        "application's process, not in pyvirtd", domain=c.VIR_FROM_NONE)
+        if uri.transport:
+            uri = parse_uri(str(uri._replace(scheme=uri.driver)))
+            text = str(uri)
+        flags = c.VIR_CONNECT_RO if readonly else 0
+        driver = open_driver(uri, None, flags)
+        conn = virConnect(text, driver, readonly)
+        if uri.driver in STATEFUL_DRIVERS:
+            self._hold(text, uri)
+        return conn
+
+    def _hold(self, text: str, uri: Any) -> None:
+        from pyvirt.api.connect import virConnect
+        from pyvirt.drivers.base import open_driver
+
+        with self._holds_lock:
+            if text in self._holds or self._stopping:
+                return
+            self._holds[text] = virConnect(text, open_driver(uri, None, 0), False)
+
+
+def _remove_stale_socket(path: str) -> None:
+    """Remove a socket file left by a daemon that is gone; refuse if one still answers."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise_error(c.VIR_ERR_OPERATION_FAILED, f"{path} exists and is not a socket",
+                    domain=c.VIR_FROM_RPC)
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except OSError:
+        os.unlink(path)
+        return
+    finally:
+        probe.close()
+    raise_error(c.VIR_ERR_OPERATION_FAILED,
+                f"another daemon is already listening on {path}", domain=c.VIR_FROM_RPC)
