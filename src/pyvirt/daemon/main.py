@@ -1,0 +1,171 @@
+"""``pyvirtd``: the command line of the daemon (libvirtd's options, where they apply).
+
+    pyvirtd [--config FILE] [--root DIR] [--pid-file FILE] [--timeout SECS] [--daemon]
+            [--listen] [--verbose]
+
+``--config FILE`` reads libvirtd.conf-syntax settings (pyvirt.daemon.config; without it,
+``DIR/etc/pyvirtd.conf`` under ``--root`` or ``/etc/pyvirt/pyvirtd.conf`` for root is read
+when present). ``--root DIR`` relocates the sockets and pid file to ``DIR/run`` and the
+QEMU driver's directories under ``DIR``. ``--daemon`` detaches once the sockets are ready
+(the parent exits 0 then, or 1 with the error), ``--timeout SECS`` exits after SECS seconds
+without clients (and without running guests), ``--listen`` enables the TCP listener the
+config asks for. SIGTERM / SIGINT shut down cleanly, leaving guests running; SIGHUP is
+ignored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import logging
+import os
+import signal
+import sys
+
+from pyvirt.daemon.config import DaemonConfig
+from pyvirt.errors import libvirtError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+log = logging.getLogger("pyvirtd")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pyvirtd", description="pyvirt's libvirt daemon")
+    p.add_argument("-f", "--config", metavar="FILE", help="configuration file")
+    p.add_argument("--root", metavar="DIR",
+                   help="keep sockets, pid file and driver state under DIR")
+    p.add_argument("-p", "--pid-file", metavar="FILE", help="pid file")
+    p.add_argument("-t", "--timeout", metavar="SECS", type=int, default=0,
+                   help="exit after SECS seconds idle")
+    p.add_argument("-d", "--daemon", action="store_true", help="run in the background")
+    p.add_argument("-l", "--listen", action="store_true",
+                   help="listen for TCP connections (listen_tcp in the config)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    return p
+
+
+def load_config(args: argparse.Namespace) -> DaemonConfig:
+    config = DaemonConfig()
+    config.root = os.path.abspath(args.root) if args.root else None
+    path = args.config
+    if path is None:
+        default = (os.path.join(config.root, "etc", "pyvirtd.conf") if config.root
+                   else "/etc/pyvirt/pyvirtd.conf" if os.geteuid() == 0 else None)
+        if default and os.path.exists(default):
+            path = default
+    if path is not None:
+        config.load_file(path)
+    config.pid_file = args.pid_file
+    config.timeout = max(args.timeout, 0)
+    config.listen = args.listen
+    config.validate()
+    return config
+
+
+class PidFile:
+    """libvirtd's pid file: created, locked for the daemon's life, removed at exit. A
+    second daemon finds it locked and gives up."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd = -1
+
+    def acquire(self) -> None:
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise SystemExit(f"another daemon holds {self.path}") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _detach() -> int:
+    """Fork into the background. Returns the write end of a pipe on which the daemon
+    reports readiness (b"0") or an error; the original process waits for it and exits."""
+    read_fd, write_fd = os.pipe()
+    if os.fork() > 0:
+        os.close(write_fd)
+        with os.fdopen(read_fd, "rb") as status:
+            report = status.read()
+        if report == b"0":
+            os._exit(0)
+        sys.stderr.write(report.decode(errors="replace") or "pyvirtd: failed to start\n")
+        os._exit(1)
+    os.close(read_fd)
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    os.chdir("/")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    return write_fd
+
+
+async def _run(config: DaemonConfig, ready_fd: int) -> None:
+    from pyvirt.daemon.server import Daemon
+
+    daemon = Daemon(config)
+    loop = asyncio.get_running_loop()
+    await daemon.start()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, daemon.request_stop)
+    loop.add_signal_handler(signal.SIGHUP, lambda: None)
+    if ready_fd >= 0:
+        os.write(ready_fd, b"0")
+        os.close(ready_fd)
+    await daemon.serve()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s pyvirtd[%(process)d]: "
+                        "%(levelname)s %(name)s: %(message)s")
+    from pyvirt.errors import set_default_printing
+
+    set_default_printing(False)   # errors go to clients, not to the daemon's stderr
+    try:
+        config = load_config(args)
+    except libvirtError as exc:
+        sys.stderr.write(f"pyvirtd: {exc}\n")
+        return 1
+    ready_fd = _detach() if args.daemon else -1
+    pid_file = PidFile(config.pid_file_path())
+    try:
+        pid_file.acquire()
+        asyncio.run(_run(config, ready_fd))
+    except (libvirtError, OSError, SystemExit) as exc:
+        text = f"pyvirtd: {exc}\n"
+        if ready_fd >= 0:
+            try:
+                os.write(ready_fd, text.encode())
+            except OSError:
+                pass
+        sys.stderr.write(text)
+        return 1
+    finally:
+        pid_file.release()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
