@@ -225,7 +225,7 @@ class Connection:
         call = _Call()
         with self._lock:
             if self.state != OPEN:
-                raise self.error if self.state == CLOSED and self.error else closed_error()
+                raise closed_error()
             serial = call.serial = self._serial
             self._serial = (serial + 1) & 0xFFFFFFFF
             frame = build(serial)
@@ -256,7 +256,7 @@ class Connection:
         written or handed to the I/O owner."""
         with self._lock:
             if self.state != OPEN:
-                raise self.error if self.state == CLOSED and self.error else closed_error()
+                raise closed_error()
             self._outq.append(frame)
             owner = self._owner
             if owner is None:
@@ -275,7 +275,7 @@ class Connection:
             if call.done:
                 return
             if self.state == CLOSED:
-                call.error = self.error or closed_error()
+                call.error = closed_error()
                 return
             owner = self._owner
             if owner is None:

@@ -87,11 +87,12 @@ class RemoteStream:
 
     # ---- waiting ---------------------------------------------------------------------
 
-    def _wait(self) -> None:
-        """Block until the next frame for this stream arrives (lock not held)."""
+    def _wait(self, finishing: bool = False) -> None:
+        """Block until a frame for this stream arrives: data (or end of data, unless
+        ``finishing``: then the server's answer to our finish or abort). Lock not held."""
         waiter = self.conn.new_waiter()
         with self._lock:
-            if self._rx or self._eof or self._error or self._acked:
+            if self._error or self._acked or (not finishing and (self._rx or self._eof)):
                 return
             self._waiter = waiter
         self.conn.wait(waiter)
@@ -175,7 +176,7 @@ class RemoteStream:
                 with self._lock:
                     if self._acked or self._error is not None:
                         break
-                self._wait()
+                self._wait(finishing=True)
             if self._error is not None and status == m.OK:
                 raise self._error
         finally:

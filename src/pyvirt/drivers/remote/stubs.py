@@ -528,6 +528,8 @@ def build(method: str) -> Stub | None:
     proc = procedure_for(method, adapt)
     if proc is None or proc.fds is not None:
         return None
+    if proc.stream is not None and (adapt is None or adapt.stream is None):
+        return None  # tunnelled migration's streams: client-side migration is not done yet
     plan = Plan(method, proc, adapt)
     if proc.stream is not None:
         return _stream_stub(plan)
