@@ -376,8 +376,8 @@ class CommandDialer:
         finally:
             theirs.close()
             os.close(err_w)
-        return Channel(ours, process=proc, errfd=err_r, secure=self.secure,
-                       encrypted=self.secure)
+        # libvirt counts only TLS (and SASL) as encryption, not the command's own channel
+        return Channel(ours, process=proc, errfd=err_r, secure=self.secure)
 
 
 def command_env(ssh: bool) -> dict[str, str]:

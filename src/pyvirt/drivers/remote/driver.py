@@ -116,7 +116,8 @@ class RemoteDriver(Driver):
         """The undecoded ``_ret`` of a table stub (setters read their getter's types)."""
         plan = stubs.Plan(method, *_plan_parts(method))
         if plan.adapt is not None:
-            return stubs._call_counted(self, plan, plan.args(pyargs), pyargs)
+            ret = stubs._call_counted(self, plan, plan.args(pyargs), pyargs)
+            return None if ret is stubs._NO_PARAMS else ret
         return self._conn.call(plan.proc, plan.args(pyargs))
 
     def _supports_feature(self, feature: int) -> bool:

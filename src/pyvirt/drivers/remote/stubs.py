@@ -67,6 +67,7 @@ class Adapt:
 
 A = Adapt
 _PROBE = "probe"   # nparams: ask with nparams = 0 first, as the C callers do
+_NO_PARAMS = object()   # a counted getter found nothing to fetch
 _MEM_STATS = c.VIR_DOMAIN_MEMORY_STAT_NR
 
 ADAPT: dict[str, Adapt] = {
@@ -588,7 +589,7 @@ def _adapted_stub(plan: Plan) -> Stub:
             assert args is not None and plan.count_field is not None
             args[plan.count_field] = count
         ret = _call_counted(drv, plan, args, pyargs)
-        if ret is None:
+        if ret is _NO_PARAMS:
             return {}
         return result(conn, ret)
 
@@ -599,8 +600,8 @@ def _adapted_stub(plan: Plan) -> Stub:
 
 def _call_counted(drv: RemoteDriver, plan: Plan, args: dict[str, Any] | None,
                   pyargs: tuple[Any, ...]) -> Any:
-    """One call, or two for getters that ask how many parameters there are first; None when
-    there are none."""
+    """One call, or two for getters that ask how many parameters there are first;
+    ``_NO_PARAMS`` when there are none."""
     adapt = plan.adapt
     proc = plan.proc
     assert adapt is not None
@@ -615,7 +616,7 @@ def _call_counted(drv: RemoteDriver, plan: Plan, args: dict[str, Any] | None,
         else:
             count = getattr(drv, nparams)(*pyargs[:1])[1]
         if not count:
-            return None
+            return _NO_PARAMS
         args[plan.nparams_field] = count
     if adapt.string_okay:
         assert args is not None
