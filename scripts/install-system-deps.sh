@@ -9,6 +9,7 @@ packages=(
     libvirt-clients python3-libvirt libvirt-daemon libvirt-dev pkg-config
     libxml2-utils dpkg-dev
     qemu-system-x86 qemu-utils
+    openssh-server  # a private sshd on loopback for the remote client's ssh transport tests
 )
 
 enable_deb_src() {
