@@ -804,6 +804,9 @@ class QemuHotplugMixin:
                      c.VIR_FROM_DOMAIN)
         bus = disk.target_bus or "ide"
         caps = self._hp_caps_of(live)
+        if bus in ("virtio", "scsi"):  # refusals first: nothing is plugged for a bad disk
+            check_disk(self._hp_builder(dom, scratch_definition(live, disk)), disk)
+            check_source(live, disk)
         if bus == "virtio":
             if disk.device == "cdrom":
                 _err(c.VIR_ERR_OPERATION_UNSUPPORTED,
@@ -824,8 +827,6 @@ class QemuHotplugMixin:
         scratch = scratch_definition(dom.defn, disk)
         assign_aliases(scratch)
         cmd = self._hp_builder(dom, scratch)
-        check_disk(cmd, disk)
-        check_source(scratch, disk)
         blockdevs, top = self._hp_blockdev_props(monitor, cmd, disk)
         cmd.device(disk_device_props(cmd, disk, top, disk.info.boot_order or 0))
         device = take(cmd, "-device")[0]
