@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import random
 import time
-from pathlib import Path
 
 from pyvirt.rpc import message, protocol
 from pyvirt.rpc.xdr import TypeTable, XDRError
+from shared_data import RPC_VECTORS
 
-VECTORS = Path(__file__).resolve().parents[4] / "shared" / "vectors" / "rpc"
+VECTORS = RPC_VECTORS
 SEED = 20240905
 
 

@@ -11,9 +11,10 @@ import pytest
 
 from pyvirt._api_names import PUBLIC_FUNCTIONS
 from pyvirt.rpc import protocol
+from shared_data import RPC_PROCEDURES_TSV
 
 TOP = Path(__file__).resolve().parents[3]
-REFERENCE = TOP.parent / "shared" / "reference" / "libvirt-rpc-procedures.tsv"
+REFERENCE = RPC_PROCEDURES_TSV
 
 
 def _generator():

@@ -14,14 +14,14 @@ Stream data (body type ``raw``) is compared byte for byte like everything else.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from pyvirt.rpc import message, protocol
 from pyvirt.rpc.xdr import TypeTable, XDRError
+from shared_data import RPC_VECTORS
 
-VECTORS = Path(__file__).resolve().parents[4] / "shared" / "vectors" / "rpc"
+VECTORS = RPC_VECTORS
 MODES = {"closures": None, "compiled": 0, "tiered": TypeTable.compile_after}
 
 
