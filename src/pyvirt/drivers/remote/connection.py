@@ -29,6 +29,7 @@ import _thread
 import errno
 import os
 import select
+import struct
 import time
 
 from pyvirt import constants as c
@@ -146,8 +147,8 @@ class KeepAlive:
 
 class _Call:
     """Something a thread waits for: a call's reply, stream data, the output queue's end.
-    ``lock`` is held from creation; releasing it wakes the waiting thread, which then finds
-    either ``done`` or that it was handed the I/O role."""
+    A thread that must sleep arms ``lock`` (held) before it joins the waiters; releasing it
+    wakes the thread, which then finds either ``done`` or that it was handed the I/O role."""
 
     __slots__ = ("serial", "reply", "error", "done", "lock", "kind")
 
@@ -157,6 +158,10 @@ class _Call:
         self.reply: m.Message | None = None
         self.error: libvirtError | None = None
         self.done = False
+        self.lock: Any = None
+
+    def sleep_locked(self) -> None:
+        """Arm the lock the thread will sleep on (the connection's lock is held)."""
         self.lock = _thread.allocate_lock()
         self.lock.acquire()
 
@@ -180,12 +185,16 @@ class Connection:
         self._calls: dict[int, _Call] = {}
         self._waiters: list[_Call] = []      # threads sleeping for a result or the I/O role
         self._owner: _Call | None = None     # the call whose thread does the I/O
+        # Output: any thread writes a frame straight to the socket when nothing is queued;
+        # what the socket does not take waits here for the I/O owner (under _wlock).
+        self._wlock = _thread.allocate_lock()
         self._outq: list[bytes] = []
-        self._out = memoryview(b"")          # the frame being written (owner only)
+        self._out = memoryview(b"")          # the rest of a partly written frame
         self._reader = m.FrameReader()
         self._streams: dict[int, Any] = {}   # serial -> stream with on_frame(msg) -> bool
         self._poll = select.poll()
         self._fd = channel.fileno()
+        self._tls = hasattr(channel.sock, "pending")
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -207,21 +216,42 @@ class Connection:
             self._serial = (serial + 1) & 0xFFFFFFFF
             return serial
 
-    def call(self, proc: Procedure, args: Any = None) -> Any:
+    def call(self, proc: Procedure, args: Any = None, stream: Any = None) -> Any:
         """Send ``proc``'s CALL with ``args`` and return its decoded REPLY; an ERROR reply
-        raises the server's libvirtError, a dead connection libvirt's client error."""
-        msg = self.call_frame(lambda serial: proc.call(serial, args))
+        raises the server's libvirtError, a dead connection libvirt's client error. A
+        ``stream`` (see pyvirt.drivers.remote.streams) is registered under the call's serial
+        before the call goes out, so that no data frame can arrive before it."""
+        info = _PROCS.get(proc)
+        if info is None:
+            info = _proc_info(proc)
+        head, args_codec, ret_codec = info
+        if args_codec is None:
+            payload = b""
+        else:
+            parts: list[bytes] = []
+            args_codec.encode_into(args, parts)
+            payload = b"".join(parts)
+        msg = self._call_frame(lambda serial: _FRAME.pack(28 + len(payload), head[0], head[1],
+                                                          head[2], m.CALL, serial, m.OK)
+                               + payload, stream)
+        status = msg.status
         try:
-            return proc.decode_reply(msg)
+            if status == m.OK:
+                return None if ret_codec is None else ret_codec.decode_from(msg.payload)[0]
+            if status == m.ERROR:
+                raise m.decode_error(msg.payload)
+            raise m.ProtocolError(f"Unexpected message status {status}")
         except m.ProtocolError as exc:
             raise exc.to_libvirt_error() from None
         except m.XDRError:
             raise rpc_error(c.VIR_ERR_RPC, "Unable to decode message payload") from None
 
     def call_frame(self, build: Callable[[int], bytes], stream: Any = None) -> m.Message:
-        """Send the frame ``build(serial)`` and wait for the REPLY with that serial. A
-        ``stream`` (see pyvirt.drivers.remote.streams) is registered under the serial before
-        the call goes out, so that no data frame can arrive before it."""
+        """Send the frame ``build(serial)`` and wait for the REPLY with that serial (the
+        reply's status is the caller's to check)."""
+        return self._call_frame(build, stream)
+
+    def _call_frame(self, build: Callable[[int], bytes], stream: Any) -> m.Message:
         call = _Call()
         with self._lock:
             if self.state != OPEN:
@@ -233,14 +263,15 @@ class Connection:
             if stream is not None:
                 stream.serial = serial
                 self._streams[serial] = stream
-            self._outq.append(frame)
             owner = self._owner
             if owner is None:
                 self._owner = call
             else:
+                call.sleep_locked()
                 self._waiters.append(call)
+        if not self._write(frame) and owner is not None:
+            self._wake()   # the owner must poll for output too
         if owner is not None:
-            self._wake()
             call.lock.acquire()
             if not call.done:
                 self._run_io(call)
@@ -254,10 +285,11 @@ class Connection:
     def send(self, frame: bytes) -> None:
         """Queue a frame that expects no reply (stream data, PONG) and return once it is
         written or handed to the I/O owner."""
+        if self.state != OPEN:
+            raise closed_error()
+        if self._write(frame):
+            return
         with self._lock:
-            if self.state != OPEN:
-                raise closed_error()
-            self._outq.append(frame)
             owner = self._owner
             if owner is None:
                 flush = self._owner = _Call(kind="flush")
@@ -267,6 +299,31 @@ class Connection:
         self._run_io(flush)
         if flush.error is not None:
             raise flush.error
+
+    def _write(self, frame: bytes) -> bool:
+        """Write ``frame`` now if nothing is queued before it; True when all of it went (or
+        the channel died trying: the waiting calls then have the error)."""
+        with self._wlock:
+            if self._out or self._outq:
+                self._outq.append(frame)
+                return False
+            try:
+                sent = self.channel.sock.send(frame)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError as exc:
+                if not _want_retry(exc):
+                    error = exc.errno
+                    sent = -1
+                else:
+                    sent = 0
+            if sent == len(frame):
+                return True
+            if sent >= 0:
+                self._out = memoryview(frame)[sent:]
+                return False
+        self._die(CLOSE_REASON_ERROR, system_error("Cannot write data", error))
+        return True
 
     def wait(self, call: _Call) -> None:
         """Block until ``call`` (made by :meth:`new_waiter`) is completed by
@@ -281,6 +338,7 @@ class Connection:
             if owner is None:
                 self._owner = call
             else:
+                call.sleep_locked()
                 self._waiters.append(call)
         if owner is not None:
             call.lock.acquire()
@@ -364,8 +422,8 @@ class Connection:
 
     def _io_loop(self, me: _Call) -> None:
         sock = self.channel.sock
-        lock = self._lock
         ka = self.keepalive
+        tls = self._tls
         while True:
             # Write what is queued, as far as the socket takes it.
             if self._outq or self._out:
@@ -383,10 +441,10 @@ class Connection:
             if want != self._poll_mask:
                 self._poll.modify(self._fd, want)
                 self._poll_mask = want
-            if self.channel.pending():
+            if tls and self.channel.pending():
                 events = [(self._fd, _POLLIN)]
             else:
-                timeout = ka.timeout()
+                timeout = ka.timeout() if ka.interval_start else None
                 try:
                     events = self._poll.poll(None if timeout is None else
                                              int(timeout * 1000) + 1)
@@ -404,36 +462,43 @@ class Connection:
                     readable = True
             if readable:
                 self._read(sock)
+            if not ka.interval_start:
+                continue
             action = ka.trigger()
             if action == "ping":
-                with lock:
-                    self._outq.append(_PING)
+                self._write(_PING)
             elif action == "dead":
                 self._die(CLOSE_REASON_KEEPALIVE,
                           rpc_error(c.VIR_ERR_INTERNAL_ERROR,
                                     "connection closed due to keepalive timeout"))
 
     def _flush(self, sock: Any) -> None:
-        while True:
-            if not self._out:
-                with self._lock:
+        """Write queued output as far as the socket takes it (the I/O owner)."""
+        error = None
+        with self._wlock:
+            while True:
+                if not self._out:
                     if not self._outq:
-                        return
+                        break
                     frames, self._outq = self._outq, []
-                self._out = memoryview(frames[0] if len(frames) == 1 else b"".join(frames))
-            try:
-                sent = sock.send(self._out)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                if _want_retry(exc):
-                    return
-                self._out = memoryview(b"")
-                self._die(CLOSE_REASON_ERROR, system_error("Cannot write data", exc.errno))
-                return
-            self._out = self._out[sent:]
-            if self._out:
-                return
+                    self._out = memoryview(frames[0] if len(frames) == 1
+                                           else b"".join(frames))
+                try:
+                    sent = sock.send(self._out)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as exc:
+                    if _want_retry(exc):
+                        break
+                    self._out = memoryview(b"")
+                    self._outq.clear()
+                    error = system_error("Cannot write data", exc.errno)
+                    break
+                self._out = self._out[sent:]
+                if self._out:
+                    break
+        if error is not None:
+            self._die(CLOSE_REASON_ERROR, error)
 
     def _read(self, sock: Any) -> None:
         while True:
@@ -449,10 +514,19 @@ class Connection:
             if not data:
                 self._die(CLOSE_REASON_EOF, self._eof_error())
                 return
-            try:
-                messages = self._reader.feed(data)
-            except m.ProtocolError as exc:
-                self._die(CLOSE_REASON_ERROR, exc.to_libvirt_error())
+            size = len(data)
+            messages: list[m.Message] | None
+            if (size >= 28 and not self._reader.buffered
+                    and _U32.unpack_from(data)[0] == size):
+                # the usual case: exactly one whole frame
+                prog, vers, proc, mtype, serial, status = _HEADER.unpack_from(data, 4)
+                if mtype != m.CALL_WITH_FDS and mtype != m.REPLY_WITH_FDS:
+                    messages = [m.Message(prog, vers, proc, mtype, serial, status, data[28:])]
+                else:
+                    messages = self._feed(data)
+            else:
+                messages = self._feed(data)
+            if messages is None:
                 return
             if messages:
                 self.keepalive.received()
@@ -460,6 +534,13 @@ class Connection:
                     self._dispatch(msg)
             if not self.channel.pending() and len(data) < _READ_SIZE:
                 return
+
+    def _feed(self, data: bytes) -> list[m.Message] | None:
+        try:
+            return self._reader.feed(data)
+        except m.ProtocolError as exc:
+            self._die(CLOSE_REASON_ERROR, exc.to_libvirt_error())
+            return None
 
     def _eof_error(self) -> libvirtError:
         err = self.channel.stderr_text()
@@ -484,8 +565,7 @@ class Connection:
         if mtype == m.MESSAGE:
             if msg.prog == _KEEPALIVE_PROG:
                 if msg.proc == _ka.KEEPALIVE_PROC_PING:
-                    with self._lock:
-                        self._outq.append(_PONG)
+                    self._write(_PONG)
                 return
             if self.on_event is not None:
                 try:
@@ -585,6 +665,19 @@ class Connection:
                 os.close(fd)
             except OSError:
                 pass
+
+
+_FRAME = struct.Struct(">IIIiiIi")
+_HEADER = struct.Struct(">IIiiIi")
+_U32 = struct.Struct(">I")
+# procedure -> ((prog, vers, number), args codec, ret codec): what a call needs, looked up once
+_PROCS: dict[Any, tuple[tuple[int, int, int], Any, Any]] = {}
+
+
+def _proc_info(proc: Procedure) -> tuple[tuple[int, int, int], Any, Any]:
+    info = ((proc.program.number, proc.program.version, proc.number), proc.args, proc.ret)
+    _PROCS[proc] = info
+    return info
 
 
 def _want_retry(exc: OSError) -> bool:

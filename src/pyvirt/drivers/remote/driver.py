@@ -404,10 +404,8 @@ class RemoteDriver(Driver):
         proc = plan.proc
         backend = RemoteStream(self._conn, proc.program.number, proc.program.version,
                                proc.number)
-        args = plan.args(pyargs)
-        msg = self._conn.call_frame(lambda serial: proc.call(serial, args), stream=backend)
         try:
-            ret = proc.decode_reply(msg)
+            ret = self._conn.call(proc, plan.args(pyargs), stream=backend)
         except BaseException:
             self._conn.remove_stream(backend.serial)
             raise
