@@ -13,6 +13,7 @@ driver is known to hold, or against real virsh on the same daemon.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -52,21 +53,56 @@ def free_port() -> int:
         return port
 
 
-class Libvirtd:
-    """A private libvirtd: start() waits for its sockets, stop() ends it by PID."""
+def make_pki(base: Path, client_ca: Path | None = None) -> Path:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, with the key
+    usages GnuTLS wants, in libvirt's pkipath layout (cacert.pem, servercert.pem,
+    serverkey.pem, clientcert.pem, clientkey.pem)."""
+    base.mkdir(parents=True, exist_ok=True)
+    (base / "ca.cnf").write_text(
+        "[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = pyvirt test CA\n"
+        "[ext]\nbasicConstraints = critical, CA:TRUE\n"
+        "keyUsage = critical, keyCertSign, cRLSign\nsubjectKeyIdentifier = hash\n")
+    usage = ("basicConstraints = critical, CA:FALSE\n"
+             "keyUsage = critical, digitalSignature, keyEncipherment\n")
+    (base / "server.cnf").write_text(f"[ext]\n{usage}extendedKeyUsage = serverAuth\n"
+                                     "subjectAltName = IP:127.0.0.1, DNS:localhost\n")
+    (base / "client.cnf").write_text(f"[ext]\n{usage}extendedKeyUsage = clientAuth\n")
 
-    def __init__(self, base: Path) -> None:
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=base)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "cakey.pem", "-out",
+            "cacert.pem", "-days", "2", "-config", "ca.cnf", "-extensions", "ext")
+    for who in ("server", "client"):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{who}key.pem", "-out",
+                f"{who}.csr", "-subj", f"/CN=127.0.0.1/O=pyvirt-{who}")
+        openssl("x509", "-req", "-in", f"{who}.csr", "-CA", "cacert.pem", "-CAkey",
+                "cakey.pem", "-CAcreateserial", "-out", f"{who}cert.pem", "-days", "2",
+                "-extfile", f"{who}.cnf", "-extensions", "ext")
+    return base
+
+
+class Libvirtd:
+    """A private libvirtd: start() waits for its sockets, stop() ends it by PID. With
+    ``pki`` (see make_pki) it also listens for TLS on 127.0.0.1."""
+
+    def __init__(self, base: Path, pki: Path | None = None) -> None:
         self.base = base
         self.run = base / "run"
         self.run.mkdir(parents=True)
         (base / "drivers").mkdir()
         self.tcp_port = free_port()
+        self.tls_port = free_port() if pki else None
         self.config = base / "libvirtd.conf"
+        tls = ("listen_tls = 0\n" if pki is None else
+               f'listen_tls = 1\ntls_port = "{self.tls_port}"\nauth_tls = "none"\n'
+               f'key_file = "{pki}/serverkey.pem"\ncert_file = "{pki}/servercert.pem"\n'
+               f'ca_file = "{pki}/cacert.pem"\n')
         self.config.write_text(
             f'unix_sock_dir = "{self.run}"\n'
             'auth_unix_rw = "none"\n'
             'auth_unix_ro = "none"\n'
-            "listen_tls = 0\n"
+            f"{tls}"
             "listen_tcp = 1\n"
             'listen_addr = "127.0.0.1"\n'
             f'tcp_port = "{self.tcp_port}"\n'
@@ -447,6 +483,44 @@ def test_tcp_transport(libvirtd: Libvirtd) -> None:
         assert conn.getURI() == libvirtd.tcp_uri
     finally:
         conn.close()
+
+
+# ---- tls -------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl to make certificates")
+def test_tls_transport(tmp_path: Path) -> None:
+    """x509 both ways with ``pkipath``: libvirtd checks our client certificate, we check
+    its server certificate (CA, 127.0.0.1 in its subjectAltName); ``no_verify=1`` skips our
+    check of the server."""
+    pki = make_pki(tmp_path / "pki")
+    daemon = Libvirtd(tmp_path / "daemon", pki).start()
+    try:
+        uri = f"test+tls://127.0.0.1:{daemon.tls_port}/default?pkipath={pki}"
+        conn = pyvirt.open(uri)
+        try:
+            assert conn.lookupByName("test").info()[1] == 8388608
+            assert (conn.isSecure(), conn.isEncrypted()) == (1, 1)
+        finally:
+            conn.close()
+        # a CA that did not sign the server's certificate
+        other = make_pki(tmp_path / "other")
+        for name in ("clientcert.pem", "clientkey.pem"):
+            (other / name).write_bytes((pki / name).read_bytes())
+        wrong = f"test+tls://127.0.0.1:{daemon.tls_port}/default?pkipath={other}"
+        with pytest.raises(pyvirt.libvirtError) as info:
+            pyvirt.open(wrong)
+        assert info.value.get_error_message().startswith("Unable to verify TLS peer")
+        conn = pyvirt.open(wrong + "&no_verify=1")
+        assert conn.lookupByName("test").ID() == 1
+        conn.close()
+        # no client certificate at all: libvirtd will not talk to us
+        (other / "clientcert.pem").unlink()
+        with pytest.raises(pyvirt.libvirtError) as info:
+            pyvirt.open(wrong + "&no_verify=1")
+        assert "client certificate" in info.value.get_error_message()
+    finally:
+        daemon.stop()
 
 
 # ---- pyvirsh over the remote driver against real virsh ----------------------------------------
