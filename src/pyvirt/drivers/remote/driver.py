@@ -403,7 +403,8 @@ class RemoteDriver(Driver):
 
         proc = plan.proc
         backend = RemoteStream(self._conn, proc.program.number, proc.program.version,
-                               proc.number)
+                               proc.number,
+                               nonblock=bool(stream._flags & c.VIR_STREAM_NONBLOCK))
         try:
             ret = self._conn.call(proc, plan.args(pyargs), stream=backend)
         except BaseException:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import _thread
 
 from pyvirt import constants as c
-from pyvirt.api.stream import AT_HOLE
+from pyvirt.api.stream import AT_HOLE, WOULD_BLOCK
 from pyvirt.errors import raise_error
 from pyvirt.rpc import message as m
 
@@ -30,11 +30,13 @@ if TYPE_CHECKING:
 class RemoteStream:
     """The stream backend (see pyvirt.api.stream.StreamBackend)."""
 
-    def __init__(self, conn: Connection, prog: int, vers: int, proc: int) -> None:
+    def __init__(self, conn: Connection, prog: int, vers: int, proc: int,
+                 nonblock: bool = False) -> None:
         self.conn = conn
         self.prog = prog
         self.vers = vers
         self.proc = proc
+        self.nonblock = nonblock       # VIR_STREAM_NONBLOCK: recv says WOULD_BLOCK
         self.serial = -1
         self._lock = _thread.allocate_lock()
         self._rx: list[Any] = []       # bytes, or an int: a hole of that length
@@ -44,7 +46,10 @@ class RemoteStream:
         self._error: libvirtError | None = None
         self._acked = False            # the server answered our finish/abort
         self._closed = False
-        self._waiter: _Call | None = None
+        self._waiters: list[_Call] = []   # threads waiting for a frame (recv, finish)
+        # virStreamEventAddCallback: (stream, events, callback, opaque) and its loop timer
+        self._event_cb: tuple[Any, int, Any, Any] | None = None
+        self._timer = -1
 
     def __repr__(self) -> str:
         return f"<RemoteStream proc={self.proc} serial={self.serial}>"
@@ -73,17 +78,19 @@ class RemoteStream:
                 else:
                     self._error = _stream_error("stream aborted by the server")
                 self._acked = True
-            waiter, self._waiter = self._waiter, None
-        if waiter is not None:
+            waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
             self.conn.complete(waiter)
+        self._update_timer()
 
     def on_close(self, error: libvirtError) -> None:
         with self._lock:
             if self._error is None:
                 self._error = error
-            waiter, self._waiter = self._waiter, None
-        if waiter is not None:
+            waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
             self.conn.complete(waiter, error)
+        self._update_timer()
 
     # ---- waiting ---------------------------------------------------------------------
 
@@ -94,7 +101,7 @@ class RemoteStream:
         with self._lock:
             if self._error or self._acked or (not finishing and (self._rx or self._eof)):
                 return
-            self._waiter = waiter
+            self._waiters.append(waiter)
         self.conn.wait(waiter)
         if waiter.error is not None and self._error is None:
             self._error = waiter.error
@@ -132,6 +139,8 @@ class RemoteStream:
                     return bytes(chunk)
                 if self._eof:
                     return b""
+                if self.nonblock:
+                    return WOULD_BLOCK
             self._wait()
 
     def recv_hole(self) -> int:
@@ -182,12 +191,81 @@ class RemoteStream:
         finally:
             self._closed = True
             self.conn.remove_stream(self.serial)
+            self.event_remove_callback()
 
     def finish(self) -> None:
         self._end(m.OK)
 
     def abort(self) -> None:
         self._end(m.ERROR)
+
+    # ---- event callbacks (virStreamEventAddCallback), run by the event loop ------------
+
+    def event_add_callback(self, stream: Any, events: int, cb: Any, opaque: Any) -> None:
+        from pyvirt.events import loop
+
+        if self._event_cb is not None:
+            raise_error(c.VIR_ERR_INTERNAL_ERROR, "multiple stream callbacks not supported",
+                        domain=c.VIR_FROM_STREAMS)
+        timer = loop.impl_add_timeout(-1, self._on_timer, None)
+        if timer < 0:
+            raise_error(c.VIR_ERR_INTERNAL_ERROR, "cannot register timer",
+                        domain=c.VIR_FROM_STREAMS)
+        self._timer = timer
+        self._event_cb = (stream, events, cb, opaque)
+        self.conn.start_background()   # someone must read while the caller does not
+        self._update_timer()
+
+    def event_update_callback(self, events: int) -> None:
+        if self._event_cb is None:
+            raise_error(c.VIR_ERR_INTERNAL_ERROR, "no stream callback registered",
+                        domain=c.VIR_FROM_STREAMS)
+        stream, _, cb, opaque = self._event_cb
+        self._event_cb = (stream, events, cb, opaque)
+        self._update_timer()
+
+    def event_remove_callback(self) -> None:
+        if self._timer != -1:
+            from pyvirt.events import loop
+
+            loop.impl_remove_timeout(self._timer)
+            self._timer = -1
+        self._event_cb = None
+
+    def _ready(self) -> int:
+        """The VIR_STREAM_EVENT_* bits the registered callback should hear about now."""
+        registered = self._event_cb
+        if registered is None:
+            return 0
+        events = registered[1]
+        ready = 0
+        with self._lock:
+            if events & c.VIR_STREAM_EVENT_READABLE and (self._rx or self._hole or self._eof):
+                ready |= c.VIR_STREAM_EVENT_READABLE
+            if events & c.VIR_STREAM_EVENT_WRITABLE and not self._closed:
+                ready |= c.VIR_STREAM_EVENT_WRITABLE
+            if self._error is not None:
+                ready |= c.VIR_STREAM_EVENT_ERROR
+        return ready
+
+    def _update_timer(self) -> None:
+        if self._timer == -1:
+            return
+        from pyvirt.events import loop
+
+        loop.impl_update_timeout(self._timer, 0 if self._ready() else -1)
+
+    def _on_timer(self, timer: int, opaque: Any) -> None:
+        registered = self._event_cb
+        ready = self._ready()
+        if registered is None or not ready:
+            self._update_timer()
+            return
+        stream, _, cb, cb_opaque = registered
+        try:
+            cb(stream, ready, cb_opaque)
+        finally:
+            self._update_timer()
 
 
 def _stream_error(detail: str) -> libvirtError:

@@ -293,3 +293,60 @@ def test_stream_frames_reach_their_stream(pair: tuple[rc.Connection, Peer]) -> N
     assert stream.recv(10, False) == b""          # end of data
     stream.finish()
     assert stream.serial not in conn._streams
+
+
+def test_console_pattern_recv_in_one_thread_finish_in_another(
+        pair: tuple[rc.Connection, Peer]) -> None:
+    """virsh console: one thread blocks in recv while another sends keystrokes and finally
+    finishes; the finish's answer wakes both."""
+    from pyvirt.drivers.remote.streams import RemoteStream
+
+    conn, peer = pair
+    console = REMOTE.procedure("DOMAIN_OPEN_CONSOLE")
+    head = (REMOTE.number, 1, console.number)
+    typed: list[bytes] = []
+
+    def handler(msg: m.Message) -> list[bytes]:
+        if msg.type == m.CALL:
+            return [console.reply(msg.serial),
+                    m.encode_frame(*head, m.STREAM, msg.serial, m.CONTINUE, b"login: ")]
+        if msg.status == m.CONTINUE:
+            typed.append(msg.payload)
+            return []
+        return [m.encode_frame(*head, m.STREAM, msg.serial, m.OK)]   # finish answered
+
+    peer.serve(handler)
+    stream = RemoteStream(conn, REMOTE.number, 1, console.number)
+    conn.call(console, {"dom": dom("t"), "dev_name": None, "flags": 0}, stream=stream)
+    output: list[Any] = []
+
+    def pump() -> None:
+        try:
+            while True:
+                data = stream.recv(1024, False)
+                if not data:
+                    break
+                output.append(data)
+        except pyvirt.libvirtError as exc:
+            output.append(exc.get_error_message())
+
+    reader = threading.Thread(target=pump)
+    reader.start()
+    deadline = time.monotonic() + 5
+    while not output and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert output == [b"login: "]
+    stream.send(b"root\r")
+    stream.finish()
+    reader.join(5)
+    assert not reader.is_alive()
+    assert typed == [b"root\r"]
+    assert output[1:] == ["Requested operation is not valid: stream is closed"]
+
+
+def test_nonblocking_recv_would_block(pair: tuple[rc.Connection, Peer]) -> None:
+    from pyvirt.drivers.remote.streams import RemoteStream
+
+    conn, _peer = pair
+    stream = RemoteStream(conn, REMOTE.number, 1, 201, nonblock=True)
+    assert stream.recv(10, False) == -2
