@@ -136,3 +136,12 @@ def alloc_pages(drv: RemoteDriver, conn: virConnect, pages: dict[int, int], star
                                         "startCell": start, "cellCount": cells,
                                         "flags": flags})
     return int(ret["ret"])
+
+
+def rename(drv: RemoteDriver, dom: virDomain, new_name: str, flags: int) -> int:
+    """virDomainRename: on success libvirt's public API renames the handle too."""
+    ret = drv._rpc("DOMAIN_RENAME", {"dom": handles.to_wire(dom), "new_name": new_name,
+                                     "flags": flags})
+    if ret["retcode"] == 0:
+        dom._name = new_name
+    return int(ret["retcode"])

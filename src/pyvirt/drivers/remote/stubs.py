@@ -143,6 +143,7 @@ ADAPT: dict[str, Adapt] = {
     "domainGetCPUStats": A(custom="cpu_stats"),
     "nodeGetFreePages": A(custom="free_pages"),
     "nodeAllocPages": A(custom="alloc_pages"),
+    "domainRename": A(custom="rename"),
     # -- streams: the virStream is a Python argument, not a wire field -----------------
     "domainScreenshot": A(stream=1),
     "storageVolUpload": A(stream=1),
