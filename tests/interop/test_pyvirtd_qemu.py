@@ -1,0 +1,119 @@
+"""Real virsh against ``qemu:///system`` inside a pyvirtd started with ``--root``: a TCG
+guest defined, started (it boots to its marker), inspected, suspended and resumed with
+events, destroyed and undefined; and a guest left running when the daemon gets SIGTERM
+is still there, and controllable, for the next daemon."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from integration.guest import GUEST_MARKER, ensure_test_guest
+from integration.test_qemu_driver import domain_xml
+from unit.daemon.support import Pyvirtd
+
+QEMU = "/usr/bin/qemu-system-x86_64"
+pytestmark = [
+    pytest.mark.integration, pytest.mark.interop,
+    pytest.mark.skipif(not os.access(QEMU, os.X_OK), reason="qemu-system-x86_64 is missing"),
+    pytest.mark.skipif(shutil.which("virsh") is None, reason="virsh is missing"),
+]
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    # VNC ports of their own for this pytest-xdist worker (as integration.guest does).
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    low = 5900 + 100 * (int(worker[2:]) if worker[2:].isdigit() else 0)
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "qemu.conf").write_text(
+        f"remote_display_port_min = {low}\nremote_display_port_max = {low + 99}\n")
+    return tmp_path
+
+
+@pytest.fixture
+def daemon(root: Path) -> Iterator[Pyvirtd]:
+    with Pyvirtd(root) as d:
+        yield d
+    assert "Traceback" not in d.log_text()
+
+
+def virsh(d: Pyvirtd, *args: str, check: bool = True) -> str:
+    proc = subprocess.run(["virsh", "-c", d.uri("qemu:///system"), *args],
+                          capture_output=True, text=True, timeout=120)
+    if check:
+        assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
+    return proc.stdout + proc.stderr
+
+
+def wait_for(path: Path, text: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} never appeared in {path}")
+
+
+def test_tcg_guest_lifecycle(daemon: Pyvirtd, tmp_path: Path) -> None:
+    kernel, initrd = ensure_test_guest()
+    serial = tmp_path / "serial.log"
+    xml = tmp_path / "guest.xml"
+    xml.write_text(domain_xml("pvd-guest", serial, kernel, initrd))
+    assert "Domain 'pvd-guest' defined" in virsh(daemon, "define", str(xml))
+    assert "shut off" in virsh(daemon, "domstate", "pvd-guest")
+    events = subprocess.Popen(["virsh", "-c", daemon.uri("qemu:///system"), "event",
+                               "--domain", "pvd-guest", "--event", "lifecycle", "--loop",
+                               "--timeout", "40"], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1)
+        assert "Domain 'pvd-guest' started" in virsh(daemon, "start", "pvd-guest")
+        wait_for(serial, GUEST_MARKER)
+        info = virsh(daemon, "dominfo", "pvd-guest")
+        assert "State:          running" in info and "Max memory:     262144 KiB" in info
+        assert "pvd-guest" in virsh(daemon, "list")
+        virsh(daemon, "suspend", "pvd-guest")
+        assert virsh(daemon, "domstate", "pvd-guest", "--reason").strip() == \
+            "paused (user)"
+        virsh(daemon, "resume", "pvd-guest")
+        assert "<name>pvd-guest</name>" in virsh(daemon, "dumpxml", "pvd-guest")
+        assert "Domain 'pvd-guest' destroyed" in virsh(daemon, "destroy", "pvd-guest")
+        assert "shut off" in virsh(daemon, "domstate", "pvd-guest")
+    finally:
+        events.terminate()
+        out, _ = events.communicate(timeout=30)
+    for line in ("Started Booted", "Suspended Paused", "Resumed Unpaused",
+                 "Stopped Destroyed"):
+        assert f"event 'lifecycle' for domain 'pvd-guest': {line}" in out
+    assert "undefined" in virsh(daemon, "undefine", "pvd-guest")
+    # the QEMU driver's state lives under --root
+    assert (daemon.root / "run" / "qemu").is_dir() and (daemon.root / "etc" / "qemu").is_dir()
+
+
+def test_guest_survives_daemon_restart(root: Path, tmp_path: Path) -> None:
+    kernel, initrd = ensure_test_guest()
+    serial = tmp_path / "serial.log"
+    xml = tmp_path / "guest.xml"
+    xml.write_text(domain_xml("pvd-keep", serial, kernel, initrd))
+    with Pyvirtd(root) as first:
+        virsh(first, "create", str(xml))
+        wait_for(serial, GUEST_MARKER)
+        assert first.stop() == 0            # SIGTERM: guests stay up
+    try:
+        with Pyvirtd(root) as second:
+            assert "running" in virsh(second, "domstate", "pvd-keep")
+            virsh(second, "destroy", "pvd-keep")
+            assert "pvd-keep" not in virsh(second, "list", "--all")
+    finally:
+        pid = root / "run" / "qemu" / "pvd-keep.pid"
+        if pid.exists():
+            try:
+                os.kill(int(pid.read_text()), 9)
+            except (ValueError, ProcessLookupError):
+                pass
