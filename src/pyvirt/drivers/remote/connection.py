@@ -1,6 +1,7 @@
 """One RPC connection to a daemon: a small state machine over a dialed :class:`Channel`.
 
-States: ``connecting`` (dialing) -> ``open`` -> ``closing`` -> ``closed``; a dead channel
+States: ``connecting`` (dialing: :meth:`Connection.connect`) -> ``open`` -> ``closing`` ->
+``closed``; a failed dial goes back to ``closed``, and a dead channel
 (end of file, I/O error, protocol error, keepalive timeout) goes straight to ``closed`` and
 every waiting call fails with the error that killed it, as libvirt's client does. Once
 closed, a call fails with libvirt's "internal error: client socket is closed".
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from pyvirt.drivers.remote.dialers import Channel
+    from pyvirt.drivers.remote.dialers import Channel, Dialer
     from pyvirt.errors import libvirtError
     from pyvirt.rpc.protocol import Procedure
 
@@ -171,10 +172,11 @@ class Connection:
     ``on_close(reason, error)`` is called once when the channel dies (not when the client
     closes it); both run in the I/O thread and must not make calls themselves."""
 
-    def __init__(self, channel: Channel, *, on_event: Callable[[m.Message], Any] | None = None,
+    def __init__(self, channel: Channel | None = None, *,
+                 on_event: Callable[[m.Message], Any] | None = None,
                  on_close: Callable[[int, libvirtError | None], Any] | None = None) -> None:
-        self.channel = channel
-        self.state = OPEN
+        self.channel: Channel = None  # type: ignore[assignment] # set by _attach
+        self.state = CONNECTING
         self.on_event = on_event
         self.on_close = on_close
         self.keepalive = KeepAlive()
@@ -193,17 +195,37 @@ class Connection:
         self._reader = m.FrameReader()
         self._streams: dict[int, Any] = {}   # serial -> stream with on_frame(msg) -> bool
         self._poll = select.poll()
-        self._fd = channel.fileno()
-        self._tls = hasattr(channel.sock, "pending")
+        self._fd = -1
+        self._tls = False
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._poll.register(self._wake_r, _POLLIN)
         self._poll_mask = _POLLIN
-        self._poll.register(self._fd, _POLLIN)
         self._background: _Call | None = None
         self._bg_thread: int | None = None
         self._bg_done = _thread.allocate_lock()
+        if channel is not None:
+            self._attach(channel)
+
+    def connect(self, dialer: Dialer) -> None:
+        """connecting -> open: dial the transport; a failure leaves the connection closed
+        (and raises the dialer's libvirtError)."""
+        if self.state != CONNECTING:
+            raise rpc_error(c.VIR_ERR_INTERNAL_ERROR, "connection already open")
+        try:
+            channel = dialer.dial()
+        except BaseException:
+            self.close()
+            raise
+        self._attach(channel)
+
+    def _attach(self, channel: Channel) -> None:
+        self.channel = channel
+        self._fd = channel.fileno()
+        self._tls = hasattr(channel.sock, "pending")
+        self._poll.register(self._fd, _POLLIN)
+        self.state = OPEN
 
     def __repr__(self) -> str:
         return f"<Connection {self.state} fd={self._fd}>"
@@ -378,6 +400,8 @@ class Connection:
     # ---- the I/O loop ---------------------------------------------------------------------
 
     def _wake(self) -> None:
+        if self._wake_w < 0:
+            return
         try:
             os.write(self._wake_w, b"\0")
         except BlockingIOError:
@@ -646,21 +670,27 @@ class Connection:
         return self.state == OPEN
 
     def close(self) -> None:
-        """Close the channel (the client's own close: no close callback)."""
+        """Close the channel (the client's own close: no close callback). Also after the
+        channel died, to release what the connection holds."""
         with self._lock:
-            if self.state in (CLOSING, CLOSED):
+            if self.state == CLOSING or self._wake_w < 0:
                 return
+            died = self.state == CLOSED
             self.state = CLOSING
         self._stop_background()
         with self._lock:
             self.state = CLOSED
-            self.close_reason = CLOSE_REASON_CLIENT
+            if not died:
+                self.close_reason = CLOSE_REASON_CLIENT
             pending = list(self._calls.values()) + list(self._waiters)
             self._calls.clear()
             for call in pending:
                 self._complete_locked(call, closed_error())
-        self.channel.close()
-        for fd in (self._wake_r, self._wake_w):
+            wake = (self._wake_r, self._wake_w)
+            self._wake_r = self._wake_w = -1
+        if self.channel is not None:
+            self.channel.close()
+        for fd in wake:
             try:
                 os.close(fd)
             except OSError:

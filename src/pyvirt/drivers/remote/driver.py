@@ -453,8 +453,8 @@ def open_remote(uri: ConnectURI, auth: Any, flags: int) -> RemoteDriver:
     rflags = remote_flags(uri, readonly)
     config = load_client_config()
     dialer = dialers.dialer_for(uri, transport, rflags, config.get_string)
-    channel = dialer.dial()
-    conn = rc.Connection(channel)
+    conn = rc.Connection()
+    conn.connect(dialer)
     driver = RemoteDriver(uri, conn, readonly)
     try:
         if loop.is_registered():

@@ -4,6 +4,7 @@ channel fails calls with libvirt's errors."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -350,3 +351,46 @@ def test_nonblocking_recv_would_block(pair: tuple[rc.Connection, Peer]) -> None:
     conn, _peer = pair
     stream = RemoteStream(conn, REMOTE.number, 1, 201, nonblock=True)
     assert stream.recv(10, False) == -2
+
+
+def test_state_machine() -> None:
+    class Refused:
+        transport = "test"
+
+        def dial(self) -> Channel:
+            raise pyvirt.errors.make_error(pyvirt.VIR_ERR_SYSTEM_ERROR, "no daemon",
+                                           domain=pyvirt.VIR_FROM_RPC)
+
+    class Pair:
+        transport = "test"
+
+        def __init__(self) -> None:
+            self.ours, self.theirs = socket.socketpair()
+
+        def dial(self) -> Channel:
+            return Channel(self.ours)
+
+    failed = rc.Connection()
+    assert failed.state == rc.CONNECTING
+    with pytest.raises(pyvirt.libvirtError, match="no daemon"):
+        failed.connect(Refused())
+    assert failed.state == rc.CLOSED
+
+    pair = Pair()
+    conn = rc.Connection()
+    conn.connect(pair)
+    assert conn.state == rc.OPEN and conn.is_open()
+    with pytest.raises(pyvirt.libvirtError, match="already open"):
+        conn.connect(pair)
+    pair.theirs.shutdown(socket.SHUT_WR)      # the daemon hangs up
+    with pytest.raises(pyvirt.libvirtError, match="End of file"):
+        conn.call(HOSTNAME)
+    assert conn.state == rc.CLOSED and conn.close_reason == rc.CLOSE_REASON_EOF
+    wake = conn._wake_r
+    conn.close()                              # releases what it holds, keeps the reason
+    assert conn.close_reason == rc.CLOSE_REASON_EOF and conn._wake_r == -1
+    with pytest.raises(OSError):
+        os.fstat(wake)
+    pair.theirs.close()
+    with pytest.raises(pyvirt.libvirtError, match="client socket is closed"):
+        conn.call(HOSTNAME)
