@@ -569,3 +569,23 @@ def test_pyvirsh_matches_virsh(libvirtd: Libvirtd, command: list[str]) -> None:
                           capture_output=True, text=True, timeout=60)
     assert (ours.returncode, ours.stdout, ours.stderr) == (
         real.returncode, real.stdout, real.stderr)
+
+
+def test_pyvirsh_event_matches_virsh(libvirtd: Libvirtd) -> None:
+    """`event --all --loop` through the remote driver: both print the same events."""
+    uri = libvirtd.uri()
+    args = ["-c", uri, "event", "--all", "--loop", "--timeout", "4"]
+    procs = [subprocess.Popen([tool, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+             for tool in ("virsh", str(REPO / ".venv" / "bin" / "pyvirsh"))]
+    time.sleep(1.5)                  # both registered
+    actor = pyvirt.open(uri)
+    try:
+        dom = actor.lookupByName("test")
+        dom.suspend()
+        dom.resume()
+    finally:
+        actor.close()
+    real, ours = (p.communicate(timeout=30) for p in procs)
+    assert real[0].count("event 'lifecycle' for domain 'test'") == 2
+    assert ours == real
