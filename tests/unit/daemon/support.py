@@ -91,6 +91,7 @@ class Pyvirtd:
 
     def __init__(self, root: Path, *args: str, config: str | None = None) -> None:
         self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
         self.args = list(args)
         if config is not None:
             conf = self.root / "pyvirtd.conf"
