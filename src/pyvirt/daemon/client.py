@@ -11,9 +11,11 @@ order (message status, program and version, procedure, authentication, payload, 
 connection) and answered with libvirtd's error when one fails. Calls that reach a driver
 run on the daemon's worker threads (pyvirt.daemon.dispatch), at most
 ``max_client_requests`` at a time per client (reading pauses beyond that), so a slow call
-never holds up the event loop or other clients; replies carry the call's serial and go out
-in completion order. The procedures that are the daemon's own business (open and close,
-auth, feature probes, event registration) are handled here, in :data:`LOCAL` order.
+never holds up the event loop or other clients (in-memory drivers' calls run on the loop
+itself when the driver's lock is free, see dispatch.INLINE_DRIVERS); replies carry the
+call's serial and go out in completion order. The procedures that are the daemon's own
+business (open and close, auth, feature probes, event registration) are handled here
+(:data:`LOCAL`).
 
 Keepalive: a PING from the client is answered with a PONG at once. Once the client has
 asked CONNECT_SUPPORTS_FEATURE(PROGRAM_KEEPALIVE), the daemon pings it after
@@ -274,6 +276,15 @@ class ClientSession(asyncio.Protocol):
             return
         plan = dispatch.plan(proc)
         readonly = self.readonly
+        drv = conn._drv
+        if plan.inline_ok and drv.name in dispatch.INLINE_DRIVERS:
+            lock = drv.lock
+            if lock.acquire(blocking=False):
+                try:
+                    self._run_now(msg, proc, lambda: plan.run(conn, args, readonly))
+                finally:
+                    lock.release()
+                return
         self._start(msg, proc, lambda: plan.run(conn, args, readonly),
                     high=proc.high_priority)
 

@@ -232,3 +232,30 @@ def test_fuzz_keeps_serving(daemon: InProcessDaemon) -> None:
         t.join()
     assert not errors
     _healthy(daemon)
+
+
+def test_busy_driver_lock_never_stalls_the_loop(daemon: InProcessDaemon,
+                                                tmp_path: Path) -> None:
+    """In-memory drivers' calls run on the event loop only when the driver's lock is free:
+    while a worker holds it (a core dump writing to a FIFO nobody reads), the loop keeps
+    answering, and calls needing the lock wait on workers."""
+    fifo = _fifo(tmp_path)
+    with RawClient(daemon.rw).open() as holder, RawClient(daemon.rw).open() as other:
+        dom = holder.result("DOMAIN_LOOKUP_BY_NAME", {"name": "test"})["dom"]
+        holder.send(REMOTE.procedure("DOMAIN_CORE_DUMP").call(
+            900, {"dom": dom, "to": fifo, "flags": 0}))
+        time.sleep(0.3)
+        start = time.monotonic()
+        other.send(protocol.KEEPALIVE.procedure("PING").event())
+        assert other.recv().proc == protocol.KEEPALIVE.procedure("PONG").number
+        assert other.result("CONNECT_GET_TYPE") == {"type": "TEST"}
+        suspend = REMOTE.procedure("DOMAIN_SUSPEND")
+        other.send(suspend.call(901, {"dom": dom}))      # needs the lock: waits
+        assert time.monotonic() - start < 1
+        reader = os.open(fifo, os.O_RDONLY)
+        try:
+            assert holder.reply(900).status == m.OK
+        finally:
+            os.close(reader)
+        assert other.reply(901).status == m.OK
+        other.result("DOMAIN_RESUME", {"dom": dom})
