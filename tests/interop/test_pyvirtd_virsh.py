@@ -68,6 +68,7 @@ COMMANDS = [
     "iface-list --all", "nodedev-list", "nodedev-dumpxml computer", "secret-list",
     "desc test --title foo; desc test --title",
     "event --all --timeout 1",
+    "screenshot test {shot}",          # a stream (the image itself is the driver's)
     "qemu-monitor-command test '{{\"execute\":\"query-status\"}}'",   # error: not supported
 ]
 
@@ -105,7 +106,7 @@ def virsh(uri: str, command: str, timeout: float = 60) -> tuple[int, str, str]:
 def test_same_as_local(daemon: Pyvirtd, command: str, tmp_path: Path) -> None:
     xml = tmp_path / "small.xml"
     xml.write_text(SMALL_XML)
-    command = command.format(xml=xml)
+    command = command.format(xml=xml, shot=tmp_path / "shot.png")
     local = virsh("test:///default", command)
     remote = virsh(daemon.uri(), command)
     assert remote == local

@@ -30,12 +30,14 @@ import enum
 import logging
 import socket
 import struct
+import threading
 import time
 
 from pyvirt import constants as c
 from pyvirt.daemon import dispatch
 from pyvirt.daemon.config import AUTH_NONE, AUTH_POLKIT
 from pyvirt.daemon.events import EventRelay
+from pyvirt.daemon.streams import STREAM_ARG_INDEX, DaemonStream
 from pyvirt.errors import libvirtError, make_error, raise_error
 from pyvirt.rpc import message as m
 from pyvirt.rpc import protocol
@@ -97,6 +99,9 @@ class ClientSession(asyncio.Protocol):
         self._pending: list[m.Message] = []
         self._paused = False          # reading paused (request limit or output)
         self._write_paused = False
+        self.writable = threading.Event()   # for stream pumps: output not backed up
+        self.writable.set()
+        self.streams: dict[int, DaemonStream] = {}
         self._close_after_flush = False
         # keepalive
         self._last_rx = time.monotonic()
@@ -153,10 +158,12 @@ class ClientSession(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._write_paused = True
+        self.writable.clear()
         self._update_reading()
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        self.writable.set()
         self._update_reading()
 
     # ---- output ---------------------------------------------------------------------------
@@ -195,6 +202,10 @@ class ClientSession(asyncio.Protocol):
             self._keepalive.cancel()
             self._keepalive = None
         self._pending.clear()
+        self.writable.set()
+        for stream in list(self.streams.values()):
+            stream.close()
+        self.streams.clear()
         self._release_connection()
         self.daemon.remove_client(self)
 
@@ -227,9 +238,14 @@ class ClientSession(asyncio.Protocol):
             if msg.proc == _PING.number:
                 self.send(_PONG.event())
             return   # a PONG (or anything else) only proves the peer alive
+        if mtype in (m.STREAM, m.STREAM_HOLE):
+            stream = self.streams.get(msg.serial)
+            if stream is not None and (msg.prog, msg.proc) == (stream.proc.program.number,
+                                                              stream.proc.number):
+                stream.on_message(msg)
+            return   # data for no open stream: dropped without an answer, as libvirtd
         if mtype not in (m.CALL, m.CALL_WITH_FDS):
-            # Stream data for no open stream, replies, events from a client: dropped
-            # without an answer, as libvirtd does.
+            # Replies and events from a client: dropped without an answer, as libvirtd.
             return
         if msg.prog not in SERVED_PROGRAMS:
             self._reply_error(msg, None, f"Cannot find program {msg.prog} version {msg.vers}")
@@ -249,7 +265,8 @@ class ClientSession(asyncio.Protocol):
         if not self.authenticated and proc.name not in NO_AUTH:
             self._reply_error(msg, proc, "authentication required")
             return
-        if mtype == m.CALL_WITH_FDS or proc.fds is not None or proc.stream is not None:
+        if mtype == m.CALL_WITH_FDS or proc.fds is not None or (
+                proc.stream is not None and proc.name not in STREAM_ARG_INDEX):
             self._reply(msg, proc, exc=make_error(
                 c.VIR_ERR_NO_SUPPORT, proc.api or proc.name, domain=c.VIR_FROM_RPC))
             return
@@ -276,6 +293,9 @@ class ClientSession(asyncio.Protocol):
             return
         plan = dispatch.plan(proc)
         readonly = self.readonly
+        if proc.stream is not None:
+            self._open_stream(msg, proc, plan, conn, args)
+            return
         drv = conn._drv
         if plan.inline_ok and drv.name in dispatch.INLINE_DRIVERS:
             lock = drv.lock
@@ -307,6 +327,59 @@ class ClientSession(asyncio.Protocol):
             self._in_flight -= 1
             self._reply(msg, proc, exc=make_error(
                 c.VIR_ERR_INTERNAL_ERROR, "daemon is shutting down", domain=c.VIR_FROM_RPC))
+
+    def _open_stream(self, msg: m.Message, proc: Procedure, plan: dispatch.Plan,
+                     conn: virConnect, args: Any) -> None:
+        """A stream-opening call: the driver attaches its backend to a new virStream; the
+        stream is registered before its reply goes out, then starts moving data."""
+        from pyvirt.api.stream import virStream
+
+        readonly = self.readonly
+        self._in_flight += 1
+        sparse = bool(proc.sparse_flag and args.get("flags", 0) & proc.sparse_flag)
+
+        def work() -> None:
+            st = virStream(conn)
+            opened: list[DaemonStream] = []
+
+            def call() -> Any:
+                ret = plan.run(conn, args, readonly, stream=st)
+                opened.append(DaemonStream(self, proc, msg.serial, st, sparse))
+                return ret
+
+            frame = _encode_result(msg, proc, call)
+            try:
+                self.loop.call_soon_threadsafe(self._stream_opened, frame,
+                                               opened[0] if opened else None)
+            except RuntimeError:
+                pass
+
+        if not self.daemon.submit(work):
+            self._in_flight -= 1
+            self._reply(msg, proc, exc=make_error(
+                c.VIR_ERR_INTERNAL_ERROR, "daemon is shutting down", domain=c.VIR_FROM_RPC))
+
+    def _stream_opened(self, frame: bytes, stream: DaemonStream | None) -> None:
+        if stream is not None:
+            if self.state is State.CLOSED:
+                stream.close()
+                stream.start()
+            else:
+                self.streams[stream.serial] = stream
+        self._finished(frame)
+        if stream is not None and self.state is not State.CLOSED:
+            stream.start()
+
+    def stream_done(self, stream: DaemonStream) -> None:
+        """A stream ended (any thread)."""
+        def forget() -> None:
+            if self.streams.get(stream.serial) is stream:
+                del self.streams[stream.serial]
+
+        try:
+            self.loop.call_soon_threadsafe(forget)
+        except RuntimeError:
+            pass
 
     def _finished(self, frame: bytes) -> None:
         self._in_flight -= 1

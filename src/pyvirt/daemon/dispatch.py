@@ -28,6 +28,7 @@ from pyvirt import constants as c
 from pyvirt.api._common import denied
 from pyvirt.api.flag_rules import FLAG_RULES, check_flag_rules
 from pyvirt.daemon import adapt
+from pyvirt.daemon.streams import STREAM_ARG_INDEX
 from pyvirt.drivers.base import api_error_domain
 from pyvirt.errors import libvirtError, raise_error
 from pyvirt.rpc import handles
@@ -153,9 +154,11 @@ class Plan:
                 raise_error(c.VIR_ERR_OPERATION_DENIED, message,
                             domain=api_error_domain(self.api))
 
-    def run(self, conn: virConnect, args: dict[str, Any] | None, readonly: bool) -> Any:
-        """Call the driver of ``conn`` with the decoded wire ``args``; the wire return
-        value. Raises the driver's libvirtError."""
+    def run(self, conn: virConnect, args: dict[str, Any] | None, readonly: bool,
+            stream: Any = None) -> Any:
+        """Call the driver of ``conn`` with the decoded wire ``args`` (and, for a
+        stream-opening call, the virStream to attach to); the wire return value. Raises
+        the driver's libvirtError."""
         args = args or {}
         if readonly:
             self.check_readonly(args)
@@ -172,6 +175,8 @@ class Plan:
             values[0] = conn._make_node_device(values[0])
         if self.arg_adapt is not None:
             values = self.arg_adapt(conn, args, values)
+        if stream is not None:
+            values.insert(STREAM_ARG_INDEX[self.name], stream)
         try:
             result = self._call(conn, args, values)
         except libvirtError as exc:
