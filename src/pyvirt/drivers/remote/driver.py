@@ -86,6 +86,8 @@ class RemoteDriver(Driver):
         self._server_regs: dict[tuple[str, int, str | None], list[int]] = {}
         # local callback ID -> (family, event ID, object key)
         self._local: dict[int, tuple[str, int, str | None]] = {}
+        # old-style lifecycle registrations: (connection, callback, local callback ID)
+        self._legacy: list[tuple[Any, Callable[..., Any], int]] = []
         self._close_cb: tuple[Any, Callable[..., Any], Any] | None = None
         conn.on_event = self._on_event
         conn.on_close = self._on_close
@@ -271,6 +273,9 @@ class RemoteDriver(Driver):
         key = None if obj is None else _event_key(family, obj)
         callback_id = self.events.register(conn, family, event_id, key, cb, opaque, legacy)
         slot = (family, event_id, key)
+        with self._lock:
+            if callback_id in self._local:
+                return callback_id  # the old-style API registering a callback again
         try:
             with self._lock:
                 existing = self._server_regs.get(slot)
@@ -342,20 +347,24 @@ class RemoteDriver(Driver):
 
     def connectDomainEventRegister(self, conn: virConnect, cb: Callable[..., Any],  # noqa: N802
                                    opaque: Any) -> int:
-        for callback in self.events._callbacks:
-            if callback.legacy and callback.conn is conn and callback.cb == cb:
-                callback.opaque = opaque  # libvirt-python: a second registration updates
-                return 0
-        self._register(conn, "domain", None, c.VIR_DOMAIN_EVENT_ID_LIFECYCLE, cb, opaque,
-                       legacy=True)
+        """The old lifecycle-only registration (a second one of the same callback only
+        replaces its opaque, as the event state does)."""
+        callback_id = self._register(conn, "domain", None, c.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                     cb, opaque, legacy=True)
+        with self._lock:
+            if not any(entry[2] == callback_id for entry in self._legacy):
+                self._legacy.append((conn, cb, callback_id))
         return 0
 
     def connectDomainEventDeregister(self, conn: virConnect,  # noqa: N802
                                      cb: Callable[..., Any]) -> int:
-        for callback in list(self.events._callbacks):
-            if callback.legacy and callback.conn is conn and callback.cb == cb:
-                return self._deregister(conn, callback.callback_id, legacy_cb=cb)
-        self.events.deregister_legacy(conn, cb)
+        with self._lock:
+            found = [entry for entry in self._legacy if entry[0] is conn and entry[1] == cb]
+            for entry in found:
+                self._legacy.remove(entry)
+        if found:
+            return self._deregister(conn, found[0][2], legacy_cb=cb)
+        self.events.deregister_legacy(conn, cb)   # libvirt-python's errors for unknown ones
         return 0
 
     def connectNetworkEventRegisterAny(self, conn: virConnect, net: Any,  # noqa: N802

@@ -594,8 +594,6 @@ def _adapted_stub(plan: Plan) -> Stub:
             return {}
         return result(conn, ret)
 
-    stub.raw = lambda drv, *pyargs: _call_counted(  # type: ignore[attr-defined]
-        drv, plan, plan.args(pyargs), pyargs)
     return stub
 
 
