@@ -232,12 +232,6 @@ class Connection:
 
     # ---- calls --------------------------------------------------------------------------
 
-    def next_serial(self) -> int:
-        with self._lock:
-            serial = self._serial
-            self._serial = (serial + 1) & 0xFFFFFFFF
-            return serial
-
     def call(self, proc: Procedure, args: Any = None, stream: Any = None) -> Any:
         """Send ``proc``'s CALL with ``args`` and return its decoded REPLY; an ERROR reply
         raises the server's libvirtError, a dead connection libvirt's client error. A
