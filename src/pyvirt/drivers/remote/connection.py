@@ -193,6 +193,7 @@ class Connection:
         self._outq: list[bytes] = []
         self._out = memoryview(b"")          # the rest of a partly written frame
         self._reader = m.FrameReader()
+        self._rview = memoryview(bytearray(_READ_SIZE))   # what _read receives into
         self._streams: dict[int, Any] = {}   # serial -> stream with on_frame(msg) -> bool
         self._poll = select.poll()
         self._fd = -1
@@ -519,9 +520,12 @@ class Connection:
             self._die(CLOSE_REASON_ERROR, error)
 
     def _read(self, sock: Any) -> None:
+        # Into a buffer kept for the purpose: recv(256 KiB) would allocate (mmap), shrink
+        # and free that much for every frame.
+        rview = self._rview
         while True:
             try:
-                data = sock.recv(_READ_SIZE)
+                size = sock.recv_into(rview)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -529,10 +533,10 @@ class Connection:
                     return
                 self._die(CLOSE_REASON_ERROR, self._recv_error(exc.errno))
                 return
-            if not data:
+            if not size:
                 self._die(CLOSE_REASON_EOF, self._eof_error())
                 return
-            size = len(data)
+            data = bytes(rview[:size])
             messages: list[m.Message] | None
             if (size >= 28 and not self._reader.buffered
                     and _U32.unpack_from(data)[0] == size):
@@ -550,7 +554,7 @@ class Connection:
                 self.keepalive.received()
                 for msg in messages:
                     self._dispatch(msg)
-            if not self.channel.pending() and len(data) < _READ_SIZE:
+            if not self.channel.pending() and size < _READ_SIZE:
                 return
 
     def _feed(self, data: bytes) -> list[m.Message] | None:
