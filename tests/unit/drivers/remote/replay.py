@@ -1,4 +1,4 @@
-"""A fake daemon that replays a captured session (shared/vectors/rpc/*.jsonl).
+"""A fake daemon that replays a captured session (the RPC vectors, see tests/shared_data.py).
 
 It listens on a unix socket; for the connection it accepts, it walks the vector's frames in
 order: each ``c2s`` frame is read from the client and compared byte for byte with the
@@ -16,8 +16,9 @@ import threading
 from pathlib import Path
 
 from pyvirt.rpc import message, protocol
+from shared_data import RPC_VECTORS
 
-VECTORS = Path(__file__).resolve().parents[5] / "shared" / "vectors" / "rpc"
+VECTORS = RPC_VECTORS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
