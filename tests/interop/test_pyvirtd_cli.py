@@ -117,3 +117,19 @@ def _check_peer_refusal(root: Path) -> None:
         out = subprocess.run(["/usr/bin/python3", "-c", code, d.ro, auth_list],
                              capture_output=True, text=True, timeout=30, user="nobody")
         assert out.stdout.strip() == repr(b"\0\0\0\x24"), out   # the RO socket answers
+
+
+def test_sigterm_with_a_call_stuck_in_a_driver(tmp_path: Path) -> None:
+    """A call that never returns (reading a FIFO nobody writes) does not keep pyvirtd from
+    shutting down."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with Pyvirtd(tmp_path / "d") as d:
+        client = RawClient(d.rw).open()
+        client.send(protocol.REMOTE.procedure("DOMAIN_SAVE_IMAGE_GET_XML_DESC").call(
+            3, {"file": str(fifo), "flags": 0}))
+        time.sleep(0.5)
+        start = time.monotonic()
+        assert d.stop(timeout=30) == 0
+        assert time.monotonic() - start < 20
+        client.close()

@@ -164,7 +164,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         pid_file.release()
-    return 0
+    # Exit now: a worker thread still stuck in a driver call must not hold the process
+    # (the interpreter would wait for it at exit).
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 
 # Driver schemes whose state outlives connections (the daemon keeps them loaded).
 STATEFUL_DRIVERS = frozenset(("qemu",))
+# Seconds shutdown waits for calls in progress.
+SHUTDOWN_WAIT = 10
 
 
 class Listener:
@@ -231,12 +233,30 @@ class Daemon:
                     os.unlink(listener.path)
                 except FileNotFoundError:
                     pass
-        await self.loop.run_in_executor(None, self._shutdown_threads)
+        # Calls still running may finish (and connections close) for a while; one stuck
+        # for good (a driver waiting on something that never comes) must not keep the
+        # daemon from exiting: wait in a thread of our own, up to SHUTDOWN_WAIT.
+        done = self.loop.create_future()
+
+        def finish() -> None:
+            try:
+                self._shutdown_threads()
+            finally:
+                try:
+                    self.loop.call_soon_threadsafe(_set_result, done)
+                except RuntimeError:
+                    pass
+
+        threading.Thread(target=finish, name="pyvirtd-shutdown", daemon=True).start()
+        try:
+            await asyncio.wait_for(done, SHUTDOWN_WAIT)
+        except TimeoutError:
+            log.warning("calls still running after %d s; exiting without them", SHUTDOWN_WAIT)
         log.info("pyvirtd stopped")
 
     def _shutdown_threads(self) -> None:
-        self._workers.shutdown(wait=True, cancel_futures=False)
-        self._prio.shutdown(wait=True, cancel_futures=False)
+        self._workers.shutdown(wait=True, cancel_futures=True)
+        self._prio.shutdown(wait=True, cancel_futures=True)
         with self._holds_lock:
             holds, self._holds = list(self._holds.values()), {}
         for conn in holds:
@@ -341,6 +361,11 @@ class Daemon:
             if text in self._holds or self._stopping:
                 return
             self._holds[text] = virConnect(text, open_driver(uri, None, 0), False)
+
+
+def _set_result(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 def _remove_stale_socket(path: str) -> None:
