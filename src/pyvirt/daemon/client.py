@@ -102,6 +102,7 @@ class ClientSession(asyncio.Protocol):
         self.writable = threading.Event()   # for stream pumps: output not backed up
         self.writable.set()
         self.streams: dict[int, DaemonStream] = {}
+        self.open_lock = threading.Lock()
         self._close_after_flush = False
         # keepalive
         self._last_rx = time.monotonic()
@@ -443,9 +444,13 @@ class ClientSession(asyncio.Protocol):
         return self.events
 
     def peer_is_trusted(self) -> bool:
-        """Root or the daemon's own user (what polkit would let through unasked)."""
+        """Whether polkit would let this peer through with libvirt's default policy: on
+        the read-only socket anyone (org.libvirt.unix.monitor), on the read-write one
+        root and the daemon's own user (pyvirtd cannot ask polkit about others)."""
         import os
 
+        if self.listener.readonly:
+            return True
         return self.peer is not None and self.peer[1] in (0, os.geteuid())
 
 
@@ -508,7 +513,12 @@ def _auth_sasl(s: ClientSession, args: Any) -> Any:
 
 
 def _connect_open(s: ClientSession, args: Any) -> Any:
-    # Worker thread.
+    # Worker thread; pipelined opens of one client take turns.
+    with s.open_lock:
+        return _open_locked(s, args)
+
+
+def _open_locked(s: ClientSession, args: Any) -> Any:
     if s.conn is not None:
         # libvirtd 9.0 refuses a second open and drops the first connection with it.
         s.loop.call_soon_threadsafe(s._release_connection)

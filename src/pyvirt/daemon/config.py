@@ -10,8 +10,9 @@ unix_sock_dir         (see below)      directory of ``libvirt-sock`` / ``libvirt
 unix_sock_group       (daemon's)       group owning the sockets
 unix_sock_rw_perms    "0700"           mode of the read-write socket ("0777" with polkit)
 unix_sock_ro_perms    "0777"           mode of the read-only socket
-auth_unix_rw          "none"           "none" or "polkit" (root and the daemon's own user
-auth_unix_ro          "none"           pass; pyvirtd cannot ask polkit about others)
+auth_unix_rw          "none"           "none" or "polkit" (polkit's default policy: on the
+auth_unix_ro          "none"           read-only socket anyone, on the read-write one root
+                                       and the daemon's user; pyvirtd cannot ask polkit)
 listen_tcp            0                TCP listener (only with ``--listen``)
 listen_addr           all addresses    TCP address
 tcp_port              "16509"          TCP port
