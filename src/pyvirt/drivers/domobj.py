@@ -7,6 +7,13 @@ from __future__ import annotations
 from pyvirt import constants as c
 from pyvirt.errors import raise_error
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from pyvirt.api.connect import virConnect
+    from pyvirt.api.domain import virDomain
+
 LIVE = c.VIR_DOMAIN_AFFECT_LIVE
 CONFIG = c.VIR_DOMAIN_AFFECT_CONFIG
 
@@ -63,3 +70,34 @@ def modification_impact(flags: int, *, active: bool, persistent: bool) -> int:
                     "transient domains do not have any persistent config",
                     domain=c.VIR_FROM_DOMAIN)
     return flags
+
+
+EVENT_ID_MAX = max(v for k, v in vars(c).items() if k.startswith("VIR_DOMAIN_EVENT_ID_"))
+
+
+class DomainEventEntryPoints:
+    """virConnectDomainEvent(De)Register(Any) for a driver whose events go through
+    ``self.events`` (an events.state.EventState)."""
+
+    events: Any
+    error_domain: int
+
+    def connectDomainEventRegisterAny(self, conn: virConnect, dom: virDomain | None,  # noqa: N802
+                                      event_id: int, cb: Any, opaque: Any) -> int:
+        if event_id < 0 or event_id > EVENT_ID_MAX:
+            raise_error(c.VIR_ERR_INVALID_ARG, f"unsupported event ID {event_id}",
+                        domain=self.error_domain)
+        result: int = self.events.register_domain(conn, dom, event_id, cb, opaque)
+        return result
+
+    def connectDomainEventDeregisterAny(self, conn: virConnect, callback_id: int) -> int:  # noqa: N802
+        self.events.deregister(conn, callback_id)
+        return 0
+
+    def connectDomainEventRegister(self, conn: virConnect, cb: Any, opaque: Any) -> int:  # noqa: N802
+        self.events.register_domain_legacy(conn, cb, opaque)
+        return 0
+
+    def connectDomainEventDeregister(self, conn: virConnect, cb: Any) -> int:  # noqa: N802
+        self.events.deregister_domain_legacy(conn, cb)
+        return 0

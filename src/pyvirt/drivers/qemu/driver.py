@@ -18,7 +18,8 @@ import threading
 
 from pyvirt import constants as c
 from pyvirt.drivers.base import Driver, check_flags
-from pyvirt.drivers.domobj import LIST_FILTERS_ALL, list_filter_match
+from pyvirt.drivers.domobj import LIST_FILTERS_ALL, DomainEventEntryPoints, list_filter_match
+from pyvirt.drivers.local import LocalConnectionEntryPoints
 from pyvirt.drivers.qemu.domain import (
     PAUSED,
     RUNNING,
@@ -60,7 +61,8 @@ def _no_domain(detail: str) -> NoReturn:
     raise_error(c.VIR_ERR_NO_DOMAIN, detail, domain=c.VIR_FROM_QEMU)
 
 
-class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Driver):
+class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
+                 DomainEventEntryPoints, LocalConnectionEntryPoints, Driver):
     name = "QEMU"
     error_domain = c.VIR_FROM_QEMU
 
@@ -265,26 +267,6 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
     def connectGetVersion(self, conn: virConnect) -> int:  # noqa: N802
         return self.caps_for(self.default_emulator(None)).version
 
-    def connectGetLibVersion(self, conn: virConnect) -> int:  # noqa: N802
-        return c.LIBVIR_VERSION_NUMBER
-
-    def connectGetURI(self, conn: virConnect) -> str:  # noqa: N802
-        return conn._uri
-
-    def connectGetHostname(self, conn: virConnect) -> str:  # noqa: N802
-        import socket
-
-        return socket.gethostname()
-
-    def connectIsSecure(self, conn: virConnect) -> int:  # noqa: N802
-        return 1
-
-    def connectIsEncrypted(self, conn: virConnect) -> int:  # noqa: N802
-        return 0
-
-    def connectIsAlive(self, conn: virConnect) -> int:  # noqa: N802
-        return 1
-
     def connectGetMaxVcpus(self, conn: virConnect, type_: str | None) -> int:  # noqa: N802
         caps = self.caps_for(self.default_emulator(None))
         machine = caps.default_machine()
@@ -347,23 +329,6 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin, Drive
         return ["", 0]
 
     # ---- events ------------------------------------------------------------------------
-
-    def connectDomainEventRegisterAny(self, conn: virConnect, dom: virDomain | None,  # noqa: N802
-                                      event_id: int, cb: Any, opaque: Any) -> int:
-        result: int = self.events.register_domain(conn, dom, event_id, cb, opaque)
-        return result
-
-    def connectDomainEventDeregisterAny(self, conn: virConnect, callback_id: int) -> int:  # noqa: N802
-        self.events.deregister(conn, callback_id)
-        return 0
-
-    def connectDomainEventRegister(self, conn: virConnect, cb: Any, opaque: Any) -> int:  # noqa: N802
-        self.events.register_domain_legacy(conn, cb, opaque)
-        return 0
-
-    def connectDomainEventDeregister(self, conn: virConnect, cb: Any) -> int:  # noqa: N802
-        self.events.deregister_domain_legacy(conn, cb)
-        return 0
 
     def _emit(self, dom: QemuDomain, event_id: int, *payload: Any) -> None:
         if self.events.wanted():

@@ -13,7 +13,12 @@ import time
 from pyvirt import constants as c
 from pyvirt.conf.xmlutil import Element, parse_document, parse_uuid, parse_xml
 from pyvirt.drivers.base import check_flags
-from pyvirt.drivers.domobj import LIST_FILTERS_ALL, list_filter_match, modification_impact
+from pyvirt.drivers.domobj import (
+    LIST_FILTERS_ALL,
+    DomainEventEntryPoints,
+    list_filter_match,
+    modification_impact,
+)
 from pyvirt.errors import raise_error
 
 TYPE_CHECKING = False
@@ -31,7 +36,6 @@ DEFAULT_ARCH = "i686"
 SAVE_MAGIC = b"TestGuestMagic\0"
 GUEST_TIME = 627319920
 HOST_MAP_CPUS = 8
-EVENT_ID_MAX = max(v for k, v in vars(c).items() if k.startswith("VIR_DOMAIN_EVENT_ID_"))
 # virConnectGetAllDomainStats: the list filters it takes, and all its flags.
 STATS_FILTERS = (c.VIR_CONNECT_LIST_DOMAINS_ACTIVE | c.VIR_CONNECT_LIST_DOMAINS_INACTIVE
                  | c.VIR_CONNECT_LIST_DOMAINS_PERSISTENT | c.VIR_CONNECT_LIST_DOMAINS_TRANSIENT
@@ -479,7 +483,7 @@ class BytesStreamBackend:
         pass
 
 
-class TestDomains:
+class TestDomains(DomainEventEntryPoints):
     """Domain entry points of the test driver (mixed into TestDriver)."""
 
     lock: Any
@@ -644,25 +648,6 @@ class TestDomains:
         if not self.events.wanted():
             return
         self.events.queue(self.events.domain_event(event_id, *obj.ident(), *payload))
-
-    def connectDomainEventRegisterAny(self, conn: virConnect, dom: virDomain | None,  # noqa: N802
-                                      event_id: int, cb: Any, opaque: Any) -> int:
-        if event_id < 0 or event_id > EVENT_ID_MAX:
-            err(c.VIR_ERR_INVALID_ARG, f"unsupported event ID {event_id}")
-        result: int = self.events.register_domain(conn, dom, event_id, cb, opaque)
-        return result
-
-    def connectDomainEventDeregisterAny(self, conn: virConnect, callback_id: int) -> int:  # noqa: N802
-        self.events.deregister(conn, callback_id)
-        return 0
-
-    def connectDomainEventRegister(self, conn: virConnect, cb: Any, opaque: Any) -> int:  # noqa: N802
-        self.events.register_domain_legacy(conn, cb, opaque)
-        return 0
-
-    def connectDomainEventDeregister(self, conn: virConnect, cb: Any) -> int:  # noqa: N802
-        self.events.deregister_domain_legacy(conn, cb)
-        return 0
 
     # ---- lookups and lists -----------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from pyvirt import constants as c
 from pyvirt.conf import xmlutil as x
 from pyvirt.conf.xmlutil import Element
 from pyvirt.drivers.base import Driver, check_flags
+from pyvirt.drivers.local import LocalConnectionEntryPoints
 from pyvirt.drivers.test.checkpoints import TestCheckpoints
 from pyvirt.drivers.test.domains import TestDomains
 from pyvirt.drivers.test.interfaces import TestInterfaces
@@ -176,6 +177,7 @@ def resolve_included(node: Element, base_dir: Path | None) -> Element:
 
 class TestDriver(
     Driver,
+    LocalConnectionEntryPoints,
     TestDomains,
     TestSnapshots,
     TestCheckpoints,
@@ -354,26 +356,6 @@ class TestDriver(
 
     def connectGetVersion(self, conn: virConnect) -> int:  # noqa: N802
         return 2
-
-    def connectGetLibVersion(self, conn: virConnect) -> int:  # noqa: N802
-        return c.LIBVIR_VERSION_NUMBER
-
-    def connectGetURI(self, conn: virConnect) -> str:  # noqa: N802
-        return conn._uri
-
-    def connectGetHostname(self, conn: virConnect) -> str:  # noqa: N802
-        import socket
-
-        return socket.gethostname()
-
-    def connectIsSecure(self, conn: virConnect) -> int:  # noqa: N802
-        return 1
-
-    def connectIsEncrypted(self, conn: virConnect) -> int:  # noqa: N802
-        return 0
-
-    def connectIsAlive(self, conn: virConnect) -> int:  # noqa: N802
-        return 1
 
     def connectGetMaxVcpus(self, conn: virConnect, type_: str | None) -> int:  # noqa: N802
         return MAX_VCPUS
