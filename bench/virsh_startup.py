@@ -1,7 +1,9 @@
 """Start-up benchmark: wall time of ``pyvirsh -c test:///default list --all`` (process start
 to exit) next to real ``virsh`` in the same run, best and median of N.
 
-Usage: python bench/virsh_startup.py [-n N] [command words...]
+Usage: python bench/virsh_startup.py [-n N] [--uri URI] [command words...]
+(``--uri 'test+unix:///default?socket=DIR/run/libvirt-sock'`` with ``pyvirtd --root DIR``
+running: both shells over the daemon connection.)
 
 pyvirsh runs as the installed script (.venv/bin/pyvirsh, what users run) and as
 ``python -m pyvirt.virsh`` (which adds runpy's imports). The interpreter is the venv's as
@@ -33,6 +35,7 @@ def _run_once(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=30, help="rounds (default 30)")
+    ap.add_argument("--uri", default="test:///default")
     ap.add_argument("words", nargs="*", default=["list", "--all"])
     opts = ap.parse_args()
     # The project's venv interpreter as installed (not resolved: resolving the symlink
@@ -43,7 +46,7 @@ def main() -> int:
     env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
     for name in ("VIRSH_DEFAULT_CONNECT_URI", "LIBVIRT_DEFAULT_URI"):
         env.pop(name, None)
-    cmd = ["-c", "test:///default", *opts.words]
+    cmd = ["-c", opts.uri, *opts.words]
     shown = " ".join(cmd)
     rows: list[tuple[str, list[str]]] = [
         ("python -c pass", [python, "-c", "pass"]),
