@@ -23,9 +23,10 @@ from pyvirt.daemon.config import DaemonConfig
 from pyvirt.daemon.server import Daemon
 from pyvirt.rpc import message as m
 from pyvirt.rpc import protocol
+from shared_data import RPC_VECTORS
 
 REPO = Path(__file__).resolve().parents[3]
-VECTORS = REPO.parent / "shared" / "vectors" / "rpc"
+VECTORS = RPC_VECTORS  # the copies under tests/data (a fresh CI machine has no ../shared)
 PYVIRTD = REPO / "bin" / "pyvirtd"
 
 
