@@ -11,7 +11,12 @@ from pyvirt import constants as c
 from pyvirt.errors import libvirtError
 from pyvirt.rpc import message as m
 from pyvirt.rpc import protocol
-from unit.daemon.support import VECTORS, InProcessDaemon, RawClient
+from unit.daemon.support import VECTORS, Pyvirtd, RawClient
+
+
+@pytest.fixture
+def daemon(pyvirtd: Pyvirtd) -> Pyvirtd:
+    return pyvirtd
 
 
 def _vector_events() -> list[bytes]:
@@ -35,7 +40,7 @@ def _next_event(client: RawClient) -> m.Message:
     return msg
 
 
-def test_virsh_event_all_matches_libvirtd(daemon: InProcessDaemon) -> None:
+def test_virsh_event_all_matches_libvirtd(daemon: Pyvirtd) -> None:
     """As `virsh event --all`: 27 registrations, then a suspend and a resume by other
     clients arrive as the frames libvirtd sent (callback ID aside)."""
     with RawClient(daemon.rw).open() as listener:
@@ -62,7 +67,7 @@ def test_virsh_event_all_matches_libvirtd(daemon: InProcessDaemon) -> None:
         assert listener.messages == []
 
 
-def test_domain_filter_and_errors(daemon: InProcessDaemon) -> None:
+def test_domain_filter_and_errors(daemon: Pyvirtd) -> None:
     with RawClient(daemon.rw).open() as client:
         dom = _dom(client)
         cid = client.result("CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY",
@@ -86,7 +91,7 @@ def test_domain_filter_and_errors(daemon: InProcessDaemon) -> None:
                           {"eventID": 27, "dom": None})
 
 
-def test_network_pool_and_legacy_events(daemon: InProcessDaemon) -> None:
+def test_network_pool_and_legacy_events(daemon: Pyvirtd) -> None:
     with RawClient(daemon.rw).open() as client:
         ncid = client.result("CONNECT_NETWORK_EVENT_REGISTER_ANY",
                              {"eventID": 0, "net": None})["callbackID"]

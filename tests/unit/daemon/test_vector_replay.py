@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pyvirt.rpc import message as m
 from pyvirt.rpc import protocol
-from unit.daemon.support import VECTORS, InProcessDaemon, RawClient
+from unit.daemon.support import VECTORS, Pyvirtd, RawClient
 
 # Sessions of one connection to test:///default (the others have their own tests: streams,
 # keepalive timing, several connections, qemu:///session, the admin socket).
@@ -113,11 +112,12 @@ def records(name: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("name", REPLAYED)
-def test_replay(name: str, tmp_path: Path) -> None:
+def test_replay(name: str, pyvirtd: Pyvirtd) -> None:
     recs = records(name)
     replies = {r["decoded"]["serial"]: r for r in recs
                if r["dir"] == "s2c" and r["decoded"]["type"] == m.REPLY}
-    with InProcessDaemon(tmp_path) as d, RawClient(d.rw).open() as holder:
+    d = pyvirtd
+    with RawClient(d.rw).open() as holder:
         dom = holder.result("DOMAIN_LOOKUP_BY_NAME", {"name": "test"})["dom"]
         if name in PAUSED_BEFORE | RESUMED_BEFORE:
             holder.result("DOMAIN_SUSPEND", {"dom": dom})
