@@ -762,6 +762,9 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
     # ---- QMP events and process exit (monitor loop thread) -------------------------------
 
     def _on_qmp_event(self, dom: QemuDomain, event: str, data: dict[str, Any]) -> None:
+        with dom.lock:
+            if dom.pid == 0:  # the process is gone (its exit was handled first): stale event
+                return
         if event == "STOP":
             with dom.lock:
                 if dom.state != RUNNING:
@@ -808,6 +811,10 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
         """qemuProcessHandleShutdown: QEMU (run with -no-shutdown) stopped the guest; a fake
         reboot starts it again, anything else ends the process."""
         with dom.lock:
+            if dom.expected_stop is not None and dom.expected_stop[0] in (
+                    c.VIR_DOMAIN_SHUTOFF_DESTROYED, c.VIR_DOMAIN_SHUTOFF_SAVED,
+                    c.VIR_DOMAIN_SHUTOFF_FAILED):
+                return  # our own SIGTERM (destroy, save, failed start): QEMU says so too
             dom.got_shutdown = True
             restart = dom.fake_reboot or dom.defn.on_poweroff in ("restart", "restart-rename")
             dom.state, dom.reason = c.VIR_DOMAIN_SHUTDOWN, c.VIR_DOMAIN_SHUTDOWN_USER
