@@ -396,3 +396,22 @@ def test_node_file_taint_messages_and_iothreads(tmp_path):
     assert [k for k in stats["iothreads"] if k.endswith("poll-max-ns")] == [
         "iothread.4.poll-max-ns", "iothread.2.poll-max-ns", "iothread.1.poll-max-ns"]
     cn.close()
+
+
+def test_release_while_the_default_lock_is_held_does_not_deadlock() -> None:
+    # The collector can finalise a forgotten connection (virConnect.__del__ closes it) while
+    # acquire_default() holds the lock in the same thread: that release must not block.
+    import threading
+
+    from pyvirt.drivers.test import driver as test_driver
+
+    conn = pyvirt.open("test:///default")
+
+    def release_under_lock() -> None:
+        with test_driver._default_lock:
+            conn.close()
+
+    worker = threading.Thread(target=release_under_lock, daemon=True)
+    worker.start()
+    worker.join(5)
+    assert not worker.is_alive(), "closing a connection under the default lock deadlocked"

@@ -561,7 +561,10 @@ def _ask_credential(auth: Any, cred_type: int, prompt: str, default: str | None)
 
 # ---- the shared default instance -----------------------------------------------------------
 
-_default_lock = _thread.allocate_lock()
+# Reentrant: opening the default instance allocates, the garbage collector may then finalise
+# a forgotten connection (virConnect.__del__ closes it), and that release runs in this same
+# thread while the lock is held.
+_default_lock = _thread.RLock()
 _default_driver: TestDriver | None = None
 _refs: dict[int, int] = {}
 
@@ -571,11 +574,13 @@ def acquire_default() -> TestDriver:
     defaultPrivconn); it is dropped when the last connection closes."""
     global _default_driver
     with _default_lock:
-        if _default_driver is None:
-            _default_driver = TestDriver.open_default()
-            _refs[id(_default_driver)] = 0
-        _refs[id(_default_driver)] += 1
-        return _default_driver
+        drv = _default_driver
+        if drv is None:
+            drv = TestDriver.open_default()
+        # a release run by the collector in between may have dropped or reset the count
+        _refs[id(drv)] = _refs.get(id(drv), 0) + 1
+        _default_driver = drv
+        return drv
 
 
 def _release(drv: TestDriver) -> None:
