@@ -3,18 +3,10 @@ libvirt 9.0.0 source tree). Floors are the pass counts reached; they must not re
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
-from types import ModuleType
-
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
-CANDIDATES = (os.environ.get("PYVIRT_LIBVIRT_SRC"), "/tmp/libvirt-src/src",
-              os.path.expanduser("~/.cache/pyvirt/libvirt-src"))
+from libvirt_source import libvirt_tree, xml_roundtrip
 
-# corpus -> (cases, minimum passed)
 FLOORS = {
     "genericxml2xml": (58, 58),
     "lxcxml2xml": (13, 12),  # filesystem-ram needs the LXC driver's accessmode default
@@ -25,26 +17,8 @@ FLOORS = {
 }
 
 
-def _harness() -> ModuleType:
-    path = os.path.join(ROOT, "scripts", "xml_roundtrip.py")
-    spec = importlib.util.spec_from_file_location("xml_roundtrip", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["xml_roundtrip"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def _source(h: ModuleType) -> str | None:
-    for cand in CANDIDATES:
-        tree = h._tree_under(cand) if cand else None
-        if tree:
-            return str(tree)
-    return None
-
-
-HARNESS = _harness()
-SRC = _source(HARNESS)
+HARNESS = xml_roundtrip()
+SRC = libvirt_tree()
 
 
 @pytest.mark.skipif(SRC is None, reason="libvirt 9.0.0 source tree not available")

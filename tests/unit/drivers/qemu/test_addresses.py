@@ -5,21 +5,17 @@ not in those files), placement rules for pc and q35, and libvirt's conflict erro
 from __future__ import annotations
 
 import glob
-import importlib.util
 import os
-import sys
 
 import pytest
 from lxml import etree
 
 import pyvirt
+from libvirt_source import libvirt_tree
 from pyvirt import constants as c
 from pyvirt.conf.domain import DomainDef
 from pyvirt.drivers.qemu.addresses import assign_addresses, assign_aliases
 from pyvirt.drivers.qemu.emulator import EmulatorCaps, MachineType
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))))
 
 DEVICES = set("""
 VGA cirrus-vga qxl qxl-vga virtio-vga virtio-gpu-pci e1000 e1000e rtl8139 ich9-ahci
@@ -262,30 +258,7 @@ def test_ide_on_q35_is_refused() -> None:
 
 # ---- libvirt's qemuxml2xmloutdata ------------------------------------------------------------
 
-CANDIDATES = (os.environ.get("PYVIRT_LIBVIRT_SRC"), "/tmp/libvirt-src/src",
-              os.path.expanduser("~/.cache/pyvirt/libvirt-src"))
-
-
-def _libvirt_tree() -> str | None:
-    """The libvirt 9.0 source tree, found as tests/unit/conf/test_domain_corpus.py does
-    (scripts/xml_roundtrip.py's lookup)."""
-    mod = sys.modules.get("xml_roundtrip")
-    if mod is None:
-        path = os.path.join(ROOT, "scripts", "xml_roundtrip.py")
-        spec = importlib.util.spec_from_file_location("xml_roundtrip", path)
-        if spec is None or spec.loader is None:
-            return None
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["xml_roundtrip"] = mod
-        spec.loader.exec_module(mod)
-    for cand in CANDIDATES:
-        tree = mod._tree_under(cand) if cand else None
-        if tree:
-            return str(tree)
-    return None
-
-
-TREE = _libvirt_tree()
+TREE = libvirt_tree()
 OUT_DATA = os.path.join(TREE, "tests", "qemuxml2xmloutdata") if TREE else ""
 IN_DATA = os.path.join(TREE, "tests", "qemuxml2argvdata") if TREE else ""
 CORPUS_CAPS = make_caps(DEVICES | {"virtio-gpu-pci", "pcie-root-port", "vhost-vsock-pci"})

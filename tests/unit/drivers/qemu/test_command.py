@@ -6,24 +6,20 @@ harness and a real start (fd passing of sockets, their qemu.conf and mocks)."""
 from __future__ import annotations
 
 import glob
-import importlib.util
 import json
 import os
 import re
 import shlex
-import sys
 
 import pytest
 
 import pyvirt
+from libvirt_source import libvirt_tree
 from pyvirt import constants as c
 from pyvirt.conf.domain import DomainDef
 from pyvirt.drivers.qemu.addresses import assign_addresses, assign_aliases
 from pyvirt.drivers.qemu.command import LaunchContext, build_command, build_env
 from pyvirt.drivers.qemu.emulator import EmulatorCaps, MachineType
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))))
 
 DEVICES = set("""
 AC97 ES1370 ICH9-LPC PIIX4_PM VGA bochs-display cirrus-vga e1000 e1000e floppy hda-duplex
@@ -663,30 +659,7 @@ def test_qemu_commandline_namespace() -> None:
 
 # ---- libvirt's golden outputs ----------------------------------------------------------------
 
-CANDIDATES = (os.environ.get("PYVIRT_LIBVIRT_SRC"), "/tmp/libvirt-src/src",
-              os.path.expanduser("~/.cache/pyvirt/libvirt-src"))
-
-
-def _libvirt_tree() -> str | None:
-    """The libvirt 9.0 source tree, found as tests/unit/conf/test_domain_corpus.py does
-    (scripts/xml_roundtrip.py's lookup)."""
-    mod = sys.modules.get("xml_roundtrip")
-    if mod is None:
-        path = os.path.join(ROOT, "scripts", "xml_roundtrip.py")
-        spec = importlib.util.spec_from_file_location("xml_roundtrip", path)
-        if spec is None or spec.loader is None:
-            return None
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["xml_roundtrip"] = mod
-        spec.loader.exec_module(mod)
-    for cand in CANDIDATES:
-        tree = mod._tree_under(cand) if cand else None
-        if tree:
-            return str(tree)
-    return None
-
-
-TREE = _libvirt_tree()
+TREE = libvirt_tree()
 ARGV_DATA = os.path.join(TREE, "tests", "qemuxml2argvdata") if TREE else ""
 GOLDEN_CAPS = make_caps(DEVICES | {"usb-storage", "virtio-vga-gl", "ramfb", "sb16"})
 
