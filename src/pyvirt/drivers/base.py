@@ -110,6 +110,9 @@ class Driver:
         api_name = entry_point_api_name(method)
         if api_name not in PUBLIC_FUNCTIONS:
             raise AttributeError(f"{type(self).__name__!s} has no attribute {method!r}")
+        secondary = self.secondary_driver(api_error_domain(api_name))
+        if secondary is not None:
+            return getattr(secondary, method)  # type: ignore[no-any-return]
 
         def not_supported(*_args: Any, **_kwargs: Any) -> NoReturn:
             unsupported(api_name)
@@ -122,6 +125,11 @@ class Driver:
 
     def connectClose(self, conn: virConnect) -> None:  # noqa: N802 - libvirt entry point name
         """Called once when ``conn`` closes; drivers release per-connection state here."""
+
+    def secondary_driver(self, error_domain: int) -> Driver | None:
+        """The driver that serves this connection's entry points of ``error_domain``
+        (VIR_FROM_NETWORK, VIR_FROM_STORAGE) when this driver does not (see secondary.py)."""
+        return None
 
 
 class ClosedDriver:

@@ -31,6 +31,7 @@ from pyvirt.drivers.qemu.domain import (
 from pyvirt.drivers.qemu.hotplug import QemuHotplugMixin
 from pyvirt.drivers.qemu.monitoring import QemuMonitoringMixin
 from pyvirt.drivers.qemu.snapshots import QemuSnapshotMixin
+from pyvirt.drivers.secondary import SecondaryDrivers
 from pyvirt.errors import libvirtError, raise_error
 from pyvirt.events.state import EventState
 from pyvirt.fileutil import remove_quietly
@@ -82,6 +83,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
         self._caps: dict[str, EmulatorCaps] = {}
         self._vnc_ports: set[int] = set()
         self._watches: dict[str, Any] = {}  # uuid -> ProcessWatch
+        self.secondaries = SecondaryDrivers(paths.mode, paths.root)
         self.refs = 0
         self._load_configs()
         self._load_snapshots()
@@ -259,7 +261,11 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
 
     def connectClose(self, conn: virConnect) -> None:  # noqa: N802
         self.events.deregister_connection(conn)
+        self.secondaries.connection_closed(conn)
         _release(self)
+
+    def secondary_driver(self, error_domain: int) -> Driver | None:
+        return self.secondaries.get(error_domain)
 
     def connectGetType(self, conn: virConnect) -> str:  # noqa: N802
         return "QEMU"
@@ -1365,6 +1371,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
             watch = self._watches.pop(dom.uuid, None)
             if watch is not None:
                 watch.stop_watching()
+        self.secondaries.close()
         self.loop.stop()
 
 
