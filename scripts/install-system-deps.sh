@@ -10,6 +10,8 @@ packages=(
     libxml2-utils dpkg-dev
     qemu-system-x86 qemu-utils
     openssh-server  # a private sshd on loopback for the remote client's ssh transport tests
+    dnsmasq-base nftables iproute2  # the network driver: DHCP/DNS per network, NAT rules
+    lvm2  # the storage driver's logical pools (tested on loop devices)
 )
 
 enable_deb_src() {
