@@ -11,7 +11,8 @@ from __future__ import annotations
 from pyvirt import constants as c
 from pyvirt.conf.xmlutil import Element
 from pyvirt.drivers.base import check_flags
-from pyvirt.drivers.test.networks import queue_event, resolve_file_ref
+from pyvirt.drivers.objlist import queue_event
+from pyvirt.drivers.test.networks import resolve_file_ref
 from pyvirt.errors import raise_error
 
 TYPE_CHECKING = False
