@@ -152,6 +152,7 @@ CLOSED = ClosedDriver()
 _LOCAL_DRIVERS: dict[str, str] = {
     "test": "pyvirt.drivers.test",
     "qemu": "pyvirt.drivers.qemu",
+    "storage": "pyvirt.drivers.storage",
 }
 _REMOTE_DRIVER = "pyvirt.drivers.remote"
 

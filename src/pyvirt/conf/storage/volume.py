@@ -82,9 +82,11 @@ class BackingStore:
     path: str
     format: str | None = None
     permissions: Permissions = field(default_factory=Permissions)
+    timestamps: Timestamps | None = None  # output only
 
     def as_target(self) -> VolumeTarget:
-        return VolumeTarget(path=self.path, format=self.format, permissions=self.permissions)
+        return VolumeTarget(path=self.path, format=self.format, permissions=self.permissions,
+                            timestamps=self.timestamps)
 
 
 @dataclass
