@@ -118,6 +118,7 @@ class Daemon:
         self._stopping = False
         self._stop_event: asyncio.Event | None = None
         self._idle_since = time.monotonic()
+        self._storage: Any = None
 
     # ---- start / stop -----------------------------------------------------------------------
 
@@ -129,6 +130,11 @@ class Daemon:
             from pyvirt.drivers.qemu.paths import set_daemon_root
 
             set_daemon_root(cfg.root)
+        # libvirtd initialises its storage driver at start, so autostart pools start
+        from pyvirt.drivers import storage
+
+        self._storage = storage.open_driver(
+            "system" if os.geteuid() == 0 or cfg.root else "session", cfg.root)
         sock_dir = cfg.socket_dir()
         os.makedirs(sock_dir, mode=0o755, exist_ok=True)
         gid = None
@@ -264,6 +270,11 @@ class Daemon:
                 conn.close()
             except Exception:
                 log.exception("closing %r", conn)
+        if self._storage is not None:
+            from pyvirt.drivers import storage
+
+            storage.close_driver(self._storage)
+            self._storage = None
 
     # ---- clients ------------------------------------------------------------------------------
 
