@@ -294,8 +294,8 @@ def test_bad_input_leaves_nothing(conn: pyvirt.virConnect, pool: pyvirt.virStora
                     f"{images}</path></target></pool>")[2] == (
         "operation failed: Storage source conflict with pool: 'p'")
     assert error_of(conn.storagePoolDefineXML, "<pool type='dir'><name>p</name><target><path>"
-                    "/elsewhere</path></target></pool>")[2].startswith(
-        "operation failed: pool 'p' already exists with uuid ")
+                    "/elsewhere</path></target></pool>")[2] == (
+        f"operation failed: pool 'p' already exists with uuid {pool.UUIDString()}")
     assert sorted(os.listdir(images)) == sorted([*before, "dup"])
     assert sorted(os.listdir(tmp_path / "root/etc/storage")) == ["autostart", "p.xml"]
 
