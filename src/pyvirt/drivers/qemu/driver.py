@@ -267,6 +267,13 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
     def secondary_driver(self, error_domain: int) -> Driver | None:
         return self.secondaries.get(error_domain)
 
+    def _volume_disks(self, live: DomainDef) -> DomainDef:
+        if not any(d.type == "volume" for d in live.devices.disks):
+            return live
+        from pyvirt.drivers.storage.driver import translate_volume_disks
+
+        return translate_volume_disks(live, self.secondaries.get(c.VIR_FROM_STORAGE))  # type: ignore[arg-type]
+
     def connectGetType(self, conn: virConnect) -> str:  # noqa: N802
         return "QEMU"
 
@@ -596,10 +603,11 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
         # what it took (ports) when it refuses: a failed start leaves nothing behind.
         ctx.vnc_ports, held_ports = self._allocate_vnc_ports(live)
         try:
-            _check_storage(live)
+            launch = self._volume_disks(live)  # type='volume' disks as their files/devices
+            _check_storage(launch)
             ctx.tap_fds = tap.plug_interfaces(live)
             try:
-                argv = build_command(live, caps, ctx)
+                argv = build_command(launch, caps, ctx)
                 log_path = os.path.join(self.paths.log_dir, live.name + ".log")
                 proc = process.spawn(argv, log_path, cwd=run_dir,
                                      pass_fds=[fd for fds in ctx.tap_fds.values() for fd in fds])

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from pyvirt.api.connect import virConnect
     from pyvirt.api.storage import virStoragePool, virStorageVol
     from pyvirt.api.stream import virStream
+    from pyvirt.conf.domain import DomainDef
     from pyvirt.conf.storage import PoolDef, VolumeDef
     from pyvirt.drivers.storage.backends import Backend
 
@@ -759,6 +760,17 @@ class StorageDriver(PoolTable, Driver):
                 except libvirtError:
                     pass
 
+    def volume_source(self, pool_name: str, vol_name: str) -> tuple[str, str]:
+        """(disk type, path) of a volume a domain's disk refers to."""
+        with self.lock:
+            obj = self._pool_by_name(pool_name)
+            if not obj.active:
+                self._err(c.VIR_ERR_OPERATION_INVALID, f"storage pool '{pool_name}' "
+                          f"containing volume '{vol_name}' is not active")
+            vol = self._vol_by_name(obj, vol_name)
+            kind = vol.type if vol.type in ("block", "dir") else "file"
+            return kind, vol.target.path or ""
+
     # ---- connection ------------------------------------------------------------------------
 
     def connectClose(self, conn: virConnect) -> None:  # noqa: N802
@@ -842,3 +854,26 @@ def close_driver(drv: StorageDriver) -> None:
             return
         _drivers.pop(drv.paths.config_dir, None)
     drv.shutdown()
+
+
+def translate_volume_disks(defn: DomainDef, storage: StorageDriver | None) -> DomainDef:
+    """virDomainDiskTranslateSourcePool: a copy of ``defn`` whose ``<disk type='volume'>``
+    sources are the volumes' own (a file, block device or directory), for the hypervisor
+    to use; ``defn`` itself keeps the pool/volume form, as libvirt's live XML does."""
+    if not any(d.type == "volume" for d in defn.devices.disks):
+        return defn
+    out = defn.copy()
+    for disk in out.devices.disks:
+        if disk.type != "volume" or disk.source is None:
+            continue
+        pool_name = disk.source.attrs.get("pool", "")
+        vol_name = disk.source.attrs.get("volume", "")
+        if storage is None:
+            raise_error(c.VIR_ERR_NO_SUPPORT, "virStoragePoolLookupByName",
+                        domain=c.VIR_FROM_STORAGE)
+        disk.type, path = storage.volume_source(pool_name, vol_name)
+        attrs = {k: v for k, v in disk.source.attrs.items() if k not in ("pool", "volume",
+                                                                         "mode")}
+        attrs[{"file": "file", "block": "dev", "dir": "dir"}[disk.type]] = path
+        disk.source.attrs = attrs
+    return out
