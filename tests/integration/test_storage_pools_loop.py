@@ -116,7 +116,7 @@ def test_logical_pool_on_loop_devices(tmp_path: Path) -> None:
                 with pytest.raises(pyvirt.libvirtError) as info:
                     pool.createXML("<volume><name>lv1</name><capacity unit='MiB'>16</capacity>"
                                    "</volume>", 0)
-                assert info.value.get_error_message().startswith(
+                assert str(info.value.get_error_message()).startswith(
                     f"internal error: Child process ({shutil.which('lvcreate')} --name lv1 -L "
                     f"16384K {vg} --yes) unexpected exit status ")
                 assert pool.listVolumes() == []
