@@ -145,3 +145,43 @@ def rename(drv: RemoteDriver, dom: virDomain, new_name: str, flags: int) -> int:
     if ret["retcode"] == 0:
         dom._name = new_name
     return int(ret["retcode"])
+
+
+# ---- the domain ID kept in the handle, as libvirt's remote driver keeps it ---------------
+
+
+def create(drv: RemoteDriver, dom: virDomain) -> int:
+    """virDomainCreate (remoteDomainCreate): DOMAIN_CREATE returns nothing, so the guest's
+    new ID is learned with a DOMAIN_LOOKUP_BY_UUID and stored in the handle."""
+    drv._rpc("DOMAIN_CREATE", {"dom": handles.to_wire(dom)})
+    ret = drv._rpc("DOMAIN_LOOKUP_BY_UUID", {"uuid": handles.uuid_bytes(dom._uuid)})
+    dom._id = int(ret["dom"]["id"])
+    return 0
+
+
+def create_with_flags(drv: RemoteDriver, dom: virDomain, flags: int) -> int:
+    """virDomainCreateWithFlags: the reply's domain updates the handle's ID (libvirt's
+    generated client, "SPECIAL" in gendispatch.pl); libvirt-python returns 0."""
+    ret = drv._rpc("DOMAIN_CREATE_WITH_FLAGS", {"dom": handles.to_wire(dom), "flags": flags})
+    dom._id = int(ret["dom"]["id"])
+    return 0
+
+
+def destroy(drv: RemoteDriver, dom: virDomain) -> int:
+    """virDomainDestroy, Save and ManagedSave reset the handle's ID to -1 on success (the
+    generated client's "SPECIAL" case; DestroyFlags and SaveFlags do not)."""
+    drv._rpc("DOMAIN_DESTROY", {"dom": handles.to_wire(dom)})
+    dom._id = -1
+    return 0
+
+
+def save(drv: RemoteDriver, dom: virDomain, to: str) -> int:
+    drv._rpc("DOMAIN_SAVE", {"dom": handles.to_wire(dom), "to": to})
+    dom._id = -1
+    return 0
+
+
+def managed_save(drv: RemoteDriver, dom: virDomain, flags: int) -> int:
+    drv._rpc("DOMAIN_MANAGED_SAVE", {"dom": handles.to_wire(dom), "flags": flags})
+    dom._id = -1
+    return 0

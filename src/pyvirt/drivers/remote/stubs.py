@@ -144,6 +144,12 @@ ADAPT: dict[str, Adapt] = {
     "nodeGetFreePages": A(custom="free_pages"),
     "nodeAllocPages": A(custom="alloc_pages"),
     "domainRename": A(custom="rename"),
+    # -- calls that keep the handle's domain ID current, as libvirt's remote driver ------
+    "domainCreate": A(custom="create"),
+    "domainCreateWithFlags": A(custom="create_with_flags"),
+    "domainDestroy": A(custom="destroy"),
+    "domainSave": A(custom="save"),
+    "domainManagedSave": A(custom="managed_save"),
     # -- streams: the virStream is a Python argument, not a wire field -----------------
     "domainScreenshot": A(stream=1),
     "storageVolUpload": A(stream=1),
