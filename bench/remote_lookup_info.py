@@ -18,13 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from peers import Libvirtd, has_libvirt_python
 
 LOOP = r"""
 import json, sys, time
@@ -54,49 +53,6 @@ print(json.dumps({{"best": max(rates), "rates": rates}}))
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class Libvirtd:
-    """A private libvirtd in ``base``; ended by its PID."""
-
-    def __init__(self, binary: str, base: Path) -> None:
-        self.run = base / "run"
-        self.run.mkdir()
-        (base / "drivers").mkdir()
-        self.port = free_port()
-        conf = base / "libvirtd.conf"
-        conf.write_text(f'unix_sock_dir = "{self.run}"\nauth_unix_rw = "none"\n'
-                        'auth_unix_ro = "none"\nlisten_tls = 0\nlisten_tcp = 1\n'
-                        f'listen_addr = "127.0.0.1"\ntcp_port = "{self.port}"\n'
-                        'auth_tcp = "none"\n')
-        # only the built-in test driver: Debian's QEMU module wants a libvirt-qemu user
-        env = dict(os.environ, LIBVIRT_DRIVER_DIR=str(base / "drivers"))
-        self.proc = subprocess.Popen(
-            [binary, "--listen", "--timeout", "600", "--config", str(conf), "--pid-file",
-             str(base / "pid")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while not (self.run / "libvirt-sock").exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("libvirtd did not start")
-            time.sleep(0.05)
-        time.sleep(0.2)
-
-    def uri(self, tcp: bool = False) -> str:
-        if tcp:
-            return f"test+tcp://127.0.0.1:{self.port}/default"
-        return f"test+unix:///default?socket={self.run}/libvirt-sock"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(15)
-
-
 def measure(python: str, module: str, uri: str, seconds: float, repeat: int,
             env: dict[str, str], with_loop: bool = False) -> dict:
     out = subprocess.run(
@@ -106,12 +62,6 @@ def measure(python: str, module: str, uri: str, seconds: float, repeat: int,
     ).stdout
     result: dict = json.loads(out.strip().splitlines()[-1])
     return result
-
-
-def has_libvirt_python(python: str) -> bool:
-    if not Path(python).exists():
-        return False
-    return subprocess.run([python, "-c", "import libvirt"], capture_output=True).returncode == 0
 
 
 def line(label: str, rate: float) -> str:

@@ -97,6 +97,7 @@ class ClientSession(asyncio.Protocol):
         self._reader = m.FrameReader()
         self._in_flight = 0
         self._pending: list[m.Message] = []
+        self._outbox: list[bytes] = []    # frames to write at the end of the loop's pass
         self._paused = False          # reading paused (request limit or output)
         self._write_paused = False
         self.writable = threading.Event()   # for stream pumps: output not backed up
@@ -170,11 +171,22 @@ class ClientSession(asyncio.Protocol):
     # ---- output ---------------------------------------------------------------------------
 
     def send(self, frame: bytes) -> None:
-        """Queue ``frame`` (event loop thread)."""
-        transport = self.transport
-        if transport is None or self.state is State.CLOSED or transport.is_closing():
+        """Queue ``frame`` (event loop thread). Frames leave together once the loop has
+        handled every socket that was ready (``Daemon.flush_later``): a burst of calls
+        from many clients is answered before the first woken client takes the CPU."""
+        if self.transport is None or self.state is State.CLOSED:
             return
-        transport.write(frame)
+        if not self._outbox:
+            self.daemon.flush_later(self)
+        self._outbox.append(frame)
+
+    def flush(self) -> None:
+        """Write the queued frames (event loop thread)."""
+        frames, self._outbox = self._outbox, []
+        transport = self.transport
+        if not frames or transport is None or transport.is_closing():
+            return
+        transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
         if transport.get_write_buffer_size() > MAX_PENDING_OUTPUT:
             log.warning("client %d does not read its replies; dropping it", self.id)
             self.close(abort=True)
@@ -187,6 +199,8 @@ class ClientSession(asyncio.Protocol):
 
     def close(self, abort: bool = False) -> None:
         """Drop the connection (replies already queued are still sent unless ``abort``)."""
+        if not abort:
+            self.flush()
         if self.transport is not None and not self.transport.is_closing():
             if abort:
                 self.transport.abort()
