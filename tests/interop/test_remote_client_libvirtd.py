@@ -12,6 +12,7 @@ driver is known to hold, or against real virsh on the same daemon.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -21,7 +22,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -126,22 +127,33 @@ class Libvirtd:
     def tcp_uri(self) -> str:
         return f"test+tcp://127.0.0.1:{self.tcp_port}/default"
 
-    def start(self) -> Libvirtd:
-        env = dict(os.environ, LIBVIRT_DRIVER_DIR=str(self.base / "drivers"))
-        self.proc = subprocess.Popen(
-            [LIBVIRTD, "--listen", "--timeout", "600", "--config", str(self.config),
-             "--pid-file", str(self.pidfile)],
-            env=env, stdout=subprocess.DEVNULL, stderr=open(self.base / "stderr", "wb"))
+    def command(self) -> list[str]:
+        return [LIBVIRTD, "--listen", "--timeout", "600", "--config", str(self.config),
+                "--pid-file", str(self.pidfile)]
+
+    def environment(self) -> dict[str, str]:
+        return dict(os.environ, LIBVIRT_DRIVER_DIR=str(self.base / "drivers"))
+
+    def ready(self) -> bool:
+        """Its sockets exist and TCP accepts connections."""
+        if not (os.path.exists(self.sock) and os.path.exists(self.sock_ro)):
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", self.tcp_port), 1):
+                return True
+        except OSError:
+            return False
+
+    def start(self) -> Self:
+        self.proc = subprocess.Popen(self.command(), env=self.environment(),
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=open(self.base / "stderr", "wb"))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"libvirtd exited: {(self.base / 'stderr').read_text()}")
-            if os.path.exists(self.sock) and os.path.exists(self.sock_ro):
-                try:
-                    with socket.create_connection(("127.0.0.1", self.tcp_port), 1):
-                        return self
-                except OSError:
-                    pass
+            if self.ready():
+                return self
             time.sleep(0.05)
         self.stop()
         raise RuntimeError("libvirtd did not come up")
@@ -183,8 +195,8 @@ def conn(libvirtd: Libvirtd) -> Iterator[pyvirt.virConnect]:
     c.close()
 
 
-@pytest.fixture
-def event_loop() -> Iterator[None]:
+@contextlib.contextmanager
+def default_event_loop() -> Iterator[None]:
     """pyvirt's default event loop, run in a thread as applications do."""
     loop._reset_for_tests()
     pyvirt.virEventRegisterDefaultImpl()
@@ -196,11 +208,19 @@ def event_loop() -> Iterator[None]:
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    yield
-    stop.set()
-    loop.interrupt_default_impl()
-    thread.join(5)
-    loop._reset_for_tests()
+    try:
+        yield
+    finally:
+        stop.set()
+        loop.interrupt_default_impl()
+        thread.join(5)
+        loop._reset_for_tests()
+
+
+@pytest.fixture
+def event_loop() -> Iterator[None]:
+    with default_event_loop():
+        yield
 
 
 # ---- the basics over the unix socket -------------------------------------------------------
