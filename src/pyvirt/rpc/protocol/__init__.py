@@ -128,7 +128,7 @@ class Procedure:
 
     __slots__ = ("program", "number", "name", "args_type", "ret_type", "msg_type", "priority",
                  "readonly", "stream", "sparse_flag", "fds", "api", "acl", "aclfilter",
-                 "generate", "_args", "_ret", "_msg")
+                 "generate", "method", "_args", "_ret", "_msg")
 
     def __init__(self, program: Program, number: int, name: str, args_type: str | None,
                  ret_type: str | None, msg_type: str | None, priority: str,
@@ -150,6 +150,9 @@ class Procedure:
         self.acl = acl
         self.aclfilter = aclfilter
         self.generate = generate
+        #: The driver method implementing it (pyvirt.drivers.base naming: the C function
+        #: without ``vir``, e.g. ``domainGetInfo``; ``virNWFilter*`` is ``nwfilter*``).
+        self.method = _method_name(api)
         self._args: Codec | None = None
         self._ret: Codec | None = None
         self._msg: Codec | None = None
@@ -161,17 +164,6 @@ class Procedure:
     def const_name(self) -> str:
         """libvirt's enum name, e.g. ``REMOTE_PROC_DOMAIN_GET_INFO``."""
         return f"{self.program.name}_PROC_{self.name}"
-
-    @property
-    def method(self) -> str | None:
-        """The driver method implementing it (pyvirt.drivers.base naming: the C function
-        without ``vir``, e.g. ``domainGetInfo``; ``virNWFilter*`` is ``nwfilter*``)."""
-        if self.api is None:
-            return None
-        if self.api.startswith("virNWFilter"):
-            return "nwfilter" + self.api[11:]
-        rest = self.api[3:]
-        return rest[:1].lower() + rest[1:]
 
     @property
     def is_event(self) -> bool:
@@ -267,6 +259,15 @@ class Procedure:
         if msg.status == m.ERROR:
             raise m.decode_error(msg.payload)
         raise m.ProtocolError(f"Unexpected message status {msg.status}")
+
+
+def _method_name(api: str | None) -> str | None:
+    if api is None:
+        return None
+    if api.startswith("virNWFilter"):
+        return "nwfilter" + api[11:]
+    rest = api[3:]
+    return rest[:1].lower() + rest[1:]
 
 
 def _parts(codec: Codec | None, value: Any) -> list[bytes]:
