@@ -605,7 +605,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
         try:
             launch = self._volume_disks(live)  # type='volume' disks as their files/devices
             _check_storage(launch)
-            ctx.tap_fds = tap.plug_interfaces(live)
+            ctx.tap_fds = tap.plug_interfaces(live, self.secondaries)
             try:
                 argv = build_command(launch, caps, ctx)
                 log_path = os.path.join(self.paths.log_dir, live.name + ".log")
@@ -614,6 +614,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
             finally:
                 tap.close_all(ctx.tap_fds)  # QEMU holds its own copies now
         except BaseException:
+            tap.release_ports(live, self.secondaries)
             with self.lock:
                 self._vnc_ports.difference_update(held_ports)
             raise
@@ -893,6 +894,9 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
             self._vnc_ports.discard(port)
         dom.vnc_ports = []
         dom.remove_status(self.paths)
+        from pyvirt.drivers.qemu import tap
+
+        tap.release_ports(dom.defn, self.secondaries)  # the guest's network ports
         run_dir = self.paths.domain_run_dir(dom.name)
         for leftover in ("monitor.sock", "qemu.pid"):
             remove_quietly(os.path.join(run_dir, leftover))

@@ -3,9 +3,9 @@ the driver opens them, plugs them into their bridge and hands the descriptors to
 that QEMU itself needs no privileges. A TAP device goes away when its last descriptor closes,
 i.e. when QEMU exits.
 
-Interfaces of type network are plugged by the network driver (issue: network driver); until
-that exists, no virtual network exists and starting such a guest fails as libvirt does for
-an unknown network.
+Interfaces of type network get a port from the network driver (the connection's secondary
+driver, drivers/network/): the port names the bridge to plug into, and is released when the
+guest stops (``release_ports``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,10 @@ from pyvirt.errors import raise_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pyvirt.conf.domain import DomainDef, Interface
+    from pyvirt.drivers.secondary import SecondaryDrivers
 
 TUNSETIFF = 0x400454CA
 IFF_TAP = 0x0002
@@ -68,30 +71,63 @@ def bridge_exists(bridge: str) -> bool:
     return os.path.isdir(f"/sys/class/net/{bridge}/bridge")
 
 
-def plug_interfaces(live: DomainDef) -> dict[int, list[int]]:
-    """Open a TAP device for every bridge/ethernet interface of ``live``, set its MAC, plug
-    it into its bridge and bring it up; the device names go into the live definition
-    (<target dev='vnet0'/>). Returns interface index -> descriptors for QEMU. On failure
-    every descriptor opened so far is closed (their devices vanish with them)."""
+def plug_interfaces(live: DomainDef,
+                    secondaries: SecondaryDrivers | None = None) -> dict[int, list[int]]:
+    """Open a TAP device for every bridge/ethernet/network interface of ``live``, set its
+    MAC, plug it into its bridge and bring it up; the device names go into the live
+    definition (<target dev='vnet0'/>), network ports into its <source portid=... bridge=...>.
+    Returns interface index -> descriptors for QEMU. On failure every descriptor opened so
+    far is closed (their devices vanish with them) and every port released."""
     fds: dict[int, list[int]] = {}
     try:
         for index, iface in enumerate(live.devices.interfaces):
             if iface.type == "network":
-                network = iface.source.network if iface.source else None
-                raise_error(c.VIR_ERR_NO_NETWORK,
-                            f"no network with matching name '{network}'",
-                            domain=c.VIR_FROM_NETWORK)
-            if iface.type not in ("bridge", "ethernet"):
-                continue
-            fds[index] = [_plug(iface)]
+                fds[index] = [_plug_network(live, iface, secondaries)]
+            elif iface.type in ("bridge", "ethernet"):
+                fds[index] = [_plug(iface)]
     except BaseException:
         close_all(fds)
+        release_ports(live, secondaries)
         raise
     return fds
 
 
-def _plug(iface: Interface) -> int:
-    bridge = iface.source.bridge if iface.source is not None else None
+def _network_driver(secondaries: SecondaryDrivers | None) -> Any:
+    return secondaries.get(c.VIR_FROM_NETWORK) if secondaries is not None else None
+
+
+def _plug_network(live: DomainDef, iface: Interface,
+                  secondaries: SecondaryDrivers | None) -> int:
+    """networkAllocatePort through the network driver, then a TAP device on its bridge
+    with the network's MTU."""
+    assert iface.source is not None
+    network = iface.source.network
+    networks = _network_driver(secondaries)
+    if networks is None:
+        raise_error(c.VIR_ERR_NO_NETWORK, f"no network with matching name '{network}'",
+                    domain=c.VIR_FROM_NETWORK)
+    port, mtu = networks.plug_guest(network, live.name, live.uuid, iface.mac,
+                                    iface.source.attrs.get("portgroup"))
+    iface.source.attrs["portid"] = port.uuid
+    iface.source.attrs["bridge"] = port.bridge
+    return _plug(iface, port.bridge, mtu)
+
+
+def release_ports(live: DomainDef, secondaries: SecondaryDrivers | None) -> None:
+    """Give back the network ports of ``live``'s interfaces (the guest stopped)."""
+    for iface in live.devices.interfaces:
+        portid = iface.source.attrs.pop("portid", None) if iface.source else None
+        if iface.type != "network" or not portid:
+            continue
+        networks = _network_driver(secondaries)
+        if networks is not None:
+            assert iface.source is not None
+            networks.unplug_guest(iface.source.network, portid)
+
+
+def _plug(iface: Interface, bridge: str | None = None, mtu: int = 0) -> int:
+    if bridge is None:
+        bridge = iface.source.bridge if iface.source is not None else None
     if iface.type == "bridge":
         if not bridge or not bridge_exists(bridge):
             raise_error(c.VIR_ERR_SYSTEM_ERROR,
@@ -104,7 +140,9 @@ def _plug(iface: Interface) -> int:
     try:
         if iface.mac:
             _ip("link", "set", "dev", name, "address", host_mac(iface.mac))
-        if iface.type == "bridge":
+        if mtu:
+            _ip("link", "set", "dev", name, "mtu", str(mtu))
+        if iface.type in ("bridge", "network"):
             assert bridge is not None
             _ip("link", "set", "dev", name, "master", bridge)
         _ip("link", "set", "dev", name, "up")
