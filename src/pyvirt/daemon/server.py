@@ -120,6 +120,7 @@ class Daemon:
         self._stop_event: asyncio.Event | None = None
         self._idle_since = time.monotonic()
         self._storage: Any = None
+        self._network: Any = None
 
     # ---- start / stop -----------------------------------------------------------------------
 
@@ -135,6 +136,11 @@ class Daemon:
         from pyvirt.drivers import storage
 
         self._storage = storage.open_driver(
+            "system" if os.geteuid() == 0 or cfg.root else "session", cfg.root)
+        # ... and its network driver, so autostart networks come up (running ones are found)
+        from pyvirt.drivers import network
+
+        self._network = network.open_driver(
             "system" if os.geteuid() == 0 or cfg.root else "session", cfg.root)
         sock_dir = cfg.socket_dir()
         os.makedirs(sock_dir, mode=0o755, exist_ok=True)
@@ -276,6 +282,11 @@ class Daemon:
 
             storage.close_driver(self._storage)
             self._storage = None
+        if self._network is not None:
+            from pyvirt.drivers import network
+
+            network.close_driver(self._network)
+            self._network = None
 
     # ---- clients ------------------------------------------------------------------------------
 

@@ -12,7 +12,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyvirt.drivers.network.driver import NetworkDriver
 
-_drivers: dict[tuple[str, str | None], NetworkDriver] = {}
+# by configuration directory: pyvirtd --root serves qemu:///system and qemu:///session
+# from the same directories, and both must see the same networks
+_drivers: dict[str, NetworkDriver] = {}
 _lock = threading.Lock()
 
 
@@ -20,12 +22,12 @@ def open_driver(mode: str, root: str | None) -> NetworkDriver:
     from pyvirt.drivers.network.driver import NetworkDriver
     from pyvirt.drivers.network.paths import NetworkPaths
 
-    key = (mode, root)
+    paths = NetworkPaths.for_mode(mode, root)
     with _lock:
-        driver = _drivers.get(key)
+        driver = _drivers.get(paths.config_dir)
         if driver is None:
-            driver = NetworkDriver(NetworkPaths.for_mode(mode, root))
-            _drivers[key] = driver
+            driver = NetworkDriver(paths)
+            _drivers[paths.config_dir] = driver
         driver.refs += 1
         return driver
 
