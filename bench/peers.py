@@ -109,8 +109,8 @@ class Pyvirtd(Daemon):
         self.sock = base / "run" / "libvirt-sock"
         self.port = free_port()
         conf = base / "pyvirtd.conf"
-        conf.write_text(f'listen_tls = 0\nlisten_tcp = 1\nlisten_addr = "127.0.0.1"\ntcp_port = "{self.port}"\n'
-                        'auth_tcp = "none"\n')
+        conf.write_text(f'listen_tls = 0\nlisten_tcp = 1\nlisten_addr = "127.0.0.1"\n'
+                        f'tcp_port = "{self.port}"\nauth_tcp = "none"\n')
         env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
         self.proc = subprocess.Popen(
             [python, str(REPO / "bin" / "pyvirtd"), "--root", str(base), "--listen",

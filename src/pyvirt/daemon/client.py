@@ -34,8 +34,8 @@ import threading
 import time
 
 from pyvirt import constants as c
-from pyvirt.daemon import dispatch
-from pyvirt.daemon.config import AUTH_NONE, AUTH_POLKIT
+from pyvirt.daemon import dispatch, sasl, tls
+from pyvirt.daemon.config import AUTH_NONE, AUTH_POLKIT, AUTH_SASL
 from pyvirt.daemon.events import EventRelay
 from pyvirt.daemon.streams import STREAM_ARG_INDEX, DaemonStream
 from pyvirt.errors import libvirtError, make_error, raise_error
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from pyvirt.api.connect import virConnect
     from pyvirt.daemon.server import Daemon, Listener
     from pyvirt.rpc.protocol import Procedure
+    from pyvirt.rpc.sasl import ServerMechanism
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,14 @@ class ClientSession(asyncio.Protocol):
         self.events: EventRelay | None = None
         self.close_callback = False
         self.peer: tuple[int, int, int] | None = None   # pid, uid, gid (unix sockets)
+        # libvirt's "secure" client: TLS or a unix socket (SASL needs no SSF of its own)
+        self.secure = listener.path is not None or listener.tls
+        # identity, as libvirt's virNetServerClientCreateIdentity records it
+        self.x509_dname: str | None = None      # TLS client certificate's DN
+        self.sasl_username: str | None = None   # after SASL authentication
+        # SASL exchange in progress: ("init", offered mechanisms), then the mechanism
+        self.sasl_session: tuple[str, list[str]] | ServerMechanism | None = None
+        self.auth_lock = threading.Lock()
         self.transport: asyncio.Transport | None = None
         self._reader = m.FrameReader()
         self._in_flight = 0
@@ -126,10 +135,21 @@ class ClientSession(asyncio.Protocol):
                 self.peer = _PEERCRED.unpack(raw)
             except OSError:
                 self.peer = None
+        if self.listener.tls:
+            ok, self.x509_dname = tls.check_client(self.daemon.config,
+                                                   transport.get_extra_info("peercert"))
+            if not ok:
+                # closed before the confirmation byte (and without a TLS close_notify),
+                # as libvirtd drops a client whose certificate it refuses
+                transport.abort()
+                self.state = State.CLOSED
+                return
         if not self.daemon.accept_client(self):
             transport.abort()
             self.state = State.CLOSED
             return
+        if self.listener.tls:
+            transport.write(tls.CONFIRM)
         log.debug("client %d connected on %s, peer %s", self.id, self.listener.name, self.peer)
 
     def data_received(self, data: bytes) -> None:
@@ -505,6 +525,8 @@ def _auth_list(s: ClientSession, args: Any) -> Any:
             s.authenticated = True
             return {"types": [protocol.REMOTE.module.REMOTE_AUTH_NONE]}
         return {"types": [protocol.REMOTE.module.REMOTE_AUTH_POLKIT]}
+    if s.listener.auth == AUTH_SASL:
+        return {"types": [protocol.REMOTE.module.REMOTE_AUTH_SASL]}
     return {"types": [protocol.REMOTE.module.REMOTE_AUTH_NONE]}
 
 
@@ -519,11 +541,6 @@ def _auth_polkit(s: ClientSession, args: Any) -> Any:
                     "own user on a polkit socket)", domain=c.VIR_FROM_RPC)
     s.authenticated = True
     return {"complete": 1}
-
-
-def _auth_sasl(s: ClientSession, args: Any) -> Any:
-    raise_error(c.VIR_ERR_AUTH_FAILED, "unsupported authentication type",
-                domain=c.VIR_FROM_RPC)
 
 
 def _connect_open(s: ClientSession, args: Any) -> Any:
@@ -645,9 +662,10 @@ def _deregister_legacy(s: ClientSession, args: Any) -> Any:
 LOCAL: dict[str, tuple[Callable[[ClientSession, Any], Any], bool]] = {
     "AUTH_LIST": (_auth_list, False),
     "AUTH_POLKIT": (_auth_polkit, False),
-    "AUTH_SASL_INIT": (_auth_sasl, False),
-    "AUTH_SASL_START": (_auth_sasl, False),
-    "AUTH_SASL_STEP": (_auth_sasl, False),
+    "AUTH_SASL_INIT": (sasl.auth_sasl_init, False),
+    # workers: PLAIN derives a key (PBKDF2) and the user file may be reread
+    "AUTH_SASL_START": (sasl.auth_sasl_start, True),
+    "AUTH_SASL_STEP": (sasl.auth_sasl_step, True),
     "CONNECT_OPEN": (_connect_open, True),
     "CONNECT_CLOSE": (_connect_close, True),
     "CONNECT_SUPPORTS_FEATURE": (_supports_feature, True),

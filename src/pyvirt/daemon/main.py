@@ -2,6 +2,7 @@
 
     pyvirtd [--config FILE] [--root DIR] [--pid-file FILE] [--timeout SECS] [--daemon]
             [--listen] [--verbose]
+    pyvirtd [--config FILE] [--root DIR] --sasl-passwd USER | --sasl-passwd-delete USER
 
 ``--config FILE`` reads libvirtd.conf-syntax settings (pyvirt.daemon.config; without it,
 ``DIR/etc/pyvirtd.conf`` under ``--root`` or ``/etc/pyvirt/pyvirtd.conf`` for root is read
@@ -9,8 +10,10 @@ when present). ``--root DIR`` relocates the sockets and pid file to ``DIR/run`` 
 QEMU driver's directories under ``DIR``. ``--daemon`` detaches once the sockets are ready
 (the parent exits 0 then, or 1 with the error), ``--timeout SECS`` exits after SECS seconds
 without clients (and without running guests), ``--listen`` enables the TCP listener the
-config asks for. SIGTERM / SIGINT shut down cleanly, leaving guests running; SIGHUP is
-ignored.
+config asks for (TCP, TLS). SIGTERM / SIGINT shut down cleanly, leaving guests running;
+SIGHUP is ignored. ``--sasl-passwd USER`` adds a SASL user (or changes its password, read
+from stdin or asked on the terminal) in the user database the daemon would use, and exits;
+``--sasl-passwd-delete USER`` removes one (pyvirt.daemon.saslpasswd).
 """
 
 from __future__ import annotations
@@ -45,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-l", "--listen", action="store_true",
                    help="listen for TCP connections (listen_tcp in the config)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    p.add_argument("--sasl-passwd", metavar="USER",
+                   help="add a SASL user or change its password, then exit")
+    p.add_argument("--sasl-passwd-delete", metavar="USER",
+                   help="delete a SASL user, then exit")
     return p
 
 
@@ -148,6 +155,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except libvirtError as exc:
         sys.stderr.write(f"pyvirtd: {exc}\n")
         return 1
+    if args.sasl_passwd or args.sasl_passwd_delete:
+        from pyvirt.daemon import saslpasswd
+
+        return saslpasswd.run(config.sasl_passwd_path(),
+                              args.sasl_passwd or args.sasl_passwd_delete,
+                              delete=bool(args.sasl_passwd_delete))
     ready_fd = _detach() if args.daemon else -1
     pid_file = PidFile(config.pid_file_path())
     try:

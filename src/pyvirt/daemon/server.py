@@ -4,10 +4,12 @@
 
 * the listeners (:class:`Listener`): the read-write unix socket ``libvirt-sock``, the
   read-only ``libvirt-sock-ro`` (every connection made there is read-only), and with
-  ``--listen`` and ``listen_tcp = 1`` a TCP socket (auth "none" only, see
-  pyvirt.daemon.config). Unix peers are identified by SO_PEERCRED; on a socket whose mode
-  grants nothing to others, a peer that is neither root, nor the daemon's user, nor (when
-  the mode grants the group) in the socket's group is turned away at once;
+  ``--listen`` a TCP socket (``listen_tcp = 1``) and a TLS one (``listen_tls = 1``, the
+  default; pyvirt.daemon.tls checks client certificates), each with its auth type ("none",
+  "polkit" or "sasl": pyvirt.daemon.sasl; see pyvirt.daemon.config). Unix peers are
+  identified by SO_PEERCRED; on a socket whose mode grants nothing to others, a peer that
+  is neither root, nor the daemon's user, nor (when the mode grants the group) in the
+  socket's group is turned away at once;
 * the clients (pyvirt.daemon.client.ClientSession), at most ``max_clients``;
 * the worker threads: ``max_workers`` for driver calls, plus ``prio_workers`` that take
   high-priority calls (destroy, lookups, ...) when every worker is busy, as libvirtd's
@@ -37,15 +39,17 @@ import time
 
 from pyvirt import constants as c
 from pyvirt.daemon.client import ClientSession
-from pyvirt.daemon.config import AUTH_NONE, DaemonConfig
+from pyvirt.daemon.config import AUTH_NONE, AUTH_SASL, DaemonConfig
 from pyvirt.errors import raise_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Callable
     from typing import Any
 
     from pyvirt.api.connect import virConnect
+    from pyvirt.daemon.sasl import SaslAuthority
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +64,9 @@ class Listener:
 
     def __init__(self, name: str, readonly: bool, auth: str, path: str | None = None,
                  host: str | None = None, port: int | None = None,
-                 perms: int | None = None) -> None:
+                 perms: int | None = None, tls: bool = False) -> None:
         self.name = name
+        self.tls = tls
         self.readonly = readonly
         self.auth = auth
         self.path = path
@@ -121,6 +126,11 @@ class Daemon:
         self._idle_since = time.monotonic()
         self._storage: Any = None
         self._network: Any = None
+        self.sasl: SaslAuthority | None = None
+        if config.uses_sasl():
+            from pyvirt.daemon.sasl import SaslAuthority
+
+            self.sasl = SaslAuthority(config)
 
     # ---- start / stop -----------------------------------------------------------------------
 
@@ -128,6 +138,11 @@ class Daemon:
         self.loop = asyncio.get_running_loop()
         self._stop_event = asyncio.Event()
         cfg = self.config
+        tls_ctx = None
+        if cfg.tls_enabled():   # bad certificates fail the start before any socket exists
+            from pyvirt.daemon.tls import server_context
+
+            tls_ctx = server_context(cfg)
         if cfg.root:
             from pyvirt.drivers.qemu.paths import set_daemon_root
 
@@ -160,16 +175,29 @@ class Daemon:
             listener.gid = gid
             await self._listen_unix(listener)
         if cfg.tcp_enabled():
-            port = int(cfg.tcp_port)
-            listener = Listener("tcp", False, AUTH_NONE, host=cfg.listen_addr or None,
-                                port=port)
-            listener.server = await self.loop.create_server(
-                lambda: ClientSession(self, listener), host=listener.host, port=port,
-                reuse_address=True)
-            self.listeners.append(listener)
-            log.warning("listening on TCP %s:%s without authentication",
-                        listener.host or "*", listener.port)
+            tcp = Listener("tcp", False, cfg.auth_tcp, host=cfg.listen_addr or None,
+                           port=int(cfg.tcp_port))
+            await self._listen_tcp(tcp)
+            if cfg.auth_tcp == AUTH_NONE:
+                log.warning("listening on TCP %s:%s without authentication",
+                            tcp.host or "*", tcp.port)
+            elif cfg.auth_tcp == AUTH_SASL:
+                log.warning("TCP %s:%s: SASL on plain TCP needs a mechanism with a security "
+                            "layer (SSF >= %d), which pyvirtd lacks: no client can log in "
+                            "there; use TLS with auth_tls = \"sasl\"", tcp.host or "*",
+                            tcp.port, cfg.tcp_min_ssf)
+        if tls_ctx is not None:
+            await self._listen_tcp(Listener("tls", False, cfg.auth_tls,
+                                            host=cfg.listen_addr or None,
+                                            port=int(cfg.tls_port), tls=True), tls_ctx)
         log.info("pyvirtd listening: %s", ", ".join(repr(li) for li in self.listeners))
+
+    async def _listen_tcp(self, listener: Listener, ctx: ssl.SSLContext | None = None) -> None:
+        assert listener.port is not None
+        listener.server = await self.loop.create_server(
+            lambda: ClientSession(self, listener), host=listener.host, port=listener.port,
+            reuse_address=True, ssl=ctx)
+        self.listeners.append(listener)
 
     async def _listen_unix(self, listener: Listener) -> None:
         path = listener.path

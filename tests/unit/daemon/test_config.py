@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -74,21 +75,61 @@ def test_bad_settings(text: str, message: str) -> None:
 def test_refusals() -> None:
     cfg = DaemonConfig()
     cfg.listen = cfg.listen_tcp = True
-    with pytest.raises(libvirtError, match='auth_tcp = "sasl" is not supported'):
-        cfg.validate()   # libvirtd's default TCP auth is SASL: never open TCP unasked
-    cfg.auth_tcp = "none"
+    cfg.validate()   # TCP with SASL (libvirtd's default) is allowed: it admits no one
+    cfg.ca_file = "/pki/ca.pem"
+    with pytest.raises(libvirtError, match="No server certificate path set to match server key"):
+        cfg.validate()                    # listen_tls is on by default with --listen
+    cfg.cert_file = "/pki/cert.pem"
+    with pytest.raises(libvirtError, match="No server key path set to match server cert"):
+        cfg.validate()
+    cfg.listen_tls = False
     cfg.validate()
-    cfg.listen_tls = True
-    with pytest.raises(libvirtError, match="TLS is not supported"):
-        cfg.validate()
-    cfg = DaemonConfig()
-    cfg.auth_unix_rw = "sasl"
-    with pytest.raises(libvirtError, match='auth_unix_rw = "sasl" is not supported'):
-        cfg.validate()
     cfg = DaemonConfig()
     cfg.unix_sock_rw_perms = "rwx"
     with pytest.raises(libvirtError, match="Failed to parse mode 'rwx'"):
         cfg.validate()
+    with pytest.raises(libvirtError, match="minimum SSF levels lower than 112 are not "
+                                           "supported"):
+        DaemonConfig().apply(read_conf("tcp_min_ssf = 56", "libvirtd.conf"))
+
+
+def test_tls_and_sasl_keys(tmp_path: Path) -> None:
+    cfg = DaemonConfig()
+    assert (cfg.listen_tls, cfg.tls_port, cfg.auth_tls, cfg.auth_tcp, cfg.tcp_min_ssf) == (
+        True, "16514", "none", "sasl", 56)
+    cfg.apply(read_conf('''
+listen_tls = 0
+tls_port = "16600"
+auth_tls = "sasl"
+auth_unix_rw = "sasl"
+tls_no_verify_certificate = 1
+tls_no_sanity_certificate = 1
+tls_allowed_dn_list = ["C=GB,O=Example,CN=*", "CN=admin"]
+tls_priority = "NORMAL:-VERS-TLS1.0"
+sasl_allowed_username_list = ["fred", "adm*"]
+tcp_min_ssf = 112
+sasl_passwd_file = "/srv/users.scram"
+''', "libvirtd.conf"))
+    assert (cfg.listen_tls, cfg.tls_port, cfg.auth_tls, cfg.auth_unix_rw) == (
+        False, "16600", "sasl", "sasl")
+    assert cfg.tls_no_verify_certificate and cfg.tls_no_sanity_certificate
+    assert cfg.tls_allowed_dn_list == ["C=GB,O=Example,CN=*", "CN=admin"]
+    assert cfg.sasl_allowed_username_list == ["fred", "adm*"]
+    assert (cfg.tcp_min_ssf, cfg.sasl_passwd_path()) == (112, "/srv/users.scram")
+    assert cfg.uses_sasl()
+    # libvirt's PKI paths, relocated under --root
+    cfg = DaemonConfig()
+    cfg.root = str(tmp_path)
+    assert cfg.tls_files() == (str(tmp_path / "etc/pki/CA/cacert.pem"), None,
+                               str(tmp_path / "etc/pki/libvirt/servercert.pem"),
+                               str(tmp_path / "etc/pki/libvirt/private/serverkey.pem"))
+    (tmp_path / "etc/pki/CA").mkdir(parents=True)
+    (tmp_path / "etc/pki/CA/cacrl.pem").write_text("")
+    assert cfg.tls_files()[1] == str(tmp_path / "etc/pki/CA/cacrl.pem")   # used if present
+    cfg.root = None
+    if os.geteuid() == 0:
+        assert cfg.tls_files()[0] == "/etc/pki/CA/cacert.pem"
+    assert not cfg.uses_sasl()   # TCP's SASL counts only when TCP listens
 
 
 def test_command_line(tmp_path: Path) -> None:

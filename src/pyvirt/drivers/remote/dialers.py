@@ -20,6 +20,7 @@ rpc/virnetsocket.c). Errors are libvirtError with libvirt's codes and wording.
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 
@@ -461,15 +462,15 @@ class TLSDialer:
             raise_error(c.VIR_ERR_AUTH_FAILED, domain=c.VIR_FROM_RPC,
                         message=f"authentication failed: Failed to handshake with server: "
                                 f"{exc}")
-        # The server confirms it accepted our certificate with one byte (1) before any RPC.
+        # The server confirms it accepted our certificate with one byte (1) before any RPC;
+        # a refusing server just drops the connection (a TLS error: EIO, as GnuTLS's).
         try:
             byte = tls.recv(1)
         except OSError:
-            byte = b""
+            tls.close()
+            _system_error("Unable to read TLS confirmation", errno.EIO)
         if byte != b"\x01":
             tls.close()
-            if not byte:
-                _system_error("Unable to read TLS confirmation")
             raise_error(c.VIR_ERR_RPC, domain=c.VIR_FROM_RPC,
                         message="server verification (of our certificate or IP address) "
                                 "failed")

@@ -1,10 +1,11 @@
 """RemoteDriver: a pyvirt driver whose every entry point is a call to a daemon.
 
-Opening follows libvirt's doRemoteOpen: dial the transport, AUTH_LIST (and AUTH_POLKIT when
-the server asks for it), the PROGRAM_KEEPALIVE feature probe when the process has an event
-loop implementation ("async I/O": then a background thread watches the connection for
-events and keepalive), CONNECT_OPEN with the URI minus transport, host and client-only
-parameters, then the REMOTE_EVENT_CALLBACK and REMOTE_CLOSE_CALLBACK probes. Closing sends
+Opening follows libvirt's doRemoteOpen: dial the transport, AUTH_LIST (then AUTH_POLKIT, or
+the SASL exchange of pyvirt.drivers.remote.auth, when the server asks for it), the
+PROGRAM_KEEPALIVE feature probe when the process has an event loop implementation ("async
+I/O": then a background thread watches the connection for events and keepalive),
+CONNECT_OPEN with the URI minus transport, host and client-only parameters, then the
+REMOTE_EVENT_CALLBACK and REMOTE_CLOSE_CALLBACK probes. Closing sends
 CONNECT_CLOSE.
 
 Entry points come from :mod:`pyvirt.drivers.remote.stubs`, built from the protocol table on
@@ -135,8 +136,9 @@ class RemoteDriver(Driver):
 
     # ---- opening and closing -----------------------------------------------------------
 
-    def _authenticate(self, authtype: str | None) -> None:
-        """remoteAuthenticate: AUTH_LIST, then the first offered type (or ``?auth=``)."""
+    def _authenticate(self, authtype: str | None, auth: Any = None) -> None:
+        """remoteAuthenticate: AUTH_LIST, then the first offered type (or ``?auth=``);
+        SASL asks ``auth`` (openAuth's list) for what auth.conf does not give."""
         try:
             types = self._conn.call(_AUTH_LIST)["types"]
         except libvirtError as exc:
@@ -166,11 +168,22 @@ class RemoteDriver(Driver):
         if kind == _AUTH_POLKIT_TYPE:
             self._conn.call(_AUTH_POLKIT)
             return
+        if kind == _AUTH_SASL:
+            from pyvirt.drivers.remote import auth as sasl_auth
+
+            wantmech = authtype[5:] if authtype and authtype.lower().startswith("sasl.") \
+                else None
+            sasl_auth.authenticate(self._conn.call, auth, hostname=self._uri.host,
+                                   secure=self._conn.channel.secure,
+                                   params=self._uri.client_params(), wantmech=wantmech)
+            # libvirt counts any SASL session as encryption (virNetClientIsEncrypted)
+            self._conn.channel.encrypted = True
+            return
         raise_error(c.VIR_ERR_AUTH_FAILED, f"unsupported authentication type {types[0]}",
                     domain=c.VIR_FROM_REMOTE)
 
-    def _open(self, name: str, rflags: int, authtype: str | None) -> None:
-        self._authenticate(authtype)
+    def _open(self, name: str, rflags: int, authtype: str | None, auth: Any = None) -> None:
+        self._authenticate(authtype, auth)
         if self._conn.background:
             self.server_keepalive = self._probe(FEATURE_PROGRAM_KEEPALIVE)
         self._conn.call(_CONNECT_OPEN, {"name": name, "flags": rflags})
@@ -468,7 +481,7 @@ def open_remote(uri: ConnectURI, auth: Any, flags: int) -> RemoteDriver:
     try:
         if loop.is_registered():
             conn.start_background()
-        driver._open(uri.remote_name(), rflags, uri.client_params().get("auth"))
+        driver._open(uri.remote_name(), rflags, uri.client_params().get("auth"), auth)
     except BaseException:
         conn.close()
         raise
