@@ -464,10 +464,11 @@ class TLSDialer:
                                 f"{exc}")
         # The server confirms it accepted our certificate with one byte (1) before any RPC;
         # a refusing server just drops the connection (a TLS error: EIO, as GnuTLS's).
-        tls.suppress_ragged_eofs = False   # an EOF without close_notify is an error here
+        # an EOF without close_notify is an error here (the attribute is not in typeshed)
+        tls.suppress_ragged_eofs = False  # type: ignore[attr-defined]
         try:
             byte = tls.recv(1)
-            tls.suppress_ragged_eofs = True
+            tls.suppress_ragged_eofs = True  # type: ignore[attr-defined]
         except OSError:
             tls.close()
             _system_error("Unable to read TLS confirmation", errno.EIO)
