@@ -45,3 +45,15 @@ def remove_quietly(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+def first_autostart(state_dir: str) -> bool:
+    """libvirt's virDriverShouldAutostart: True once per host boot for a driver whose
+    ``state_dir`` is in a volatile run directory; it leaves a marker there, so a restarted
+    daemon (or another process on an embed root) does not start autostart objects again."""
+    marker = os.path.join(state_dir, "autostarted")
+    try:
+        os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+    except FileExistsError:
+        return False
+    return True

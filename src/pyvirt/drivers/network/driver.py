@@ -24,7 +24,7 @@ from pyvirt.drivers.netobj import NetworkListEntryPoints, NetworkObj, NetworkObj
 from pyvirt.drivers.network import bridge, dnsmasq, firewall
 from pyvirt.errors import libvirtError, raise_error
 from pyvirt.events.state import EventState
-from pyvirt.fileutil import atomic_write, remove_quietly
+from pyvirt.fileutil import atomic_write, first_autostart, remove_quietly
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -218,6 +218,9 @@ class NetworkDriver(NetworkListEntryPoints, Driver):
             log.warning("default network not defined: %s", exc)
 
     def _autostart(self) -> None:
+        """Start autostart networks once per host boot (networkAutostartConfig)."""
+        if not first_autostart(self.paths.state_dir):
+            return
         for obj in self.networks:
             if obj.autostart and not obj.active:
                 try:

@@ -145,3 +145,12 @@ def test_unsupported_flags(env) -> None:  # type: ignore[no-untyped-def]
     conn, *_ = env
     _fails(lambda: conn.listAllNetworks(1 << 20), pyvirt.VIR_ERR_INVALID_ARG,
            "unsupported flags (0x100000) in function networkConnectListAllNetworks")
+
+
+def test_autostart_runs_once_per_boot(tmp_path: Path) -> None:
+    # the marker in the run directory keeps a second process from starting networks again
+    from pyvirt.fileutil import first_autostart
+
+    assert first_autostart(str(tmp_path)) is True
+    assert first_autostart(str(tmp_path)) is False
+    assert (tmp_path / "autostarted").exists()
