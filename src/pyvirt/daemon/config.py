@@ -141,11 +141,10 @@ class DaemonConfig:
             return self.unix_sock_dir
         if self.root:
             return os.path.join(os.path.abspath(self.root), "run")
-        if os.geteuid() == 0:
-            return "/run/pyvirt"
-        runtime = os.environ.get("XDG_RUNTIME_DIR") or os.path.join(
-            os.path.expanduser("~"), ".cache", "pyvirt-runtime")
-        return os.path.join(runtime, "pyvirt")
+        from pyvirt.rundirs import daemon_socket_dir
+
+        # the client's choice too (pyvirt.drivers.remote.localdaemon): they must agree
+        return daemon_socket_dir(os.geteuid() == 0)
 
     def rw_socket_path(self) -> str:
         return os.path.join(self.socket_dir(), RW_SOCKET)

@@ -143,6 +143,9 @@ class Daemon:
             from pyvirt.daemon.tls import server_context
 
             tls_ctx = server_context(cfg)
+        from pyvirt.drivers.base import set_inside_daemon
+
+        set_inside_daemon()   # local URIs open drivers here: the daemon never dials itself
         if cfg.root:
             from pyvirt.drivers.qemu.paths import set_daemon_root
 

@@ -12,6 +12,7 @@ exactly one place: ``Driver.__getattr__``.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from pyvirt import constants as c
@@ -157,14 +158,64 @@ _LOCAL_DRIVERS: dict[str, str] = {
 _REMOTE_DRIVER = "pyvirt.drivers.remote"
 
 
+# Local drivers that run in the calling process; every other one lives in pyvirtd, which
+# libvirt's client library reaches through its remote driver (only test:/// is in the
+# library itself, and embedded drivers by definition).
+_IN_PROCESS_DRIVERS = frozenset(("test",))
+#: The escape hatch: with ``PYVIRT_IN_PROCESS=1`` in the environment (or
+#: :func:`set_in_process`), ``qemu:///system`` etc. open their driver in this process
+#: instead of talking to pyvirtd (tests, tools that must not need a daemon).
+IN_PROCESS_ENV = "PYVIRT_IN_PROCESS"
+
+_inside_daemon = False
+_in_process = False
+
+
+def set_inside_daemon(inside: bool = True) -> None:
+    """Mark this process as pyvirtd (libvirt's remote driver ``inside_daemon``): local
+    URIs then open the drivers here, never a connection to the daemon itself."""
+    global _inside_daemon
+    _inside_daemon = inside
+
+
+def inside_daemon() -> bool:
+    return _inside_daemon
+
+
+def set_in_process(in_process: bool = True) -> None:
+    """Programmatic form of ``PYVIRT_IN_PROCESS=1`` (embedding, tests)."""
+    global _in_process
+    _in_process = in_process
+
+
 def register_local_driver(scheme: str, module: str) -> None:
     _LOCAL_DRIVERS[scheme] = module
 
 
+def connection_kind(uri: ConnectURI, *, daemon: bool | None = None,
+                    in_process: bool | None = None) -> str:
+    """How ``uri`` is served: "local" (a driver in this process), "daemon" (pyvirtd over
+    its local unix socket) or "remote" (the remote driver: a transport or a host).
+    ``daemon`` / ``in_process`` override :func:`inside_daemon` and the escape hatch."""
+    if uri.transport is not None or uri.host:
+        return "remote"
+    if uri.driver in _IN_PROCESS_DRIVERS or uri.is_embed or uri.driver not in _LOCAL_DRIVERS:
+        return "local"
+    if daemon is None:
+        daemon = _inside_daemon
+    if in_process is None:
+        in_process = _in_process or os.environ.get(IN_PROCESS_ENV, "") not in ("", "0")
+    return "local" if daemon or in_process else "daemon"
+
+
 def open_driver(uri: ConnectURI, auth: Any, flags: int) -> Driver:
     """Pick and open the driver for ``uri``, as libvirt's virConnectOpen does."""
-    local = uri.transport is None and not uri.host
-    module_name = _LOCAL_DRIVERS.get(uri.driver) if local else _REMOTE_DRIVER
+    kind = connection_kind(uri)
+    if kind == "daemon":
+        from pyvirt.drivers.remote.localdaemon import connect_daemon
+
+        return connect_daemon(uri, auth, flags)
+    module_name = _LOCAL_DRIVERS.get(uri.driver) if kind == "local" else _REMOTE_DRIVER
     if module_name is None:
         raise_error(c.VIR_ERR_NO_CONNECT, str(uri), domain=c.VIR_FROM_NONE)
     try:

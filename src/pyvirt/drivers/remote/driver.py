@@ -464,8 +464,10 @@ def remote_flags(uri: ConnectURI, readonly: bool) -> int:
     return flags
 
 
-def open_remote(uri: ConnectURI, auth: Any, flags: int) -> RemoteDriver:
-    """virConnectOpen through the remote driver (remoteConnectOpen + doRemoteOpen)."""
+def open_remote(uri: ConnectURI, auth: Any, flags: int,
+                dialer: dialers.Dialer | None = None) -> RemoteDriver:
+    """virConnectOpen through the remote driver (remoteConnectOpen + doRemoteOpen);
+    ``dialer`` replaces the one the URI names (pyvirtd's own socket for a local URI)."""
     from pyvirt.config import load_client_config
     from pyvirt.events import loop
     from pyvirt.uri import split_scheme
@@ -474,7 +476,8 @@ def open_remote(uri: ConnectURI, auth: Any, flags: int) -> RemoteDriver:
     readonly = bool(flags & c.VIR_CONNECT_RO)
     rflags = remote_flags(uri, readonly)
     config = load_client_config()
-    dialer = dialers.dialer_for(uri, transport, rflags, config.get_string)
+    if dialer is None:
+        dialer = dialers.dialer_for(uri, transport, rflags, config.get_string)
     conn = rc.Connection()
     conn.connect(dialer)
     driver = RemoteDriver(uri, conn, readonly)
