@@ -1,7 +1,8 @@
 """``qemu:///session`` from an ordinary user talks to that user's pyvirtd and starts it when
 nobody answers, as libvirt's client starts a session libvirtd: the daemon's socket and pid
 file appear in $XDG_RUNTIME_DIR/pyvirt, domains are listed through it, and it exits after
-its idle timeout once the client is gone; concurrent first opens start one daemon only.
+its idle timeout once the client is gone; it reads $XDG_CONFIG_HOME/pyvirt/pyvirtd.conf;
+concurrent first opens start one daemon only.
 
 The clients run as ``nobody`` (root's qemu:///session goes to the system daemon, as in
 libvirt) with HOME and the XDG directories in a temporary directory. The daemon command is
@@ -39,7 +40,8 @@ pid = int(open(os.path.join(run, "pyvirtd.pid")).read())
 report = {"uri": conn.getURI(), "type": conn.getType(), "pid": pid,
           "socket": os.path.exists(os.path.join(run, "libvirt-sock")),
           "domains": [d.name() for d in conn.listAllDomains()],
-          "alive": os.path.exists(f"/proc/{pid}")}
+          "alive": os.path.exists(f"/proc/{pid}"),
+          "ro_mode": oct(os.stat(os.path.join(run, "libvirt-sock-ro")).st_mode & 0o777)}
 time.sleep(float(sys.argv[1]) if len(sys.argv) > 1 else 0)
 conn.close()
 print(json.dumps(report))
@@ -55,9 +57,13 @@ class Session:
         os.chmod(self.home, 0o755)
         self.runtime = self.home / "run"
         self.runtime.mkdir(mode=0o700)
+        # the session daemon's own settings file, as libvirtd's ~/.config/libvirt/libvirtd.conf
+        conf_dir = self.home / ".config" / "pyvirt"
+        conf_dir.mkdir(parents=True)
+        (conf_dir / "pyvirtd.conf").write_text('unix_sock_ro_perms = "0750"\n')
         if self.user is not None:
             pw = pwd.getpwnam(self.user)
-            for path in (self.home, self.runtime):
+            for path in (self.home, self.runtime, self.home / ".config", conf_dir):
                 os.chown(path, pw.pw_uid, pw.pw_gid)
         self.spawns = self.home / "spawns"
         self.python = self._python()
@@ -150,7 +156,7 @@ def test_open_autostarts_the_session_daemon_which_idles_out(session: Session) ->
     report = _finish(session.client())
     pid = report["pid"]
     assert report == {"uri": "qemu:///session", "type": "QEMU", "pid": pid, "socket": True,
-                      "domains": [], "alive": True}
+                      "domains": [], "alive": True, "ro_mode": "0o750"}
     assert session.starts() == 1
     closed = time.monotonic()
     assert isinstance(pid, int) and _is_pyvirtd(pid)     # detached: it outlives the client

@@ -5,9 +5,10 @@
     pyvirtd [--config FILE] [--root DIR] --sasl-passwd USER | --sasl-passwd-delete USER
 
 ``--config FILE`` reads libvirtd.conf-syntax settings (pyvirt.daemon.config; without it,
-``DIR/etc/pyvirtd.conf`` under ``--root`` or ``/etc/pyvirt/pyvirtd.conf`` for root is read
-when present). ``--root DIR`` relocates the sockets and pid file to ``DIR/run`` and the
-QEMU driver's directories under ``DIR``. ``--daemon`` detaches once the sockets are ready
+``DIR/etc/pyvirtd.conf`` under ``--root``, ``/etc/pyvirt/pyvirtd.conf`` for root or
+``$XDG_CONFIG_HOME/pyvirt/pyvirtd.conf`` for other users is read when present). ``--root
+DIR`` relocates the sockets and pid file to ``DIR/run`` and the QEMU driver's directories
+under ``DIR``. ``--daemon`` detaches once the sockets are ready
 (the parent exits 0 then, or 1 with the error), ``--timeout SECS`` exits after SECS seconds
 without clients (and without running guests), ``--listen`` enables the TCP listener the
 config asks for (TCP, TLS). SIGTERM / SIGINT shut down cleanly, leaving guests running;
@@ -61,7 +62,8 @@ def load_config(args: argparse.Namespace) -> DaemonConfig:
     path = args.config
     if path is None:
         default = (os.path.join(config.root, "etc", "pyvirtd.conf") if config.root
-                   else "/etc/pyvirt/pyvirtd.conf" if os.geteuid() == 0 else None)
+                   else "/etc/pyvirt/pyvirtd.conf" if os.geteuid() == 0
+                   else user_config_path())
         if default and os.path.exists(default):
             path = default
     if path is not None:
@@ -71,6 +73,13 @@ def load_config(args: argparse.Namespace) -> DaemonConfig:
     config.listen = args.listen
     config.validate()
     return config
+
+
+def user_config_path() -> str:
+    """A user's (session) daemon's settings, as libvirtd's ~/.config/libvirt/libvirtd.conf."""
+    config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"),
+                                                                ".config")
+    return os.path.join(config, "pyvirt", "pyvirtd.conf")
 
 
 class PidFile:
