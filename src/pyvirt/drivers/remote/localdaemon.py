@@ -32,6 +32,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 from pyvirt import constants as c
@@ -63,6 +64,8 @@ _PASS_ENV = ("LC_ALL", "LC_CTYPE", "LANG", "LOGNAME", "USER", "HOME", "PATH", "T
              "PYTHONPATH")
 # A socket that is missing or refuses means nobody serves it (yet).
 _NOBODY_THERE = (errno.ENOENT, errno.ECONNREFUSED)
+# fcntl locks exclude other processes only: threads of this one queue here first
+_start_lock = threading.Lock()
 
 
 def daemon_socket(uri: ConnectURI, readonly: bool, *, euid: int | None = None,
@@ -93,7 +96,8 @@ class DaemonDialer:
     def dial(self) -> dialers.Channel:
         sock, err = self._try()
         if sock is None and self.autostart and err in _NOBODY_THERE:
-            sock, err = self._autostart()
+            with _start_lock:
+                sock, err = self._autostart()
         if sock is None:
             dialers._system_error(f"Failed to connect socket to '{self.path}'", err)
         return dialers.Channel(sock, secure=True)
