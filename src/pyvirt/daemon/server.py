@@ -197,9 +197,19 @@ class Daemon:
 
     async def _listen_tcp(self, listener: Listener, ctx: ssl.SSLContext | None = None) -> None:
         assert listener.port is not None
+
+        def session() -> ClientSession:
+            return ClientSession(self, listener)
+
+        def protocol() -> asyncio.Protocol:
+            if ctx is None:
+                return session()
+            from pyvirt.daemon.tls import TLSLayer
+
+            return TLSLayer(ctx, session)
+
         listener.server = await self.loop.create_server(
-            lambda: ClientSession(self, listener), host=listener.host, port=listener.port,
-            reuse_address=True, ssl=ctx)
+            protocol, host=listener.host, port=listener.port, reuse_address=True)
         self.listeners.append(listener)
 
     async def _listen_unix(self, listener: Listener) -> None:

@@ -432,15 +432,17 @@ class TLSDialer:
     def _context(self) -> ssl.SSLContext:
         import ssl
 
-        for what, path in (("CA certificate", self.cacert), ("client certificate", self.cert),
-                           ("client key", self.key)):
-            if not os.path.exists(path):
-                # virNetTLSContextCheckCertFile
-                raise_error(c.VIR_ERR_SYSTEM_ERROR, domain=c.VIR_FROM_RPC,
-                            message=f"Cannot read {what} '{path}': No such file or directory")
+        if not os.path.exists(self.cacert):
+            # virNetTLSContextCheckCertFile
+            raise_error(c.VIR_ERR_SYSTEM_ERROR, domain=c.VIR_FROM_RPC,
+                        message=f"Cannot read CA certificate '{self.cacert}': No such file "
+                                "or directory")
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.load_verify_locations(self.cacert)
-        ctx.load_cert_chain(self.cert, self.key)
+        # A client without certificate and key connects anyway (libvirt skips missing ones;
+        # the server decides whether it needs one).
+        if os.path.exists(self.cert) and os.path.exists(self.key):
+            ctx.load_cert_chain(self.cert, self.key)
         if not self.verify:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
