@@ -10,6 +10,7 @@ packages=(
     libxml2-utils dpkg-dev
     qemu-system-x86 qemu-utils
     openssh-server  # a private sshd on loopback for the remote client's ssh transport tests
+    libsasl2-modules  # cyrus's SCRAM and PLAIN plugins, for real virsh against pyvirtd's SASL
     dnsmasq-base nftables iproute2  # the network driver: DHCP/DNS per network, NAT rules
     lvm2  # the storage driver's logical pools (tested on loop devices)
 )
