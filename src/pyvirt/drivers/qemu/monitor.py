@@ -85,12 +85,16 @@ def _qemu_error(cmd: str, detail: str) -> None:
 _CLIENT_CLASS: Any = None
 
 def _client_class() -> Any:
-    """qemu.qmp's QMPClient with two shortcuts for a synchronous caller in another thread,
-    which otherwise pays for a task, two queues and a writer task per command:
+    """qemu.qmp's QMPClient with shortcuts for a synchronous caller in another thread,
+    which otherwise pays for a task, two queues, a writer task and two thread wake-ups per
+    command:
 
-    * ``submit()`` (in the loop) writes a command at once and registers a plain callback
-      that the reader calls with the reply, so a command costs one wake-up of the loop and
-      one of the waiting thread;
+    * ``send_now()`` writes a command from the calling thread itself, on a duplicate of the
+      socket's descriptor, and registers a plain callback that the reader calls with the
+      reply: the loop wakes only for the reply. All writes (qemu.qmp's own, descriptor
+      passing, ours) go under one lock; a command is written directly only when the
+      transport has nothing buffered, so the byte stream keeps its order.
+    * ``submit()`` is the same from inside the loop (when a direct write cannot be made).
     * ``event_handler``, when set, receives QMP events straight from the reader instead of
       through an event listener's queue and a task of ours.
 
@@ -98,6 +102,7 @@ def _client_class() -> Any:
     the debug log even when debug logging is off (with debug logging on, they log)."""
     global _CLIENT_CLASS
     if _CLIENT_CLASS is None:
+        import json
         import logging
 
         from qemu.qmp import QMPClient, Runstate
@@ -108,6 +113,11 @@ def _client_class() -> Any:
                 super().__init__(name)
                 self.event_handler: Callable[[Any], None] | None = None
                 self._reply_callbacks: dict[str, Any] = {}
+                self._write_lock = threading.Lock()
+                self._id_lock = threading.Lock()
+                self._direct_fd = -1        # our duplicate of the socket, for send_now
+                self._tail = b""            # the unsent end of a short direct write
+                self._connected_loop: asyncio.AbstractEventLoop | None = None
 
             def _cb_outbound(self, msg: Any) -> Any:
                 if self.logger.isEnabledFor(logging.DEBUG):
@@ -118,6 +128,85 @@ def _client_class() -> Any:
                 if self.logger.isEnabledFor(logging.DEBUG):
                     return super()._cb_inbound(msg)
                 return msg
+
+            def _get_exec_id(self) -> str:
+                with self._id_lock:  # commands are numbered from two threads
+                    return str(super()._get_exec_id())
+
+            # -- writing --
+
+            def enable_direct_send(self) -> None:
+                """After connecting (in the loop): allow send_now from other threads."""
+                writer = self._writer
+                assert writer is not None
+                self._connected_loop = asyncio.get_running_loop()
+                with self._write_lock:
+                    self._direct_fd = os.dup(writer.transport.get_extra_info("socket").fileno())
+
+            def _flush_tail(self) -> None:
+                # with _write_lock held, in the loop
+                if self._tail and self._writer is not None:
+                    tail, self._tail = self._tail, b""
+                    self._writer.write(tail)
+
+            def _do_send(self, msg: Any) -> None:
+                with self._write_lock:
+                    self._flush_tail()
+                    super()._do_send(msg)
+
+            def send_fd_scm(self, fd: int) -> None:
+                with self._write_lock:
+                    self._flush_tail()
+                    super().send_fd_scm(fd)
+
+            def _close_direct(self) -> None:
+                with self._write_lock:
+                    if self._direct_fd >= 0:
+                        os.close(self._direct_fd)
+                        self._direct_fd = -1
+
+            def send_now(self, cmd: str, args: dict[str, Any] | None,
+                         on_reply: Any) -> str | None:
+                """Write ``cmd`` from this (non-loop) thread; ``on_reply`` as for submit().
+                None when a direct write is not possible now: use submit() in the loop."""
+                with self._write_lock:
+                    loop = self._connected_loop
+                    if (self._direct_fd < 0 or self._tail or loop is None
+                            or self.runstate != Runstate.RUNNING):
+                        return None
+                    writer = self._writer
+                    if writer is None:
+                        return None
+                    transport = writer.transport
+                    if transport.is_closing() or transport.get_write_buffer_size():
+                        return None
+                    msg_id = self._get_exec_id()
+                    obj: dict[str, Any] = {"execute": cmd}
+                    if args is not None:
+                        obj["arguments"] = args
+                    obj["id"] = msg_id
+                    data = json.dumps(obj, separators=(",", ":")).encode()
+                    self._reply_callbacks[msg_id] = on_reply
+                    try:
+                        written = os.write(self._direct_fd, data)
+                    except BlockingIOError:
+                        written = 0
+                    except OSError as exc:
+                        self._reply_callbacks.pop(msg_id, None)
+                        on_reply(None, exc)
+                        return msg_id
+                    if written < len(data):
+                        # the rest goes through the transport, before anything else
+                        self._tail = data[written:]
+                        loop.call_soon_threadsafe(self._write_tail_in_loop)
+                    return msg_id
+
+            def _write_tail_in_loop(self) -> None:
+                with self._write_lock:
+                    if self._writer is not None and not self._writer.is_closing():
+                        self._flush_tail()
+                    else:
+                        self._tail = b""
 
             def submit(self, cmd: str, args: dict[str, Any] | None,
                        on_reply: Any) -> str | None:
@@ -144,6 +233,8 @@ def _client_class() -> Any:
                 """The waiter gave up: a late reply is dropped."""
                 self._reply_callbacks.pop(msg_id, None)
 
+            # -- reading --
+
             async def _on_message(self, msg: Any) -> None:
                 if "event" in msg:
                     if self.event_handler is not None:
@@ -157,6 +248,7 @@ def _client_class() -> Any:
                 await super()._on_message(msg)
 
             async def _bh_disconnect(self) -> None:
+                self._close_direct()
                 callbacks, self._reply_callbacks = self._reply_callbacks, {}
                 for callback in callbacks.values():
                     callback(None, EOFError("monitor connection closed"))
@@ -240,6 +332,7 @@ class Monitor:
                 os.close(dir_fd)
         self.state = self.CONNECTED
         self._client.event_handler = self._dispatch_event
+        self._client.enable_direct_send()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._watch_disconnect())]
 
@@ -314,7 +407,11 @@ class Monitor:
             raise RuntimeError("Monitor.execute called from the monitor loop's own thread")
         waiter = _ReplyWaiter()
         sent: list[str | None] = []
-        self._loop.call_soon(lambda: sent.append(self._client.submit(cmd, args, waiter)))
+        msg_id = self._client.send_now(cmd, args, waiter)
+        if msg_id is not None:
+            sent.append(msg_id)
+        else:
+            self._loop.call_soon(lambda: sent.append(self._client.submit(cmd, args, waiter)))
         if not waiter.wait(timeout):
             self._loop.call_soon(lambda: [self._client.forget(i) for i in sent if i])
             raise_error(c.VIR_ERR_OPERATION_TIMEOUT,

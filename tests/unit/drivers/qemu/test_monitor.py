@@ -5,6 +5,7 @@ map to libvirt's errors."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -178,4 +179,38 @@ def test_execute_from_the_loop_thread_is_refused(loop: LoopThread, qemu: FakeQem
         return "no error"
 
     assert "own thread" in loop.run(inside(), timeout=5)
+    mon.close()
+
+
+def test_commands_are_written_by_the_calling_thread(loop: LoopThread, qemu: FakeQemu,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    mon, _, _ = connect(loop, qemu)
+    through_loop: list[object] = []
+    real_submit = mon._client.submit
+    monkeypatch.setattr(mon._client, "submit",
+                        lambda *a: through_loop.append(a) or real_submit(*a))
+    assert mon.execute("echo", {"x": 1}) == {"x": 1}
+    assert through_loop == []
+    mon.close()
+
+
+def test_short_direct_write_is_completed_in_order(loop: LoopThread, qemu: FakeQemu,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A direct write the socket takes only part of: the rest goes out through the loop
+    before any later command."""
+    mon, _, _ = connect(loop, qemu)
+    real_write = os.write
+    direct_fd = mon._client._direct_fd
+    cut: list[int] = []
+
+    def short_write(fd: int, data: bytes) -> int:
+        if fd == direct_fd and not cut:
+            cut.append(len(data))
+            return real_write(fd, data[:7])
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", short_write)
+    assert mon.execute("echo", {"first": True}) == {"first": True}
+    assert cut
+    assert mon.execute("echo", {"second": True}) == {"second": True}
     mon.close()
