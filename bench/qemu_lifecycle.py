@@ -1,9 +1,10 @@
 """QEMU driver benchmark: pyvirt beside real libvirt's QEMU driver, same guest XML, same host.
 
 For each implementation, N rounds of: createXML (API call until it returns with the guest
-running), time from that call to the guest's serial banner, suspend+resume pairs, destroy of
-the running guest. Both run their driver in-process on ``qemu:///embed?root=DIR`` (real
-libvirt through /usr/bin/python3's libvirt module, when installed). The floor for the banner:
+running), time from that call to the guest's serial banner, suspend+resume pairs (once the
+guest has settled for a second after its banner), destroy of the running guest. Both run
+their driver in-process on ``qemu:///embed?root=DIR`` (real libvirt through
+/usr/bin/python3's libvirt module, when installed). The floor for the banner:
 the same guest from a bare qemu-system-x86_64 command line.
 
 Usage: python bench/qemu_lifecycle.py [-n ROUNDS] [--pairs N]
@@ -27,6 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 MARKER = b"PYVIRT-GUEST-READY"
 QEMU = "/usr/bin/qemu-system-x86_64"
+SETTLE_SECONDS = 1.0
 
 # The guest the floor (bare QEMU, below) also runs: serial console only, no default USB
 # controller or balloon, so that the three columns boot the same machine.
@@ -95,6 +97,9 @@ def run_api(impl: str, rounds: int, pairs: int, kernel: str, initrd: str) -> dic
             dom = conn.createXML(xml, 0)
             created = time.perf_counter() - t0
             banner = wait_marker(log, t0)
+            # The guest's init is still busy right after its banner: let it settle, so
+            # that the pairs time the monitor round trips of a running guest, not its boot.
+            time.sleep(SETTLE_SECONDS)
             t1 = time.perf_counter()
             for _ in range(pairs):
                 dom.suspend()
