@@ -106,7 +106,6 @@ class ClientSession(asyncio.Protocol):
         self._reader = m.FrameReader()
         self._in_flight = 0
         self._pending: list[m.Message] = []
-        self._outbox: list[bytes] = []    # frames to write at the end of the loop's pass
         self._paused = False          # reading paused (request limit or output)
         self._write_paused = False
         self.writable = threading.Event()   # for stream pumps: output not backed up
@@ -163,12 +162,14 @@ class ClientSession(asyncio.Protocol):
             log.info("client %d: %s; closing", self.id, exc.message)
             self.close()
             return
+        limit = self.daemon.config.max_client_requests
         for msg in messages:
-            if self._in_flight >= self.daemon.config.max_client_requests or self._pending:
+            if self._in_flight >= limit or self._pending:
                 self._pending.append(msg)
             else:
                 self._handle(msg)
-        self._update_reading()
+        if self._paused or self._pending or self._in_flight >= limit:
+            self._update_reading()
 
     def eof_received(self) -> bool | None:
         return None   # close our side too
@@ -191,22 +192,11 @@ class ClientSession(asyncio.Protocol):
     # ---- output ---------------------------------------------------------------------------
 
     def send(self, frame: bytes) -> None:
-        """Queue ``frame`` (event loop thread). Frames leave together once the loop has
-        handled every socket that was ready (``Daemon.flush_later``): a burst of calls
-        from many clients is answered before the first woken client takes the CPU."""
-        if self.transport is None or self.state is State.CLOSED:
-            return
-        if not self._outbox:
-            self.daemon.flush_later(self)
-        self._outbox.append(frame)
-
-    def flush(self) -> None:
-        """Write the queued frames (event loop thread)."""
-        frames, self._outbox = self._outbox, []
+        """Queue ``frame`` (event loop thread)."""
         transport = self.transport
-        if not frames or transport is None or transport.is_closing():
+        if transport is None or self.state is State.CLOSED or transport.is_closing():
             return
-        transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
+        transport.write(frame)
         if transport.get_write_buffer_size() > MAX_PENDING_OUTPUT:
             log.warning("client %d does not read its replies; dropping it", self.id)
             self.close(abort=True)
@@ -219,8 +209,6 @@ class ClientSession(asyncio.Protocol):
 
     def close(self, abort: bool = False) -> None:
         """Drop the connection (replies already queued are still sent unless ``abort``)."""
-        if not abort:
-            self.flush()
         if self.transport is not None and not self.transport.is_closing():
             if abort:
                 self.transport.abort()
@@ -268,6 +256,16 @@ class ClientSession(asyncio.Protocol):
     # ---- incoming messages ----------------------------------------------------------------
 
     def _handle(self, msg: m.Message) -> None:
+        if msg.type == m.CALL and msg.status == m.OK:
+            # the common case: a call of a procedure already seen valid
+            route = _ROUTES.get((msg.prog, msg.vers, msg.proc))
+            if route is not None and (self.authenticated or route.no_auth):
+                self._call(msg, route)
+                return
+        self._check_and_call(msg)
+
+    def _check_and_call(self, msg: m.Message) -> None:
+        """Any message: libvirtd's checks in its order, then the call."""
         mtype = msg.type
         if mtype == m.MESSAGE and msg.prog == KEEPALIVE.number:
             if msg.proc == _PING.number:
@@ -305,13 +303,20 @@ class ClientSession(asyncio.Protocol):
             self._reply(msg, proc, exc=make_error(
                 c.VIR_ERR_NO_SUPPORT, proc.api or proc.name, domain=c.VIR_FROM_RPC))
             return
+        route = _Route(proc, prog.number == REMOTE.number)
+        if len(_ROUTES) < _ROUTES_MAX:
+            _ROUTES[msg.prog, msg.vers, msg.proc] = route
+        self._call(msg, route)
+
+    def _call(self, msg: m.Message, route: _Route) -> None:
+        """A call that passed the checks that depend only on its procedure."""
+        proc = route.proc
         try:
             args = proc.decode_args(msg.payload)
         except XDRError:
             self._reply_error(msg, proc, "Unable to decode message payload")
             return
-        # by number: tests that reset the protocol tables' cache make new Program objects
-        local = LOCAL.get(proc.name) if prog.number == REMOTE.number else None
+        local = route.local
         if local is not None:
             handler, blocking = local
             if blocking:
@@ -323,11 +328,11 @@ class ClientSession(asyncio.Protocol):
         if conn is None:
             self._reply(msg, proc, exc=_not_open())
             return
-        if proc.method is None:
+        plan = route.plan
+        if plan is None:
             self._reply(msg, proc, exc=make_error(
                 c.VIR_ERR_NO_SUPPORT, proc.name, domain=c.VIR_FROM_RPC))
             return
-        plan = dispatch.plan(proc)
         readonly = self.readonly
         if proc.stream is not None:
             self._open_stream(msg, proc, plan, conn, args)
@@ -487,6 +492,27 @@ class ClientSession(asyncio.Protocol):
         if self.listener.readonly:
             return True
         return self.peer is not None and self.peer[1] in (0, os.geteuid())
+
+
+class _Route:
+    """What a valid call of one procedure needs, worked out once: the daemon's own handler
+    or the driver plan."""
+
+    __slots__ = ("proc", "no_auth", "local", "plan")
+
+    def __init__(self, proc: Procedure, remote_program: bool) -> None:
+        self.proc = proc
+        self.no_auth = proc.name in NO_AUTH
+        # by number: tests that reset the protocol tables' cache make new Program objects
+        self.local = LOCAL.get(proc.name) if remote_program else None
+        self.plan = (dispatch.plan(proc) if self.local is None and proc.method is not None
+                     else None)
+
+
+# (program, version, procedure) -> route; only valid calls get here, and the tables are
+# finite, but a bound keeps a bug from turning into unbounded growth.
+_ROUTES: dict[tuple[int, int, int], _Route] = {}
+_ROUTES_MAX = 4096
 
 
 def _not_open() -> libvirtError:

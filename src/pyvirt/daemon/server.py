@@ -111,7 +111,6 @@ class Daemon:
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self.listeners: list[Listener] = []
         self.clients: set[ClientSession] = set()
-        self._to_flush: list[ClientSession] = []   # clients with frames to write
         self._ids = itertools.count(1)
         self._workers = concurrent.futures.ThreadPoolExecutor(
             config.max_workers, thread_name_prefix="pyvirtd-worker")
@@ -348,17 +347,6 @@ class Daemon:
         self.clients.add(client)
         self._idle_since = time.monotonic()
         return True
-
-    def flush_later(self, client: ClientSession) -> None:
-        """Have ``client.flush()`` run after the callbacks of the loop's current pass."""
-        if not self._to_flush:
-            self.loop.call_soon(self._flush_clients)
-        self._to_flush.append(client)
-
-    def _flush_clients(self) -> None:
-        clients, self._to_flush = self._to_flush, []
-        for client in clients:
-            client.flush()
 
     def remove_client(self, client: ClientSession) -> None:
         self.clients.discard(client)

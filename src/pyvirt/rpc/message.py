@@ -245,6 +245,16 @@ class FrameReader:
     def feed(self, data: bytes) -> list[Message]:
         if self._failed is not None:
             raise self._failed
+        if not self._buf and len(data) >= LEN_MAX and data.__class__ is bytes:
+            # the usual case: exactly one whole frame, decoded without copying it
+            length = _U32.unpack_from(data)[0]
+            if length == len(data):
+                try:
+                    _check_length(length)
+                    return [_decode_body(data)]
+                except ProtocolError as exc:
+                    self._failed = exc
+                    raise
         buf = self._buf
         buf += data
         out: list[Message] = []

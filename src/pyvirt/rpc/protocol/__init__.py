@@ -17,6 +17,7 @@ scripts/gen_rpc_protocol.py (``net`` = virnetprotocol.x, ``keepalive``, ``remote
 
 from __future__ import annotations
 
+from pyvirt.rpc import message as m
 from pyvirt.rpc.protocol._programs import PROGRAMS
 from pyvirt.rpc.xdr import TypeTable
 
@@ -218,32 +219,24 @@ class Procedure:
 
     def call(self, serial: int, args: Any = None, nfds: int | None = None) -> bytes:
         """A CALL frame (CALL_WITH_FDS when ``nfds`` is given; send the FDs after it)."""
-        from pyvirt.rpc import message as m
-
         kind = m.CALL if nfds is None else m.CALL_WITH_FDS
         return m.encode_frame(self.program.number, self.program.version, self.number, kind,
                               serial, m.OK, _parts(self.args, args), nfds)
 
     def reply(self, serial: int, ret: Any = None, nfds: int | None = None) -> bytes:
         """A successful REPLY frame (REPLY_WITH_FDS when ``nfds`` is given)."""
-        from pyvirt.rpc import message as m
-
         kind = m.REPLY if nfds is None else m.REPLY_WITH_FDS
         return m.encode_frame(self.program.number, self.program.version, self.number, kind,
                               serial, m.OK, _parts(self.ret, ret), nfds)
 
     def error_reply(self, serial: int, exc: BaseException | None) -> bytes:
         """A REPLY/ERROR frame carrying ``exc`` (a libvirtError) as ``remote_error``."""
-        from pyvirt.rpc import message as m
-
         return m.encode_frame(self.program.number, self.program.version, self.number,
                               m.REPLY, serial, m.ERROR, m.encode_error(exc))
 
     def event(self, body: Any = None, serial: int | None = None) -> bytes:
         """A MESSAGE frame: an event (serial 1, as libvirtd sends) or a keepalive PING/PONG
         (serial 0)."""
-        from pyvirt.rpc import message as m
-
         if serial is None:
             serial = m.KEEPALIVE_SERIAL if self.msg_type == "void" else m.EVENT_SERIAL
         return m.encode_frame(self.program.number, self.program.version, self.number,
@@ -252,8 +245,6 @@ class Procedure:
     def decode_reply(self, msg: Message) -> Any:
         """The return value of a REPLY; raises the libvirtError an ERROR reply carries.
         Raises pyvirt.rpc.xdr.XDRError if the payload does not decode."""
-        from pyvirt.rpc import message as m
-
         if msg.status == m.OK:
             return _decode(self.ret, msg.payload)
         if msg.status == m.ERROR:
@@ -298,7 +289,6 @@ def decode_body(msg: Message) -> tuple[str, Any]:
     procedure, type and status: ``<type>_args`` / ``_ret`` / ``_msg``, ``"remote_error"``,
     ``"virNetStreamHole"``, ``"void"`` or ``"raw"`` (stream data, the payload bytes).
     Raises KeyError for an unknown program or procedure and XDRError for a bad payload."""
-    from pyvirt.rpc import message as m
 
     mtype, status = msg.type, msg.status
     if mtype == m.STREAM:
