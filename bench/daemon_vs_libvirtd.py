@@ -9,7 +9,8 @@ Figures (both daemons serve their test driver, test:///default, over a unix sock
 * daemon RSS when idle (after one client has connected and left) and with 1000 domains.
 
 Rounds alternate between the daemons, so that a change in the machine's load hits both;
-each figure is the best round. A measurement, not a test.
+the latency and throughput rows are printed for the best round and for the median one.
+A measurement, not a test.
 
 Usage: bench/daemon_vs_libvirtd.py [--seconds S] [--rounds R] [--clients 1,4,16]
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -136,15 +138,12 @@ def main() -> int:
             daemons.append(Libvirtd(args.libvirtd, Path(tmp) / "libvirtd"))
         try:
             rss_idle = {d.name: idle_rss(python, d) for d in daemons}
-            latency = {d.name: float("inf") for d in daemons}
-            rates = {(d.name, n): 0.0 for d in daemons for n in counts}
+            samples: dict[tuple[str, int], list[float]] = {
+                (d.name, n): [] for d in daemons for n in counts}
             for _ in range(args.rounds):
                 for n in counts:
                     for d in daemons:
-                        rate = throughput(python, d.uri(), n, args.seconds)
-                        rates[d.name, n] = max(rates[d.name, n], rate)
-                        if n == 1:
-                            latency[d.name] = min(latency[d.name], 1e6 / rate)
+                        samples[d.name, n].append(throughput(python, d.uri(), n, args.seconds))
             list_all = {d.name: list_all_ms(python, d.uri(), 30) for d in daemons}
             rss_full = {d.name: d.rss_kib() for d in daemons}
         finally:
@@ -152,7 +151,7 @@ def main() -> int:
                 d.stop()
 
     names = [d.name for d in daemons]
-    print(f"{'':34}" + "".join(f"{n:>14}" for n in names)
+    print(f"{'':42}" + "".join(f"{n:>14}" for n in names)
           + ("   pyvirtd/libvirtd" if with_libvirtd else ""))
 
     def row(label: str, values: dict[str, float], fmt: str, better_low: bool) -> None:
@@ -161,12 +160,15 @@ def main() -> int:
         if with_libvirtd:
             ratio = f"   {values['pyvirtd'] / values['libvirtd']:.2f}x"
             ratio += " (lower is better)" if better_low else ""
-        print(f"{label:34}{cells}{ratio}")
+        print(f"{label:42}{cells}{ratio}")
 
-    row("dom.info() latency, us", latency, ",.1f", True)
-    for n in counts:
-        row(f"calls/s, {n} client{'s' if n > 1 else ''}",
-            {name: rates[name, n] for name in names}, ",.0f", False)
+    for pick, label in ((max, "best"), (statistics.median, "median")):
+        if 1 in counts:
+            row(f"dom.info() latency, us ({label})",
+                {name: 1e6 / pick(samples[name, 1]) for name in names}, ",.1f", True)
+        for n in counts:
+            row(f"calls/s, {n} client{'s' if n > 1 else ''} ({label})",
+                {name: pick(samples[name, n]) for name in names}, ",.0f", False)
     row("listAllDomains, 1000 domains, ms", list_all, ",.2f", True)
     row("RSS idle, MiB", {k: v / 1024 for k, v in rss_idle.items()}, ",.1f", True)
     row("RSS with 1000 domains, MiB", {k: v / 1024 for k, v in rss_full.items()}, ",.1f", True)
