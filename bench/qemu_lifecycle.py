@@ -173,27 +173,33 @@ def main() -> int:
         os.chmod(os.path.join(shared, os.path.basename(src)), 0o644)
     files = ["--kernel", os.path.join(shared, os.path.basename(kernel)),
              "--initrd", os.path.join(shared, os.path.basename(initrd))]
-    for label, python in sides.items():
-        impl = {"pyvirt": "pyvirt", "bare QEMU": "bare", "libvirt 9.0": "libvirt"}[label]
-        prefix: list[str] = []
-        env = dict(os.environ)
-        if impl == "libvirt" and os.geteuid() == 0:
-            # libvirt's embedded driver as root wants its packaged "libvirt-qemu" user; as
-            # an unprivileged user (nobody) it runs QEMU as that user, like pyvirt as root.
-            prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-            env.update(HOME=shared, XDG_RUNTIME_DIR=shared, XDG_CACHE_HOME=shared,
-                       XDG_CONFIG_HOME=shared)
-        proc = subprocess.run([*prefix, *python, __file__, "--impl", impl, "-n",
-                               str(opts.rounds), "--pairs", str(opts.pairs), *files],
-                              capture_output=True, text=True, env=env, cwd="/")
-        if proc.returncode != 0:
-            print(f"{label}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
-            continue
-        results[label] = json.loads(proc.stdout.strip().splitlines()[-1])
+    # The sides take turns, one round each, so that a drift in the machine's speed (TCG
+    # boot times swing by a tenth between minutes here) hits them alike.
+    for _ in range(opts.rounds):
+        for label, python in sides.items():
+            impl = {"pyvirt": "pyvirt", "bare QEMU": "bare", "libvirt 9.0": "libvirt"}[label]
+            prefix: list[str] = []
+            env = dict(os.environ)
+            if impl == "libvirt" and os.geteuid() == 0:
+                # libvirt's embedded driver as root wants its packaged "libvirt-qemu" user;
+                # as an unprivileged user (nobody) it runs QEMU as that user, like pyvirt as
+                # root.
+                prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+                env.update(HOME=shared, XDG_RUNTIME_DIR=shared, XDG_CACHE_HOME=shared,
+                           XDG_CONFIG_HOME=shared)
+            proc = subprocess.run([*prefix, *python, __file__, "--impl", impl, "-n", "1",
+                                   "--pairs", str(opts.pairs), *files],
+                                  capture_output=True, text=True, env=env, cwd="/")
+            if proc.returncode != 0:
+                print(f"{label}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
+                continue
+            got = json.loads(proc.stdout.strip().splitlines()[-1])
+            for key, values in got.items():
+                results.setdefault(label, {}).setdefault(key, []).extend(values)
     shutil.rmtree(shared, ignore_errors=True)
     print(f"rounds: {opts.rounds}, suspend+resume pairs per round: {opts.pairs} "
           "(median of rounds, milliseconds)")
-    labels = list(results)
+    labels = [label for label in sides if label in results]
     print(f"{'':24}" + "".join(f"{label:>14}" for label in labels))
     for key, title in (("create", "createXML"), ("banner", "serial banner"),
                        ("suspend_resume", "suspend+resume pair"), ("destroy", "destroy")):
