@@ -1,4 +1,4 @@
-"""Real virsh 9.0 against pyvirtd over its unix sockets: every command prints exactly what
+"""Real virsh 9.0 against pyvirtd over its unix sockets (and the issue's list over TCP too):
 virsh prints for it on libvirt's own in-process ``test:///default`` (stdout, stderr and
 exit status), apart from values that change from one run to the next (CPU time, the test
 driver's time-based block statistics, the UUID a new domain gets).
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -89,9 +90,30 @@ def normalise(text: str) -> str:
     return text
 
 
+# The issue's list, run again over TCP (127.0.0.1, auth "none" as configured below).
+TCP_COMMANDS = [
+    "list --all", "dominfo test", "dumpxml test",
+    "define {xml}; start vectortest; suspend vectortest; resume vectortest; "
+    "destroy vectortest; undefine vectortest",
+    "net-list --all", "pool-list --all", "vol-list default-pool", "nodeinfo",
+    "capabilities", "event --all --timeout 1", "dominfo no-such-domain",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pyvirtd]:
-    with Pyvirtd(tmp_path_factory.mktemp("pyvirtd")) as d:
+    port = _free_port()
+    config = ('listen_tls = 0\nlisten_tcp = 1\nlisten_addr = "127.0.0.1"\n'
+              f'tcp_port = "{port}"\nauth_tcp = "none"\n')
+    with Pyvirtd(tmp_path_factory.mktemp("pyvirtd"), "--listen", config=config) as d:
+        d.tcp_port = port  # type: ignore[attr-defined]
         yield d
     assert "Traceback" not in d.log_text()
 
@@ -110,6 +132,16 @@ def test_same_as_local(daemon: Pyvirtd, command: str, tmp_path: Path) -> None:
     local = virsh("test:///default", command)
     remote = virsh(daemon.uri(), command)
     assert remote == local
+
+
+@pytest.mark.parametrize("command", TCP_COMMANDS)
+def test_same_over_tcp(daemon: Pyvirtd, command: str, tmp_path: Path) -> None:
+    xml = tmp_path / "small.xml"
+    xml.write_text(SMALL_XML)
+    command = command.format(xml=xml)
+    port = daemon.tcp_port  # type: ignore[attr-defined]
+    assert virsh(f"test+tcp://127.0.0.1:{port}/default", command) == virsh(
+        "test:///default", command)
 
 
 def test_read_only_socket(daemon: Pyvirtd) -> None:
