@@ -13,6 +13,7 @@ packages=(
     libsasl2-modules  # cyrus's SCRAM and PLAIN plugins, for real virsh against pyvirtd's SASL
     dnsmasq-base nftables iproute2  # the network driver: DHCP/DNS per network, NAT rules
     lvm2  # the storage driver's logical pools (tested on loop devices)
+    parted  # the storage driver's disk pools: labels and partitions (tested on loop devices)
 )
 
 enable_deb_src() {
