@@ -1,7 +1,8 @@
-"""Real virsh 9.0 against pyvirtd over its unix sockets (and the issue's list over TCP too):
-virsh prints for it on libvirt's own in-process ``test:///default`` (stdout, stderr and
-exit status), apart from values that change from one run to the next (CPU time, the test
-driver's time-based block statistics, the UUID a new domain gets).
+"""Real virsh 9.0 against pyvirtd over its unix sockets (and the issue's list over TCP):
+every command prints exactly what virsh prints for it on libvirt's own in-process
+``test:///default`` (stdout, stderr and exit status), apart from values that change from one
+run to the next (CPU time, the test driver's time-based block statistics, the UUID a new
+domain gets).
 
 Each virsh process opens its own connection; as in libvirtd the test driver's state lasts
 while some client has it open, so a command line of several commands (``a; b``) sees its
