@@ -6,7 +6,7 @@ networks (bridges, dnsmasq) up, as libvirtd leaves them when it exits."""
 
 from __future__ import annotations
 
-import threading
+from pyvirt.drivers.shared import SharedDrivers
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -14,8 +14,7 @@ if TYPE_CHECKING:
 
 # by configuration directory: pyvirtd --root serves qemu:///system and qemu:///session
 # from the same directories, and both must see the same networks
-_drivers: dict[str, NetworkDriver] = {}
-_lock = threading.Lock()
+_drivers = SharedDrivers()
 
 
 def open_driver(mode: str, root: str | None) -> NetworkDriver:
@@ -23,19 +22,9 @@ def open_driver(mode: str, root: str | None) -> NetworkDriver:
     from pyvirt.drivers.network.paths import NetworkPaths
 
     paths = NetworkPaths.for_mode(mode, root)
-    with _lock:
-        driver = _drivers.get(paths.config_dir)
-        if driver is None:
-            driver = NetworkDriver(paths)
-            _drivers[paths.config_dir] = driver
-        driver.refs += 1
-        return driver
+    driver: NetworkDriver = _drivers.open(paths.config_dir, lambda: NetworkDriver(paths))
+    return driver
 
 
 def close_driver(driver: NetworkDriver) -> None:
-    with _lock:
-        driver.refs -= 1
-        if driver.refs <= 0:
-            for key, known in list(_drivers.items()):
-                if known is driver:
-                    del _drivers[key]
+    _drivers.close(driver.paths.config_dir, driver)

@@ -91,7 +91,6 @@ class NetworkDriver(NetworkListEntryPoints, Driver):
         self.lock = threading.RLock()
         self.events = EventState()
         self.networks = NetworkObjList()
-        self.refs = 0
         first_start = not os.path.isdir(paths.config_dir)
         paths.ensure()
         self._load_configs()

@@ -32,6 +32,7 @@ from pyvirt.drivers.qemu.hotplug import QemuHotplugMixin
 from pyvirt.drivers.qemu.monitoring import QemuMonitoringMixin
 from pyvirt.drivers.qemu.snapshots import QemuSnapshotMixin
 from pyvirt.drivers.secondary import SecondaryDrivers
+from pyvirt.drivers.shared import SharedDrivers
 from pyvirt.errors import libvirtError, raise_error
 from pyvirt.events.state import EventState
 from pyvirt.fileutil import remove_quietly
@@ -84,7 +85,6 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
         self._vnc_ports: set[int] = set()
         self._watches: dict[str, Any] = {}  # uuid -> ProcessWatch
         self.secondaries = SecondaryDrivers(paths.mode, paths.root)
-        self.refs = 0
         self._load_configs()
         self._load_snapshots()
         self._reconnect_all()
@@ -1416,25 +1416,14 @@ def _cpu_time_ns(pid: int) -> int:
 
 # ---- one driver per directory layout, shared by its connections ---------------------------
 
-_drivers: dict[str, QemuDriver] = {}
-_drivers_lock = threading.Lock()
+_drivers = SharedDrivers()
 
 
 def open_driver(paths: QemuPaths) -> QemuDriver:
-    with _drivers_lock:
-        drv = _drivers.get(paths.config_dir)
-        if drv is None:
-            drv = QemuDriver(paths)
-            _drivers[paths.config_dir] = drv
-        drv.refs += 1
-        return drv
+    driver: QemuDriver = _drivers.open(paths.config_dir, lambda: QemuDriver(paths))
+    return driver
 
 
 def _release(drv: QemuDriver) -> None:
-    with _drivers_lock:
-        drv.refs -= 1
-        if drv.refs > 0:
-            return
-        _drivers.pop(drv.paths.config_dir, None)
-    drv.shutdown()
+    _drivers.close(drv.paths.config_dir, drv)
 

@@ -21,6 +21,7 @@ import threading
 from pyvirt import constants as c
 from pyvirt.drivers.base import Driver, check_flags
 from pyvirt.drivers.poolobj import VOL_TYPE_FOR_POOL, PoolObj, PoolTable
+from pyvirt.drivers.shared import SharedDrivers
 from pyvirt.drivers.storage.backends import backend_for
 from pyvirt.drivers.storage.volfile import WIPE_ALGORITHMS
 from pyvirt.errors import libvirtError, raise_error
@@ -107,7 +108,6 @@ class StorageDriver(PoolTable, Driver):
         # (pool uuid, volume name) being allocated / used by a long operation
         self._building: set[tuple[str, str]] = set()
         self._in_use: dict[tuple[str, str], int] = {}
-        self.refs = 0
         self._load()
         self._autostart()
 
@@ -832,28 +832,17 @@ class _UploadSink:
 
 # ---- one driver per directory layout, shared by its users ---------------------------------
 
-_drivers: dict[str, StorageDriver] = {}
-_drivers_lock = threading.Lock()
+_drivers = SharedDrivers()
 
 
 def open_driver(mode: str, root: str | None) -> StorageDriver:
     paths = StoragePaths.for_mode(mode, root)
-    with _drivers_lock:
-        drv = _drivers.get(paths.config_dir)
-        if drv is None:
-            drv = StorageDriver(paths)
-            _drivers[paths.config_dir] = drv
-        drv.refs += 1
-        return drv
+    driver: StorageDriver = _drivers.open(paths.config_dir, lambda: StorageDriver(paths))
+    return driver
 
 
 def close_driver(drv: StorageDriver) -> None:
-    with _drivers_lock:
-        drv.refs -= 1
-        if drv.refs > 0:
-            return
-        _drivers.pop(drv.paths.config_dir, None)
-    drv.shutdown()
+    _drivers.close(drv.paths.config_dir, drv)
 
 
 def translate_volume_disks(defn: DomainDef, storage: StorageDriver | None) -> DomainDef:
