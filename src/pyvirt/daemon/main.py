@@ -12,8 +12,11 @@ under ``DIR``. ``--daemon`` detaches once the sockets are ready
 (the parent exits 0 then, or 1 with the error), ``--timeout SECS`` exits after SECS seconds
 without clients (and without running guests), ``--listen`` enables the TCP listener the
 config asks for (TCP, TLS). SIGTERM / SIGINT shut down cleanly, leaving guests running;
-SIGHUP is ignored. ``--sasl-passwd USER`` adds a SASL user (or changes its password, read
-from stdin or asked on the terminal) in the user database the daemon would use, and exits;
+SIGHUP is ignored. Started by systemd (data/systemd/), pyvirtd serves the sockets it was
+passed (``LISTEN_FDS``; pyvirt.daemon.activation) and reports ``READY=1`` on
+``$NOTIFY_SOCKET`` once it listens. ``--sasl-passwd USER`` adds a SASL user (or changes its
+password, read from stdin or asked on the terminal) in the user database the daemon would
+use, and exits;
 ``--sasl-passwd-delete USER`` removes one (pyvirt.daemon.saslpasswd).
 """
 
@@ -137,9 +140,11 @@ def _detach() -> int:
 
 
 async def _run(config: DaemonConfig, ready_fd: int) -> None:
+    from pyvirt.daemon.activation import Activation, notify
     from pyvirt.daemon.server import Daemon
 
-    daemon = Daemon(config)
+    # after --daemon's forks, as libvirtd: LISTEN_PID names the process systemd started
+    daemon = Daemon(config, Activation.from_environ())
     loop = asyncio.get_running_loop()
     await daemon.start()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -148,6 +153,7 @@ async def _run(config: DaemonConfig, ready_fd: int) -> None:
     if ready_fd >= 0:
         os.write(ready_fd, b"0")
         os.close(ready_fd)
+    notify("READY=1")   # the unit is Type=notify: systemd waits for this
     await daemon.serve()
 
 

@@ -20,8 +20,14 @@
   driver's ``test:///default`` is not kept: as in libvirtd its state lasts while some
   client has it open.
 
+Socket activation (pyvirt.daemon.activation): given the sockets systemd passed, the daemon
+serves those instead of creating its own (``--listen`` is refused then, as by libvirtd),
+leaves their permissions as the socket units set them, and never unlinks them: systemd owns
+them, and with ``--timeout`` an idle daemon exits while systemd keeps listening and starts
+it again on the next connection.
+
 Shutdown (SIGTERM, SIGINT, ``--timeout`` idle): stop listening, drop clients, close every
-driver connection (the QEMU driver leaves guests running), remove sockets.
+driver connection (the QEMU driver leaves guests running), remove the sockets it created.
 """
 
 from __future__ import annotations
@@ -34,10 +40,12 @@ import logging
 import os
 import socket
 import stat
+import sys
 import threading
 import time
 
 from pyvirt import constants as c
+from pyvirt.daemon import activation as act
 from pyvirt.daemon.client import ClientSession
 from pyvirt.daemon.config import AUTH_NONE, AUTH_SASL, DaemonConfig
 from pyvirt.errors import raise_error
@@ -49,6 +57,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pyvirt.api.connect import virConnect
+    from pyvirt.daemon.activation import Activation
     from pyvirt.daemon.sasl import SaslAuthority
 
 log = logging.getLogger(__name__)
@@ -75,6 +84,8 @@ class Listener:
         self.perms = perms
         self.gid: int | None = None
         self.server: asyncio.AbstractServer | None = None
+        # passed by systemd (socket activation): its socket file is not ours to remove
+        self.inherited = False
 
     def __repr__(self) -> str:
         where = self.path or f"{self.host}:{self.port}"
@@ -105,9 +116,10 @@ class Daemon:
     """The running daemon (see the module docstring). Create, ``await start()``, then
     ``await serve()`` until :meth:`request_stop`."""
 
-    def __init__(self, config: DaemonConfig) -> None:
+    def __init__(self, config: DaemonConfig, activation: Activation | None = None) -> None:
         config.validate()
         self.config = config
+        self.activation = activation
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self.listeners: list[Listener] = []
         self.clients: set[ClientSession] = set()
@@ -137,8 +149,10 @@ class Daemon:
         self.loop = asyncio.get_running_loop()
         self._stop_event = asyncio.Event()
         cfg = self.config
+        inherited = self._claim_activation()
         tls_ctx = None
-        if cfg.tls_enabled():   # bad certificates fail the start before any socket exists
+        if (inherited is None and cfg.tls_enabled()) or (inherited and act.TLS in inherited):
+            # bad certificates fail the start before any socket is served
             from pyvirt.daemon.tls import server_context
 
             tls_ctx = server_context(cfg)
@@ -159,6 +173,11 @@ class Daemon:
 
         self._network = network.open_driver(
             "system" if os.geteuid() == 0 or cfg.root else "session", cfg.root)
+        if inherited is not None:
+            await self._serve_inherited(inherited, tls_ctx)
+            log.info("pyvirtd listening on activation sockets: %s",
+                     ", ".join(repr(li) for li in self.listeners))
+            return
         sock_dir = cfg.socket_dir()
         os.makedirs(sock_dir, mode=0o755, exist_ok=True)
         gid = None
@@ -194,7 +213,52 @@ class Daemon:
                                             port=int(cfg.tls_port), tls=True), tls_ctx)
         log.info("pyvirtd listening: %s", ", ".join(repr(li) for li in self.listeners))
 
-    async def _listen_tcp(self, listener: Listener, ctx: ssl.SSLContext | None = None) -> None:
+    def _claim_activation(self) -> dict[str, list[socket.socket]] | None:
+        """The activation sockets by role (pyvirt.daemon.activation), or None when the
+        daemon was not socket-activated."""
+        if self.activation is None:
+            return None
+        cfg = self.config
+        if cfg.listen:
+            self.activation.close()
+            raise_error(c.VIR_ERR_CONFIG_UNSUPPORTED, "--listen parameter not permitted with "
+                        "systemd activation sockets", domain=c.VIR_FROM_RPC)
+        claimed = self.activation.claim(
+            {act.RW: cfg.rw_socket_path(), act.RO: cfg.ro_socket_path()},
+            {act.TCP: int(cfg.tcp_port), act.TLS: int(cfg.tls_port)})
+        # an activated TCP or TLS socket serves with its auth even without --listen
+        auths = [cfg.auth_tcp] if act.TCP in claimed else []
+        auths += [cfg.auth_tls] if act.TLS in claimed else []
+        if self.sasl is None and AUTH_SASL in auths:
+            from pyvirt.daemon.sasl import SaslAuthority
+
+            self.sasl = SaslAuthority(cfg)
+        return claimed
+
+    async def _serve_inherited(self, inherited: dict[str, list[socket.socket]],
+                               tls_ctx: ssl.SSLContext | None) -> None:
+        cfg = self.config
+        for role, socks in inherited.items():
+            for sock in socks:
+                if role in (act.RW, act.RO):
+                    readonly = role == act.RO
+                    listener = Listener("unix-ro" if readonly else "unix-rw", readonly,
+                                        cfg.auth_unix_ro if readonly else cfg.auth_unix_rw,
+                                        path=_bound_path(sock),
+                                        perms=cfg.ro_perms() if readonly else cfg.rw_perms())
+                    _adopt_file_mode(listener)
+                    listener.inherited = True
+                    await self._listen_unix(listener, sock)
+                else:
+                    tls = role == act.TLS
+                    host, port = sock.getsockname()[:2]
+                    listener = Listener(role, False, cfg.auth_tls if tls else cfg.auth_tcp,
+                                        host=host, port=port, tls=tls)
+                    listener.inherited = True
+                    await self._listen_tcp(listener, tls_ctx if tls else None, sock)
+
+    async def _listen_tcp(self, listener: Listener, ctx: ssl.SSLContext | None = None,
+                          sock: socket.socket | None = None) -> None:
         assert listener.port is not None
 
         def session() -> ClientSession:
@@ -207,11 +271,24 @@ class Daemon:
 
             return TLSLayer(ctx, session)
 
-        listener.server = await self.loop.create_server(
-            protocol, host=listener.host, port=listener.port, reuse_address=True)
+        if sock is not None:
+            sock.listen(128)   # already listening (systemd did): only the backlog changes
+            listener.server = await self.loop.create_server(protocol, sock=sock)
+        else:
+            listener.server = await self.loop.create_server(
+                protocol, host=listener.host, port=listener.port, reuse_address=True)
         self.listeners.append(listener)
 
-    async def _listen_unix(self, listener: Listener) -> None:
+    async def _listen_unix(self, listener: Listener, sock: socket.socket | None = None) -> None:
+        if sock is not None:
+            sock.listen(128)
+            # Python 3.13+ would unlink the socket file when the server closes
+            keep: dict[str, Any] = ({"cleanup_socket": False}
+                                    if sys.version_info >= (3, 13) else {})
+            listener.server = await self.loop.create_unix_server(
+                lambda: ClientSession(self, listener), sock=sock, **keep)
+            self.listeners.append(listener)
+            return
         path = listener.path
         assert path is not None
         _remove_stale_socket(path)
@@ -281,7 +358,7 @@ class Daemon:
         for client in list(self.clients):
             client.close(abort=True)
         for listener in self.listeners:
-            if listener.path:
+            if listener.path and not listener.inherited:
                 try:
                     os.unlink(listener.path)
                 except FileNotFoundError:
@@ -429,6 +506,28 @@ class Daemon:
 def _set_result(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
+
+
+def _bound_path(sock: socket.socket) -> str:
+    """A unix socket's bound path ("@name" for an abstract one)."""
+    name = sock.getsockname()
+    if isinstance(name, bytes):
+        name = name.decode(errors="replace")
+    return "@" + name[1:] if name.startswith("\0") else name
+
+
+def _adopt_file_mode(listener: Listener) -> None:
+    """Take an inherited socket's mode and group from its file (systemd's SocketMode=,
+    SocketGroup=), so the peer check follows what the socket unit set."""
+    assert listener.path is not None
+    if listener.path.startswith("@"):
+        return
+    try:
+        st = os.stat(listener.path)
+    except OSError:
+        return
+    listener.perms = stat.S_IMODE(st.st_mode)
+    listener.gid = st.st_gid
 
 
 def _remove_stale_socket(path: str) -> None:
