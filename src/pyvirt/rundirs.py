@@ -29,9 +29,33 @@ def user_runtime_dir(env: Mapping[str, str] | None = None) -> str:
     runtime = env.get("XDG_RUNTIME_DIR")
     if runtime:
         return os.path.join(runtime, "pyvirt")
-    home = env.get("HOME") or os.path.expanduser("~")
-    cache = env.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
+    cache = env.get("XDG_CACHE_HOME") or os.path.join(_home(env), ".cache")
     return os.path.join(cache, "pyvirt-runtime", "pyvirt")
+
+
+def _home(env: Mapping[str, str]) -> str:
+    return env.get("HOME") or os.path.expanduser("~")
+
+
+def user_config_dir(env: Mapping[str, str] | None = None) -> str:
+    """``$XDG_CONFIG_HOME/pyvirt`` (``~/.config/pyvirt``): a user's definitions."""
+    env = os.environ if env is None else env
+    return os.path.join(env.get("XDG_CONFIG_HOME") or os.path.join(_home(env), ".config"),
+                        "pyvirt")
+
+
+def user_cache_dir(env: Mapping[str, str] | None = None) -> str:
+    """``$XDG_CACHE_HOME/pyvirt`` (``~/.cache/pyvirt``)."""
+    env = os.environ if env is None else env
+    return os.path.join(env.get("XDG_CACHE_HOME") or os.path.join(_home(env), ".cache"),
+                        "pyvirt")
+
+
+def user_data_dir(env: Mapping[str, str] | None = None) -> str:
+    """``$XDG_DATA_HOME/pyvirt`` (``~/.local/share/pyvirt``)."""
+    env = os.environ if env is None else env
+    return os.path.join(env.get("XDG_DATA_HOME")
+                        or os.path.join(_home(env), ".local", "share"), "pyvirt")
 
 
 def daemon_socket_dir(privileged: bool, env: Mapping[str, str] | None = None) -> str:

@@ -39,13 +39,11 @@ class NetworkPaths:
         if mode == "system":
             return cls(mode, "/etc/pyvirt/qemu/networks", "/run/pyvirt/network",
                        "/var/lib/pyvirt/dnsmasq")
-        home = os.path.expanduser("~")
-        config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
-        cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
-        runtime = os.environ.get("XDG_RUNTIME_DIR") or os.path.join(cache, "pyvirt-runtime")
-        return cls(mode, os.path.join(config, "pyvirt", "qemu", "networks"),
-                   os.path.join(runtime, "pyvirt", "network"),
-                   os.path.join(cache, "pyvirt", "dnsmasq"))
+        from pyvirt import rundirs
+
+        return cls(mode, os.path.join(rundirs.user_config_dir(), "qemu", "networks"),
+                   os.path.join(rundirs.user_runtime_dir(), "network"),
+                   os.path.join(rundirs.user_cache_dir(), "dnsmasq"))
 
     def ensure(self) -> None:
         for path in (self.config_dir, self.autostart_dir, self.state_dir):

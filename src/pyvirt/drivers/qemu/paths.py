@@ -67,16 +67,13 @@ class QemuPaths:
     def session(cls) -> QemuPaths:
         if _daemon_root is not None:
             return cls.rooted("session", _daemon_root)
-        home = os.path.expanduser("~")
-        config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
-        cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
-        data = os.environ.get("XDG_DATA_HOME") or os.path.join(home, ".local", "share")
-        runtime = os.environ.get("XDG_RUNTIME_DIR") or os.path.join(cache, "pyvirt-runtime")
-        return cls("session", os.path.join(config, "pyvirt", "qemu"),
-                   os.path.join(runtime, "pyvirt", "qemu"),
-                   os.path.join(data, "pyvirt", "qemu", "lib"),
-                   os.path.join(cache, "pyvirt", "qemu"),
-                   os.path.join(cache, "pyvirt", "qemu", "log"))
+        from pyvirt import rundirs
+
+        cache = os.path.join(rundirs.user_cache_dir(), "qemu")
+        return cls("session", os.path.join(rundirs.user_config_dir(), "qemu"),
+                   os.path.join(rundirs.user_runtime_dir(), "qemu"),
+                   os.path.join(rundirs.user_data_dir(), "qemu", "lib"),
+                   cache, os.path.join(cache, "log"))
 
     @classmethod
     def embed(cls, root: str) -> QemuPaths:

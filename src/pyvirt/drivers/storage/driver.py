@@ -73,12 +73,10 @@ class StoragePaths:
                        os.path.join(root, "run", "storage"), root)
         if mode == "system":
             return cls(mode, "/etc/pyvirt/storage", "/run/pyvirt/storage")
-        home = os.path.expanduser("~")
-        config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
-        cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
-        runtime = os.environ.get("XDG_RUNTIME_DIR") or os.path.join(cache, "pyvirt-runtime")
-        return cls(mode, os.path.join(config, "pyvirt", "storage"),
-                   os.path.join(runtime, "pyvirt", "storage"))
+        from pyvirt import rundirs
+
+        return cls(mode, os.path.join(rundirs.user_config_dir(), "storage"),
+                   os.path.join(rundirs.user_runtime_dir(), "storage"))
 
     def ensure(self) -> None:
         for path in (self.config_dir, self.autostart_dir, self.state_dir):
