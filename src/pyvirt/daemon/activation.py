@@ -114,7 +114,13 @@ class Activation:
         socks: list[socket.socket] = []
         try:
             for fd, name in self.fds:
-                sock = socket.socket(fileno=fd)
+                try:
+                    sock = socket.socket(fileno=fd)
+                except OSError as exc:
+                    _close(fd)
+                    raise_error(c.VIR_ERR_INTERNAL_ERROR, f"activation file descriptor "
+                                f"{fd} ({name}) is not a socket: {exc.strerror}",
+                                domain=c.VIR_FROM_RPC)
                 socks.append(sock)
                 role = role_of_name(name) if name else None
                 if role is None:

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pyvirt.daemon.activation import Activation
 from pyvirt.daemon.config import DaemonConfig
 from pyvirt.daemon.server import Daemon
 from pyvirt.rpc import message as m
@@ -33,7 +34,9 @@ PYVIRTD = REPO / "bin" / "pyvirtd"
 class InProcessDaemon:
     """A Daemon serving from a thread; sockets in ``root/run``."""
 
-    def __init__(self, root: Path, **settings: Any) -> None:
+    def __init__(self, root: Path, activation: Activation | None = None,
+                 **settings: Any) -> None:
+        self.activation = activation    # sockets "passed by systemd"
         self.config = DaemonConfig()
         self.config.root = str(root)
         for key, value in settings.items():
@@ -63,7 +66,7 @@ class InProcessDaemon:
     def _run(self) -> None:
         async def main() -> None:
             self.loop = asyncio.get_running_loop()
-            self.daemon = Daemon(self.config)
+            self.daemon = Daemon(self.config, self.activation)
             await self.daemon.start()
             self._ready.set()
             await self.daemon.serve()
