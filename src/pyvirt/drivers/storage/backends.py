@@ -3,16 +3,18 @@ and making its volumes means for each pool type.
 
 ``dir``: a directory of image files. ``fs``: the same on a block device (or image file)
 mounted on the target directory. ``netfs``: an NFS/CIFS/gluster export mounted there.
-``logical``: an LVM volume group; volumes are logical volumes.
+``logical``: an LVM volume group; volumes are logical volumes. ``disk``: a whole block
+device with a partition table; volumes are its partitions.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 
 from pyvirt import constants as c
-from pyvirt.drivers.storage import volfile
+from pyvirt.drivers.storage import partitions, volfile
 from pyvirt.drivers.storage.volfile import run, storage_error, system_error
 from pyvirt.errors import raise_error
 
@@ -112,6 +114,11 @@ class Backend:
 
     def wipe_vol(self, pool: PoolDef, vol: VolumeDef, algorithm: int) -> None:
         volfile.wipe(vol.target.path or "", algorithm, vol.allocation)
+
+    def volumes_after_change(self, pool: PoolDef) -> list[VolumeDef] | None:
+        """The pool's whole volume list again after a volume was created or deleted, for a
+        backend whose volumes affect each other (None: the driver keeps its own)."""
+        return None
 
 
 # ---- dir -----------------------------------------------------------------------------------
@@ -599,18 +606,7 @@ class LogicalBackend(Backend):
 
     def build_vol_from(self, pool: PoolDef, vol: VolumeDef, src: VolumeDef,
                        flags: int) -> None:
-        """Copy the source volume's data (as raw) onto the new LV."""
-        path = vol.target.path or ""
-        if (src.target.format or "raw") != "raw":
-            run(["qemu-img", "convert", "-n", "-f", src.target.format or "raw", "-O", "raw",
-                 src.target.path or "", path])
-            return
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            volfile.copy_sparse(src.target.path or "", fd, path, vol.capacity)
-            os.fdatasync(fd)
-        finally:
-            os.close(fd)
+        copy_to_block(vol, src)
 
     def delete_vol(self, pool: PoolDef, vol: VolumeDef, flags: int) -> None:
         from pyvirt.drivers.base import check_flags
@@ -625,6 +621,22 @@ class LogicalBackend(Backend):
 
     def refresh_vol(self, pool: PoolDef, vol: VolumeDef) -> None:
         self._stat_perms(vol)
+
+
+def copy_to_block(vol: VolumeDef, src: VolumeDef) -> None:
+    """storageBackendCreateBlockFrom: the source volume's data (as raw) onto the new block
+    volume (an LV, a partition)."""
+    path = vol.target.path or ""
+    if (src.target.format or "raw") not in ("raw", "none"):
+        run(["qemu-img", "convert", "-n", "-f", src.target.format or "raw", "-O", "raw",
+             src.target.path or "", path])
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        volfile.copy_sparse(src.target.path or "", fd, path, vol.capacity)
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
 
 
 def _zero_head(path: str) -> None:
@@ -647,8 +659,305 @@ def _quiet(argv: list[str]) -> None:
         pass
 
 
+# ---- disk ------------------------------------------------------------------------------------
+
+
+def wait_for_devices() -> None:
+    """virWaitForDevices: let udev finish creating device nodes (where udev runs)."""
+    import subprocess
+
+    tool = shutil.which("udevadm")
+    if tool is not None:
+        subprocess.run([tool, "settle"], capture_output=True, check=False, timeout=180)
+
+
+def _node_from_sysfs(path: str) -> bool:
+    """A partition the kernel knows but no /dev node for (no udev, no devtmpfs): make the
+    node from its sysfs dev numbers."""
+    name = os.path.basename(path)
+    try:
+        with open(f"/sys/class/block/{name}/dev") as fh:
+            major, minor = (int(v) for v in fh.read().strip().split(":"))
+    except (OSError, ValueError):
+        return False
+    try:
+        os.mknod(path, 0o600 | stat.S_IFBLK, os.makedev(major, minor))
+    except FileExistsError:
+        pass
+    except OSError:
+        return False
+    return True
+
+
+def ensure_partition_nodes(device: str, paths: list[str], timeout: float = 2.0) -> None:
+    """Wait for the partitions' device nodes; the kernel's devtmpfs normally makes them as
+    soon as parted has told the kernel. Without them: ask the kernel to re-read the table
+    (partx -u), then make missing nodes from sysfs."""
+    import subprocess
+    import time
+
+    deadline = time.monotonic() + timeout
+    missing = [p for p in paths if not os.path.exists(p)]
+    while missing and time.monotonic() < deadline:
+        time.sleep(0.02)
+        missing = [p for p in missing if not os.path.exists(p)]
+    if not missing:
+        return
+    if not all(os.path.exists(f"/sys/class/block/{os.path.basename(p)}") for p in missing) \
+            and shutil.which("partx"):
+        subprocess.run(["partx", "-u", device], capture_output=True, check=False)
+    for path in missing:
+        if path.startswith("/dev/"):
+            _node_from_sysfs(path)
+
+
+def stable_path(pool: PoolDef, devpath: str) -> str:
+    """virStorageBackendStablePath: under a target like /dev/disk/by-id, the link there that
+    points to ``devpath``; under /dev (or anywhere else) ``devpath`` itself."""
+    target = (pool.target.path or "").rstrip("/")
+    if not target.startswith("/dev/"):
+        return devpath
+    try:
+        names = sorted(os.listdir(target))
+    except OSError as exc:
+        system_error(exc, f"cannot read dir '{pool.target.path}'")
+    real = os.path.realpath(devpath)
+    for name in names:
+        link = f"{target}/{name}"
+        if os.path.islink(link) and os.path.realpath(link) == real:
+            return link
+    return devpath
+
+
+def _blkid_probe(device: str) -> partitions.BlkidResult:
+    import subprocess
+
+    if not os.path.exists(device):
+        storage_error(c.VIR_ERR_STORAGE_PROBE_FAILED,
+                      f"Failed to create filesystem probe for device {device}")
+    proc = subprocess.run(["blkid", "-p", "-o", "export", device], capture_output=True,
+                          check=False)
+    return partitions.parse_blkid_export(proc.stdout.decode(errors="replace"), proc.returncode)
+
+
+def _parted_print(device: str) -> tuple[int, str]:
+    import subprocess
+
+    proc = subprocess.run(["parted", device, "print", "--script"], capture_output=True,
+                          check=False, env=dict(os.environ, LC_ALL="C"))
+    return proc.returncode, (proc.stdout + proc.stderr).decode(errors="replace")
+
+
+def _zero_ends(path: str, length: int = 1024 * 1024) -> None:
+    """virStorageBackendZeroPartitionTable: zeroes over the first and the last MiB (a GPT
+    keeps its backup header at the end)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        system_error(exc, f"Failed to open storage volume with path '{path}'")
+    try:
+        size = os.lseek(fd, 0, os.SEEK_END)
+        for offset in (0, max(0, size - length)):
+            os.pwrite(fd, bytes(min(length, size)), offset)
+        os.fsync(fd)
+    except OSError as exc:
+        system_error(exc, f"Failed to write {length} bytes to storage volume with path "
+                          f"'{path}'")
+    finally:
+        os.close(fd)
+
+
+class DiskBackend(Backend):
+    """storage_backend_disk.c: build writes a label with parted, volumes are partitions
+    (made with ``parted mkpart``, removed with ``parted rm``), listed the way libvirt's
+    parthelper lists them."""
+
+    type = "disk"
+    local_files = True
+
+    @staticmethod
+    def device(pool: PoolDef) -> str:
+        return pool.source.devices[0].path
+
+    @staticmethod
+    def _label(pool: PoolDef) -> str:
+        """The pool's label format; an unset one means dos once the pool starts."""
+        if pool.source.format in (None, "unknown"):
+            pool.source.format = "dos"
+        return pool.source.format or "dos"
+
+    def check(self, pool: PoolDef) -> bool:
+        path = self.device(pool)
+        if not os.path.exists(path):
+            return False
+        partitions.check_label(path, self._label(pool), False, _blkid_probe, _parted_print)
+        return True
+
+    def start(self, pool: PoolDef) -> None:
+        wait_for_devices()
+        path = self.device(pool)
+        if not os.path.exists(path):
+            storage_error(c.VIR_ERR_INVALID_ARG, f"device path '{path}' doesn't exist")
+        partitions.check_label(path, self._label(pool), False, _blkid_probe, _parted_print)
+
+    def build(self, pool: PoolDef, flags: int) -> None:
+        from pyvirt.drivers.base import check_flags
+
+        check_flags("virStorageBackendDiskBuildPool", flags, BUILD_FLAGS, c.VIR_FROM_STORAGE)
+        exclusive_build_flags(flags)
+        path = self.device(pool)
+        fmt = pool.source.format or "unknown"
+        if not flags & c.VIR_STORAGE_POOL_BUILD_OVERWRITE:
+            partitions.check_label(path, fmt, True, _blkid_probe, _parted_print)
+        _zero_ends(path)
+        fmt = self._label(pool)
+        run(["parted", path, "mklabel", "--script", partitions.PARTED_LABELS.get(fmt, fmt)])
+
+    def delete(self, pool: PoolDef, flags: int) -> None:
+        from pyvirt.drivers.base import check_flags
+
+        check_flags("virStorageBackendDiskDeletePool", flags, 0, c.VIR_FROM_STORAGE)
+        _zero_ends(self.device(pool))
+
+    def read_table(self, pool: PoolDef) -> partitions.Table:
+        path = self.device(pool)
+        out = run(partitions.parted_argv(path))
+        mbr = None
+        try:
+            with open(path, "rb") as fh:
+                mbr = fh.read(512)
+        except OSError:
+            pass
+        try:
+            return partitions.parse_parted(out, mbr)
+        except ValueError as exc:
+            storage_error(c.VIR_ERR_INTERNAL_ERROR,
+                          f"cannot parse the partition table of '{path}': {exc}")
+
+    def refresh(self, pool: PoolDef) -> list[VolumeDef]:
+        """virStorageBackendDiskRefreshPool: a volume per partition (free space and the
+        label's own metadata are not volumes); capacity ends at the last partition or free
+        extent, allocation sums the partitions (not the extended one that holds logical
+        ones), available sums the free extents."""
+        from pyvirt.conf.storage.pool import FreeExtent
+
+        wait_for_devices()
+        dev = self.device(pool)
+        if not os.path.exists(dev):
+            storage_error(c.VIR_ERR_INVALID_ARG, f"device path '{dev}' doesn't exist")
+        table = self.read_table(pool)
+        parts = table.partitions()
+        ensure_partition_nodes(dev, [partitions.partition_path(dev, r.num or 0)
+                                     for r in parts])
+        vols = [self._volume(pool, r) for r in parts]
+        extended = next((v for v, r in zip(vols, parts) if r.kind == "extended"), None)
+        free = table.free()
+        pool.source.devices[0].free_extents = [FreeExtent(r.start, r.end) for r in free]
+        pool.allocation = sum(v.allocation for v, r in zip(vols, parts)
+                              if r.kind != "extended")
+        if extended is not None:
+            extended.allocation += sum(v.allocation for v, r in zip(vols, parts)
+                                       if r.kind == "logical")
+        pool.available = sum(r.end - r.start for r in free)
+        pool.capacity = max([r.end for r in parts] + [r.end for r in free] + [0])
+        return vols
+
+    def _volume(self, pool: PoolDef, region: partitions.Region,
+                vol: VolumeDef | None = None) -> VolumeDef:
+        """virStorageBackendDiskMakeDataVol: a partition's volume (or ``vol`` filled in)."""
+        from pyvirt.conf.storage import Extent, VolumeDef
+
+        dev = self.device(pool)
+        devpath = partitions.partition_path(dev, region.num or 0)
+        if vol is None:
+            vol = VolumeDef(name=os.path.basename(devpath), pool_type="disk")
+            vol.target.format = "none"
+        vol.type = "block"
+        vol.target.path = stable_path(pool, devpath)
+        vol.key = vol.target.path
+        vol.extents = [Extent(dev, region.start, region.end)]
+        try:
+            volfile.describe(vol, vol.target.path, probe=False)
+        except FileNotFoundError:
+            if region.kind != "extended":
+                storage_error(c.VIR_ERR_NO_STORAGE_VOL,
+                              f"no storage vol with matching path '{vol.target.path}'")
+        except OSError as exc:
+            if region.kind != "extended":
+                system_error(exc, f"cannot stat file '{vol.target.path}'")
+        if region.kind == "extended":  # its node is a stub: the extent says how big it is
+            vol.allocation = 0
+            vol.capacity = region.end - region.start
+        return vol
+
+    def create_vol(self, pool: PoolDef, vol: VolumeDef) -> None:
+        """virStorageBackendDiskCreateVol: a partition of at least the volume's capacity in
+        the smallest free extent that has room; the volume's name must be the one the
+        partition gets (loop0p1, sda2, ...)."""
+        if vol.target.encryption is not None:
+            storage_error(c.VIR_ERR_CONFIG_UNSUPPORTED,
+                          "storage pool does not support encrypted volumes")
+        dev = self.device(pool)
+        fmt = self._label(pool)
+        table = self.read_table(pool)
+        before = {r.num for r in table.partitions()}
+        words = partitions.part_format(table, fmt, vol.target.format)
+        start, end = partitions.part_boundaries(table, fmt, vol.capacity)
+        run(["parted", dev, "mkpart", "--script", words, f"{start}B", f"{end}B"])
+        wait_for_devices()
+        made = None
+        try:
+            after = self.read_table(pool)
+            made = next((r for r in after.partitions() if r.num not in before), None)
+            if made is None:
+                storage_error(c.VIR_ERR_INTERNAL_ERROR,
+                              f"cannot find the partition created on '{dev}'")
+            devpath = partitions.partition_path(dev, made.num or 0)
+            ensure_partition_nodes(dev, [devpath])
+            partname = os.path.basename(devpath)
+            if vol.name != partname:
+                storage_error(c.VIR_ERR_INVALID_ARG,
+                              f"invalid partition name '{vol.name}', expected '{partname}'")
+            vol.target.path = None  # a target path given in the XML means nothing here
+            self._volume(pool, made, vol)
+        except BaseException:
+            if made is not None:  # best effort, as libvirt's
+                _quiet(["parted", dev, "rm", "--script", str(made.num)])
+            raise
+
+    def volumes_after_change(self, pool: PoolDef) -> list[VolumeDef] | None:
+        # an extended partition's allocation and the free extents follow its neighbours
+        return self.refresh(pool)
+
+    def build_vol_from(self, pool: PoolDef, vol: VolumeDef, src: VolumeDef,
+                       flags: int) -> None:
+        copy_to_block(vol, src)
+
+    def delete_vol(self, pool: PoolDef, vol: VolumeDef, flags: int) -> None:
+        """virStorageBackendDiskDeleteVol: ``parted DEV rm N``."""
+        from pyvirt.drivers.base import check_flags
+
+        check_flags("virStorageBackendDiskDeleteVol", flags, 0, c.VIR_FROM_STORAGE)
+        dev = self.device(pool)
+        if not vol.target.path:
+            storage_error(c.VIR_ERR_INVALID_ARG,
+                          f"volume target path empty for source path '{dev}'")
+        num = partitions.partition_number(dev, vol.target.path)
+        run(["parted", dev, "rm", "--script", num])
+        wait_for_devices()
+
+    def wipe_vol(self, pool: PoolDef, vol: VolumeDef, algorithm: int) -> None:
+        path = vol.target.path or ""
+        dev = self.device(pool)
+        num = partitions.partition_number(dev, path)
+        if any(r.kind == "extended" and str(r.num) == num
+               for r in self.read_table(pool).partitions()):
+            storage_error(c.VIR_ERR_NO_SUPPORT, f"cannot wipe extended partition '{path}'")
+        volfile.wipe(path, algorithm, vol.allocation)
+
+
 BACKENDS: dict[str, Backend] = {b.type: b for b in (DirBackend(), FsBackend(), NetfsBackend(),
-                                                     LogicalBackend())}
+                                                     LogicalBackend(), DiskBackend())}
 
 
 def backend_for(pool_type: str) -> Backend:

@@ -480,7 +480,7 @@ class StorageDriver(PoolTable, Driver):
                 self._backing_capacity(vol, obj)
             backend.create_vol(obj.def_, vol)
             self._check_space(obj, vol)
-            obj.volumes[vol.name] = vol
+            self._volumes_changed(backend, obj, vol)
             key = (obj.def_.uuid, vol.name)
             self._building.add(key)
             handle = self._vol_handle(pool.connect(), obj, vol)
@@ -549,7 +549,7 @@ class StorageDriver(PoolTable, Driver):
             backend_for(src_obj.def_.type).refresh_vol(src_obj.def_, src)
             vol.key = None
             backend.create_vol(obj.def_, vol)
-            obj.volumes[vol.name] = vol
+            self._volumes_changed(backend, obj, vol)
             key = (obj.def_.uuid, vol.name)
             self._building.add(key)
             self._in_use[src_key] = self._in_use.get(src_key, 0) + 1
@@ -566,11 +566,28 @@ class StorageDriver(PoolTable, Driver):
                 self._release(src_key)
                 if failed:
                     obj.volumes.pop(vol.name, None)
-                    if vol.type != "block" or obj.def_.type == "logical":
+                    if vol.type != "block" or obj.def_.type in ("logical", "disk"):
                         self._remove_failed(backend, obj, vol)
+                        self._volumes_changed(backend, obj, None)
                 else:
                     self._account(obj, vol.allocation)
         return handle
+
+    @staticmethod
+    def _volumes_changed(backend: Backend, obj: PoolObj, vol: VolumeDef | None) -> None:
+        """A volume was created (``vol``) or removed: the backend's fresh list where its
+        volumes depend on each other (disk: partitions), ``vol`` itself kept as the
+        entry; on a failed re-read the new volume is removed again."""
+        try:
+            fresh = backend.volumes_after_change(obj.def_)
+        except libvirtError:
+            if vol is not None:
+                StorageDriver._remove_failed(backend, obj, vol)
+            raise
+        if fresh is not None:
+            obj.volumes = {v.name: v for v in fresh}
+        if vol is not None:
+            obj.volumes[vol.name] = vol
 
     @staticmethod
     def _remove_failed(backend: Backend, obj: PoolObj, vol: VolumeDef) -> None:
@@ -601,10 +618,15 @@ class StorageDriver(PoolTable, Driver):
         with self.lock:
             obj, voldef = self._vol_of(vol)
             self._check_vol_idle(obj, voldef)
-            backend_for(obj.def_.type).delete_vol(obj.def_, voldef, flags)
-            obj.def_.allocation -= voldef.allocation
-            obj.def_.available += voldef.allocation
+            backend = backend_for(obj.def_.type)
+            backend.delete_vol(obj.def_, voldef, flags)
             del obj.volumes[voldef.name]
+            fresh = backend.volumes_after_change(obj.def_)
+            if fresh is not None:  # figures and neighbours re-read with the list
+                obj.volumes = {v.name: v for v in fresh}
+            else:
+                obj.def_.allocation -= voldef.allocation
+                obj.def_.available += voldef.allocation
             return 0
 
     def storageVolGetInfo(self, vol: virStorageVol) -> list[int]:  # noqa: N802
