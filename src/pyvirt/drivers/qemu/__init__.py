@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pyvirt.drivers.qemu.driver import QemuDriver
+    from pyvirt.drivers.qemu.paths import QemuPaths
     from pyvirt.uri import ConnectURI
 
 
@@ -20,10 +21,18 @@ def connect(uri: ConnectURI, auth: Any, flags: int) -> QemuDriver:
     """Open the QEMU driver for ``uri`` (the driver registry's entry point), with
     libvirt's qemuConnectOpen rules for the path."""
     from pyvirt.drivers.qemu.driver import open_driver
+
+    return open_driver(driver_paths(uri, os.geteuid() == 0))
+
+
+def driver_paths(uri: ConnectURI, privileged: bool) -> QemuPaths:
+    """Which driver instance serves ``uri``: libvirt's virConnectValidateURIPath for qemu.
+    A privileged (root) process has only the system driver, and serves ``/session`` with
+    it too (libvirt's compatibility exception for qemu and vbox; root's client sends
+    ``qemu:///session`` to the system daemon, see drivers.remote.localdaemon)."""
     from pyvirt.drivers.qemu.paths import QemuPaths, daemon_root
 
     path = uri.path or ""
-    privileged = os.geteuid() == 0
     if path == "/embed":
         root = next((v for k, v in uri.params if k == "root"), None)
         if not root:
@@ -32,13 +41,13 @@ def connect(uri: ConnectURI, auth: Any, flags: int) -> QemuDriver:
         if not os.path.isabs(root):
             raise_error(c.VIR_ERR_INTERNAL_ERROR,
                         f"root path must be absolute, not '{root}'", domain=c.VIR_FROM_QEMU)
-        paths = QemuPaths.embed(root)
-    elif path == "/system" and (privileged or daemon_root() is not None):
-        paths = QemuPaths.system()
-    elif path == "/session":
-        paths = QemuPaths.session()
-    else:
-        hint = "qemu:///system" if privileged else "qemu:///session"
-        raise_error(c.VIR_ERR_INTERNAL_ERROR,
-                    f"unexpected QEMU URI path '{path}', try {hint}", domain=c.VIR_FROM_QEMU)
-    return open_driver(paths)
+        return QemuPaths.embed(root)
+    if path in ("/system", "/session") and privileged:
+        return QemuPaths.system()
+    if path == "/system" and daemon_root() is not None:
+        return QemuPaths.system()
+    if path == "/session":
+        return QemuPaths.session()
+    hint = "qemu:///system" if privileged else "qemu:///session"
+    raise_error(c.VIR_ERR_INTERNAL_ERROR,
+                f"unexpected QEMU URI path '{path}', try {hint}", domain=c.VIR_FROM_QEMU)
