@@ -113,11 +113,13 @@ class Activation:
         unclaimed: list[int] = []
         socks: list[socket.socket] = []
         try:
-            for fd, name in self.fds:
+            for index, (fd, name) in enumerate(self.fds):
                 try:
                     sock = socket.socket(fileno=fd)
                 except OSError as exc:
-                    _close(fd)
+                    for later, _name in self.fds[index:]:   # none is served: close them all
+                        _close(later)
+                    self.fds = []
                     raise_error(c.VIR_ERR_INTERNAL_ERROR, f"activation file descriptor "
                                 f"{fd} ({name}) is not a socket: {exc.strerror}",
                                 domain=c.VIR_FROM_RPC)
@@ -141,6 +143,7 @@ class Activation:
         except BaseException:
             for sock in socks:
                 sock.close()
+            self.fds = []
             raise
         self.fds = []
         return claimed

@@ -216,7 +216,8 @@ def test_notify(tmp_path: Path) -> None:
 
 def test_not_a_socket(tmp_path: Path) -> None:
     fd = os.open(tmp_path, os.O_RDONLY)
+    ro = _unix_listener(tmp_path / "ro").detach()
     with pytest.raises(libvirtError, match=rf"activation file descriptor {fd} "
                                            r"\(pyvirtd.socket\) is not a socket"):
-        Activation([(fd, "pyvirtd.socket")]).claim({}, {})
-    assert not _is_open(fd)
+        Activation([(fd, "pyvirtd.socket"), (ro, "pyvirtd-ro.socket")]).claim({}, {})
+    assert not _is_open(fd) and not _is_open(ro)
