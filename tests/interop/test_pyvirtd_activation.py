@@ -133,3 +133,31 @@ def test_activated_daemon(short_tmp: Path) -> None:
         assert a.proc.wait(20) == 0
     finally:
         a.close()
+
+
+def test_systemd_socket_activate(short_tmp: Path) -> None:
+    """The same through systemd's own tool, where installed (it execs the daemon on the
+    first connection, with the LISTEN_* variables systemd sets)."""
+    tool = shutil.which("systemd-socket-activate")
+    if tool is None or shutil.which("virsh") is None:
+        pytest.skip("systemd-socket-activate or virsh is not installed")
+    rw, ro = short_tmp / "rw", short_tmp / "ro"
+    with open(short_tmp / "log", "wb") as log:
+        proc = subprocess.Popen(
+            [tool, "-l", str(rw), "-l", str(ro), "--fdname=pyvirtd.socket:pyvirtd-ro.socket",
+             "-E", f"PYTHONPATH={REPO / 'src'}", sys.executable, str(PYVIRTD),
+             "--root", str(short_tmp / "root"), "--timeout", "1"], stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 10
+        while not ro.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        out = _virsh(rw, "list", "--name")
+        assert (out.returncode, out.stdout.strip()) == (0, "test"), (short_tmp / "log").read_text()
+        out = _virsh(ro, "-r", "domstate", "test")
+        assert (out.returncode, out.stdout.strip()) == (0, "running")
+        assert proc.wait(20) == 0            # idle: the daemon (the tool exec'd it) exits
+        assert rw.is_socket() and ro.is_socket()
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(20)
