@@ -200,6 +200,14 @@ def test_disk_pool_on_loop_device(tmp_path: Path) -> None:
             v2.wipe(0)
             with open(v2.path(), "rb") as zeroed:
                 assert zeroed.read(2 * MiB) == bytes(2 * MiB)
+            with open(v1.path(), "r+b") as fh:
+                fh.write(b"disk pool" * 1000)
+            clone = pool.createXMLFrom(f"<volume><name>{name}p3</name><capacity unit='MiB'>4"
+                                       "</capacity></volume>", v1, 0)
+            assert clone.info()[1] == 8 * MiB  # the source's capacity when that is larger
+            with open(clone.path(), "rb") as copied:
+                assert copied.read(9000) == b"disk pool" * 1000
+            clone.delete(0)
             v1.delete(0)
             assert parted_numbers(dev) == ["2"] and pool.listVolumes() == [f"{name}p2"]
             assert pool.info()[2:] == [16 * MiB, 67074560 - 16 * MiB]

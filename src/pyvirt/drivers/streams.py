@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 
 from pyvirt import constants as c
 from pyvirt.api.stream import AT_HOLE
@@ -133,13 +134,21 @@ class MemorySink(_Closed):
         self.closed = True
 
 
+def _size(fd: int) -> int:
+    """A file's size; a block device's (an LV, a partition) where st_size says 0."""
+    st = os.fstat(fd)
+    if stat.S_ISBLK(st.st_mode):
+        return os.lseek(fd, 0, os.SEEK_END)
+    return st.st_size
+
+
 class FileSource(_Closed):
     """Reads ``[offset, offset+length)`` of ``path``; reports holes when asked to."""
 
     def __init__(self, path: str, offset: int = 0, length: int = 0) -> None:
         super().__init__()
         self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        size = os.fstat(self.fd).st_size
+        size = _size(self.fd)
         self.pos = min(offset, size)
         self.end = size if length == 0 else min(size, offset + length)
 
@@ -239,7 +248,8 @@ class FileSink(_Closed):
 
     def finish(self) -> None:
         self._check_open()
-        if os.fstat(self.fd).st_size < self.pos:
+        st = os.fstat(self.fd)
+        if stat.S_ISREG(st.st_mode) and st.st_size < self.pos:  # a device keeps its size
             os.ftruncate(self.fd, self.pos)
         os.fsync(self.fd)
         self.closed = True
