@@ -671,44 +671,65 @@ def wait_for_devices() -> None:
         subprocess.run([tool, "settle"], capture_output=True, check=False, timeout=180)
 
 
-def _node_from_sysfs(path: str) -> bool:
-    """A partition the kernel knows but no /dev node for (no udev, no devtmpfs): make the
-    node from its sysfs dev numbers."""
-    name = os.path.basename(path)
+def _sysfs_devno(path: str) -> tuple[int, int] | None:
+    """The kernel's device numbers of the block device named like ``path`` (None: the
+    kernel has no such device)."""
     try:
-        with open(f"/sys/class/block/{name}/dev") as fh:
+        with open(f"/sys/class/block/{os.path.basename(path)}/dev") as fh:
             major, minor = (int(v) for v in fh.read().strip().split(":"))
     except (OSError, ValueError):
-        return False
+        return None
+    return major, minor
+
+
+def _node_current(path: str) -> bool:
+    """``path`` is the block node of the device the kernel has under that name now (not a
+    stale node of an earlier partition of that name that devtmpfs has yet to remove)."""
+    want = _sysfs_devno(path)
     try:
-        os.mknod(path, 0o600 | stat.S_IFBLK, os.makedev(major, minor))
-    except FileExistsError:
-        pass
+        st = os.stat(path)
     except OSError:
         return False
-    return True
+    return want is not None and stat.S_ISBLK(st.st_mode) and \
+        (os.major(st.st_rdev), os.minor(st.st_rdev)) == want
+
+
+def _make_node(path: str) -> None:
+    """A partition the kernel knows but no current /dev node for (no udev, no devtmpfs, or
+    a stale node): make the node from its sysfs dev numbers."""
+    devno = _sysfs_devno(path)
+    if devno is None or not path.startswith("/dev/"):
+        return
+    try:
+        if os.path.lexists(path) and stat.S_ISBLK(os.lstat(path).st_mode):
+            os.unlink(path)
+        os.mknod(path, 0o600 | stat.S_IFBLK, os.makedev(*devno))
+    except OSError:
+        pass
 
 
 def ensure_partition_nodes(device: str, paths: list[str], timeout: float = 2.0) -> None:
-    """Wait for the partitions' device nodes; the kernel's devtmpfs normally makes them as
-    soon as parted has told the kernel. Without them: ask the kernel to re-read the table
-    (partx -u), then make missing nodes from sysfs."""
+    """Wait for the partitions' device nodes; the kernel's devtmpfs normally makes them
+    (and removes old ones) soon after parted has told the kernel. Without them: ask the
+    kernel to re-read the table (partx -u), then make the nodes from sysfs."""
     import subprocess
     import time
 
-    deadline = time.monotonic() + timeout
-    missing = [p for p in paths if not os.path.exists(p)]
-    while missing and time.monotonic() < deadline:
+    begun = time.monotonic()
+    missing = [p for p in paths if not _node_current(p)]
+    while missing and time.monotonic() < begun + timeout:
+        # a node the kernel knows of, left stale (another device number): replaced soon
+        if time.monotonic() > begun + 0.2 and all(
+                _sysfs_devno(p) is not None and os.path.exists(p) for p in missing):
+            break
         time.sleep(0.02)
-        missing = [p for p in missing if not os.path.exists(p)]
+        missing = [p for p in missing if not _node_current(p)]
     if not missing:
         return
-    if not all(os.path.exists(f"/sys/class/block/{os.path.basename(p)}") for p in missing) \
-            and shutil.which("partx"):
+    if any(_sysfs_devno(p) is None for p in missing) and shutil.which("partx"):
         subprocess.run(["partx", "-u", device], capture_output=True, check=False)
     for path in missing:
-        if path.startswith("/dev/"):
-            _node_from_sysfs(path)
+        _make_node(path)
 
 
 def stable_path(pool: PoolDef, devpath: str) -> str:
