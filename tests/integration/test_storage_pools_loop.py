@@ -210,6 +210,7 @@ def test_disk_pool_on_loop_device(tmp_path: Path) -> None:
             clone.delete(0)
             v1.delete(0)
             assert parted_numbers(dev) == ["2"] and pool.listVolumes() == [f"{name}p2"]
+            assert not os.path.exists(f"{dev}p1")
             assert pool.info()[2:] == [16 * MiB, 67074560 - 16 * MiB]
 
             conn.close()  # a new driver instance finds the pool active, its volume again

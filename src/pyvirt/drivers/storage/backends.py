@@ -708,6 +708,22 @@ def _make_node(path: str) -> None:
         pass
 
 
+def _drop_node(path: str, timeout: float = 1.0) -> None:
+    """A removed partition's node goes with it; one made here by mknod devtmpfs would keep
+    (and a later partition of that name would find stale)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while os.path.lexists(path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if os.path.lexists(path) and _sysfs_devno(path) is None and path.startswith("/dev/") \
+            and stat.S_ISBLK(os.lstat(path).st_mode):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
 def ensure_partition_nodes(device: str, paths: list[str], timeout: float = 2.0) -> None:
     """Wait for the partitions' device nodes; the kernel's devtmpfs normally makes them
     (and removes old ones) soon after parted has told the kernel. Without them: ask the
@@ -966,6 +982,7 @@ class DiskBackend(Backend):
         num = partitions.partition_number(dev, vol.target.path)
         run(["parted", dev, "rm", "--script", num])
         wait_for_devices()
+        _drop_node(partitions.partition_path(dev, int(num)))
 
     def wipe_vol(self, pool: PoolDef, vol: VolumeDef, algorithm: int) -> None:
         path = vol.target.path or ""
