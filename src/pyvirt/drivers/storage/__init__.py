@@ -50,12 +50,14 @@ def connect(uri: ConnectURI, auth: Any, flags: int) -> StorageConnection:
 
     path = uri.path or ""
     root = daemon_root()
-    if path == "/system" and (os.geteuid() == 0 or root is not None):
-        mode = "system"
-    elif path == "/session":
-        mode = "session"
+    privileged = os.geteuid() == 0
+    # libvirt's virConnectValidateURIPath: a privileged driver serves only /system, an
+    # unprivileged one only /session (a pyvirtd --root serves both from its directories)
+    if path in ("/system", "/session") and (
+            root is not None or (path == "/system") == privileged):
+        mode = path[1:]
     else:
-        hint = "storage:///system" if os.geteuid() == 0 else "storage:///session"
+        hint = "storage:///system" if privileged else "storage:///session"
         raise_error(c.VIR_ERR_INTERNAL_ERROR,
                     f"unexpected storage URI path '{path}', try {hint}",
                     domain=c.VIR_FROM_STORAGE)
