@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Storage volumes: clone of a 1 GiB sparse qcow2 (with 64 MiB of data in it) and
 upload/download throughput of a 256 MiB raw volume, pyvirt's storage driver
-(qemu:///embed) beside real libvirt's (a private libvirtd, run as 'nobody' in session mode
-with everything in a temporary directory, driven by libvirt-python in /usr/bin/python3).
+(qemu:///embed, in the calling process), the same driver behind pyvirtd, and real
+libvirt's (a private libvirtd, run as 'nobody' in session mode with everything in a
+temporary directory); both daemons are driven by libvirt-python in /usr/bin/python3.
 
     .venv/bin/python bench/storage_volumes.py [--rounds N]
 """
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 MiB = 1024 * 1024
@@ -89,6 +91,33 @@ def measure(lib: Any, uri: str, workdir: str, rounds: int) -> dict[str, float]:
         conn.close()
 
 
+def run_peer(uri: str, workdir: str, rounds: int) -> dict[str, float]:
+    """The measurement through real libvirt-python (/usr/bin/python3) against ``uri``."""
+    out = subprocess.run(["/usr/bin/python3", __file__, "--peer", uri, "--workdir", workdir,
+                          "--rounds", str(rounds)], capture_output=True, text=True, check=True)
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run_pyvirtd(base: str, rounds: int) -> dict[str, float] | None:
+    """The same client (libvirt-python) against pyvirtd's storage driver: both columns
+    then cross a daemon's socket (None without libvirt-python)."""
+    probe = subprocess.run(["/usr/bin/python3", "-c", "import libvirt"], check=False,
+                           capture_output=True)
+    if probe.returncode != 0:
+        return None
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from peers import Pyvirtd
+
+    daemon = Pyvirtd(Path(base))
+    try:
+        os.makedirs(os.path.join(base, "work"))
+        return run_peer(f"storage+unix:///system?socket={daemon.sock}",
+                        os.path.join(base, "work"), rounds)
+    finally:
+        daemon.stop()
+
+
 def run_libvirtd(base: str, rounds: int) -> dict[str, float] | None:
     """The same measurement against a private real libvirtd (None when not possible)."""
     if not (os.access(LIBVIRTD, os.X_OK) and os.path.exists(STORAGE_SO)
@@ -117,12 +146,7 @@ def run_libvirtd(base: str, rounds: int) -> dict[str, float] | None:
             if time.monotonic() > deadline or daemon.poll() is not None:
                 return None
             time.sleep(0.05)
-        uri = f"storage+unix:///session?socket={sock}"
-        out = subprocess.run(["/usr/bin/python3", __file__, "--peer", uri, "--workdir",
-                              f"{base}/work", "--rounds", str(rounds)],
-                             capture_output=True, text=True, check=True)
-        result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-        return result
+        return run_peer(f"storage+unix:///session?socket={sock}", f"{base}/work", rounds)
     finally:
         daemon.terminate()
         try:
@@ -148,16 +172,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pyvirt-bench-") as tmp:
         os.chmod(tmp, 0o755)
         ours = measure(pyvirt, f"qemu:///embed?root={tmp}/root", tmp, args.rounds)
+        daemon = run_pyvirtd(os.path.join(tmp, "pyvirtd"), args.rounds)
         theirs = run_libvirtd(os.path.join(tmp, "libvirtd"), args.rounds)
-    print(f"{'':32} {'pyvirt':>12} {'libvirt 9.0':>12}")
+    print(f"{'':32} {'pyvirt':>12} {'pyvirtd':>12} {'libvirtd 9.0':>12}")
     rows = (("clone 1 GiB sparse qcow2 (s)", "clone_s", "{:.3f}"),
             (f"upload {TRANSFER // MiB} MiB (MiB/s)", "upload_mibs", "{:.0f}"),
             (f"download {TRANSFER // MiB} MiB (MiB/s)", "download_mibs", "{:.0f}"))
     for label, key, form in rows:
+        served = form.format(daemon[key]) if daemon else "n/a"
         peer = form.format(theirs[key]) if theirs else "n/a"
-        print(f"{label:32} {form.format(ours[key]):>12} {peer:>12}")
-    print("(pyvirt's driver runs in the calling process; libvirt's behind its daemon's unix "
-          "socket, so transfers also cross its RPC)")
+        print(f"{label:32} {form.format(ours[key]):>12} {served:>12} {peer:>12}")
+    print("(pyvirt: the driver in the calling process; pyvirtd and libvirtd: the same client, "
+          "libvirt-python, through the daemon's unix socket, so transfers cross its RPC)")
     if theirs is None:
         print("(real libvirt: needs root, libvirtd, its storage driver and python3-libvirt)",
               file=sys.stderr)
