@@ -5,34 +5,43 @@ leases it hands out.
 Configuration is pure text generation (``build_config``); the process side spawns
 ``/usr/sbin/dnsmasq --conf-file=... --dhcp-leasefile=...``, which daemonises and writes its
 pid file, and is found again after a restart by that pid file (checked against
-/proc/PID/cmdline, so a recycled pid is never signalled). Leases come from dnsmasq's own lease
-file (libvirt keeps a JSON copy through a --dhcp-script helper; reading the file dnsmasq
-itself maintains needs no helper process and survives our restarts just as well).
+/proc/PID/cmdline, so a recycled pid is never signalled).
+
+Leases: dnsmasq keeps its own lease file and also runs pyvirt's lease helper
+(``--dhcp-script``, leaseshelper.py) on every lease event; the helper keeps libvirt's JSON
+status file (``BRIDGE.status``), which has what dnsmasq's file lacks for DHCPv6: the client's
+MAC address. At its start dnsmasq replays its lease file to the helper, so the JSON file
+follows dnsmasq's own. A dnsmasq started without the helper (by an older pyvirt) has only its
+lease file, which is then read for the IPv4 leases.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 from pyvirt import constants as c
+from pyvirt.drivers.network import leaseshelper
 from pyvirt.errors import raise_error
 from pyvirt.fileutil import atomic_write, remove_quietly
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, NoReturn
 
     from pyvirt.conf.network import DHCPHost, IPDef, Lease, NetworkDef
 
 DNSMASQ = "/usr/sbin/dnsmasq"
+HELPER_NAME = "pyvirt-leaseshelper"
 _NET_ERR = c.VIR_FROM_NETWORK
 
 
-def _fail(code: int, detail: str) -> None:
+def _fail(code: int, detail: str) -> NoReturn:
     raise_error(code, detail, domain=_NET_ERR)
 
 
@@ -54,6 +63,12 @@ class DnsmasqFiles:
         self.conf = os.path.join(dnsmasq_dir, name + ".conf")
         self.leases = os.path.join(dnsmasq_dir, name + ".leases")
         self.pidfile = os.path.join(state_dir, name + ".pid")
+
+        self.helper = os.path.join(dnsmasq_dir, HELPER_NAME)
+
+    def status(self, bridge: str) -> str:
+        """The lease helper's JSON file (libvirt's custom lease file, named by bridge)."""
+        return os.path.join(self.dnsmasq_dir, bridge + ".status")
 
     def all(self) -> tuple[str, ...]:
         return (self.hostsfile, self.addnhosts, self.conf, self.leases, self.pidfile)
@@ -289,11 +304,16 @@ def start(netdef: NetworkDef, files: DnsmasqFiles) -> int:
     conf, _ = build_config(netdef, files, files.pidfile)
     atomic_write(files.conf, conf, mode=0o600, durable=False)
     write_host_files(netdef, files)
+    write_helper(files)
     remove_quietly(files.pidfile)
-    argv = [DNSMASQ, f"--conf-file={files.conf}", f"--dhcp-leasefile={files.leases}"]
+    argv = [DNSMASQ, f"--conf-file={files.conf}", f"--dhcp-leasefile={files.leases}",
+            f"--dhcp-script={files.helper}"]
+    # dnsmasq hands its environment down to the helper: where this network's leases go
+    env = dict(os.environ)
+    env[leaseshelper.STATUS_ENV] = files.status(netdef.bridge.name or "")
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=30,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, env=env)
     except OSError as exc:
         raise_error(c.VIR_ERR_SYSTEM_ERROR, f"Cannot find '{DNSMASQ}' in path: {exc.strerror}",
                     domain=c.VIR_FROM_NONE)
@@ -307,6 +327,17 @@ def start(netdef: NetworkDef, files: DnsmasqFiles) -> int:
                     domain=_NET_ERR)
     assert pid is not None
     return pid
+
+
+def write_helper(files: DnsmasqFiles) -> None:
+    """The executable dnsmasq runs for lease events: this Python running leaseshelper.py by
+    path (isolated, without site packages: it needs the standard library only)."""
+    python = sys.executable or "/usr/bin/python3"
+    text = (f"#!{python} -IS\n"
+            "# dnsmasq's --dhcp-script for pyvirt's virtual networks (written by pyvirt)\n"
+            "import runpy\n"
+            f"runpy.run_path({leaseshelper.__file__!r}, run_name='__main__')\n")
+    atomic_write(files.helper, text, mode=0o755, durable=False)
 
 
 def read_pid(files: DnsmasqFiles) -> int | None:
@@ -356,11 +387,14 @@ def stop(pid: int | None, files: DnsmasqFiles) -> None:
     remove_quietly(files.pidfile)
 
 
-def remove_files(files: DnsmasqFiles) -> None:
-    """networkRemoveInactive: everything but the lease file goes with the network."""
+def remove_files(files: DnsmasqFiles, bridge: str | None) -> None:
+    """networkRemoveInactive: dnsmasq's files, its leases and the helper's go with the
+    network."""
     for path in files.all():
-        if path != files.leases:
-            remove_quietly(path)
+        remove_quietly(path)
+    if bridge:
+        remove_quietly(files.status(bridge))
+        remove_quietly(files.status(bridge) + ".lock")
 
 
 # ---- leases ---------------------------------------------------------------------------------
@@ -393,3 +427,34 @@ def read_leases(path: str) -> list[dict[str, Any]]:
                     "hostname": None if hostname == "*" else hostname,
                     "clientid": None if clientid == "*" else clientid})
     return out
+
+
+def read_status_leases(path: str) -> list[dict[str, Any]] | None:
+    """The lease helper's JSON file as networkGetDHCPLeases reads it (libvirt's checks and
+    wording); None when there is no such file."""
+    try:
+        with open(path) as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise_error(c.VIR_ERR_SYSTEM_ERROR,
+                    f"Unable to read leases file: {path}: {exc.strerror}", domain=_NET_ERR)
+    if not text:
+        return []
+    try:
+        leases = json.loads(text)
+    except ValueError:
+        _fail(c.VIR_ERR_INTERNAL_ERROR, f"invalid json in file: {path}")
+    if not isinstance(leases, list):
+        _fail(c.VIR_ERR_INTERNAL_ERROR, "Malformed lease_entries array")
+    for lease in leases:
+        if not isinstance(lease, dict):
+            _fail(c.VIR_ERR_INTERNAL_ERROR, "failed to parse json")
+        if not isinstance(lease.get("mac-address"), str):
+            _fail(c.VIR_ERR_INTERNAL_ERROR, "found lease without mac-address")
+        if not isinstance(lease.get("expiry-time"), int):
+            _fail(c.VIR_ERR_INTERNAL_ERROR, "found lease without expiry-time")
+        if not isinstance(lease.get("ip-address"), str):
+            _fail(c.VIR_ERR_INTERNAL_ERROR, "found lease without ip-address")
+    return leases

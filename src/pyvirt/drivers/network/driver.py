@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 
 from pyvirt import constants as c
 from pyvirt.drivers.base import Driver, check_flags
@@ -418,8 +419,8 @@ class NetworkDriver(NetworkListEntryPoints, Driver):
             return 0
 
     def _remove_inactive(self, obj: NetworkObj) -> None:
-        """networkRemoveInactive: the object and dnsmasq's files (its leases stay)."""
-        dnsmasq.remove_files(self._files(obj.name))
+        """networkRemoveInactive: the object and dnsmasq's files, leases included."""
+        dnsmasq.remove_files(self._files(obj.name), obj.persistent_def.bridge.name)
         self.networks.remove(obj)
 
     # ---- start / stop entry points ---------------------------------------------------------
@@ -540,16 +541,32 @@ class NetworkDriver(NetworkListEntryPoints, Driver):
                 raise_error(c.VIR_ERR_INVALID_MAC, mac, domain=_NET_ERR)
         with self.lock:
             netdef = self.networks.by_uuid(net.UUIDString()).def_
-            path = self._files(netdef.name).leases
-        prefix = next((ip.effective_prefix for ip in netdef.ips if not ip.is_ipv6), 0)
+            files = self._files(netdef.name)
+        prefix4 = next((ip.effective_prefix for ip in netdef.ips if not ip.is_ipv6), 0)
+        prefix6 = next((ip.prefix for ip in netdef.ips if ip.is_ipv6), 0)
+        entries = dnsmasq.read_status_leases(files.status(netdef.bridge.name or ""))
+        if entries is None:  # a dnsmasq without the lease helper: its own file, IPv4 only
+            entries = [{"ip-address": le["ipaddr"], "mac-address": le["mac"],
+                        "hostname": le["hostname"], "client-id": le["clientid"],
+                        "expiry-time": le["expirytime"]}
+                       for le in dnsmasq.read_leases(files.leases)]
+        now = int(time.time())
         leases = []
-        for lease in dnsmasq.read_leases(path):
-            if wanted is not None and lease["mac"] != wanted:
+        for entry in entries:
+            lease_mac = parse_mac(entry["mac-address"]) or entry["mac-address"]
+            if wanted is not None and lease_mac != wanted:
                 continue
-            leases.append({"iface": netdef.bridge.name, "expirytime": lease["expirytime"],
-                           "type": c.VIR_IP_ADDR_TYPE_IPV4, "mac": lease["mac"],
-                           "iaid": None, "ipaddr": lease["ipaddr"], "prefix": prefix,
-                           "hostname": lease["hostname"], "clientid": lease["clientid"]})
+            expiry = entry["expiry-time"]
+            if 0 < expiry < now:
+                continue
+            ipv6 = ":" in entry["ip-address"]
+            leases.append({"iface": netdef.bridge.name, "expirytime": expiry,
+                           "type": c.VIR_IP_ADDR_TYPE_IPV6 if ipv6 else c.VIR_IP_ADDR_TYPE_IPV4,
+                           "mac": entry["mac-address"], "iaid": entry.get("iaid"),
+                           "ipaddr": entry["ip-address"],
+                           "prefix": prefix6 if ipv6 else prefix4,
+                           "hostname": entry.get("hostname"),
+                           "clientid": entry.get("client-id")})
         return leases
 
     # ---- ports ----------------------------------------------------------------------------
