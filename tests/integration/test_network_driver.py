@@ -5,14 +5,17 @@ all traffic stay there; the host's own interfaces, routes and firewall are never
 One NAT network and a TCG guest with ``<interface type='network'>``: the guest gets a lease
 from the network's dnsmasq, the lease shows in networkGetDHCPLeases and ``pyvirsh
 net-dhcp-leases`` with the guest's MAC, the guest pings the bridge address; a live net-update
-reaches dnsmasq; a second driver instance (a restarted process) finds the network up; destroy
-removes bridge, dnsmasq and the nftables table. Bad input leaves nothing behind.
+reaches dnsmasq; a second NIC hot-plugged on the network gets a port, a TAP device on the bridge
+and a lease; a second driver instance (a restarted process) reconnects to the guest, shows its
+ports and bridge in the live XML and detaches that NIC (port and TAP gone); a third finds the
+network up; destroy removes bridge, dnsmasq and the nftables table. Bad input leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,6 +43,9 @@ pytestmark = [
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 PYVIRSH = str(Path(sys.executable).with_name("pyvirsh"))
 MAC = "52:54:00:6e:77:01"
+MAC2 = "52:54:00:6e:77:02"
+NIC2 = (f"<interface type='network'><mac address='{MAC2}'/><source network='nat1'/>"
+        "<model type='virtio'/></interface>")
 
 # Runs in the namespace; prints one JSON object of observations on its last line.
 PRELUDE = """
@@ -98,7 +104,7 @@ out["tables"] = tables()
 out["dnsmasq"] = len(dnsmasqs(root))
 guest = '''<domain type='qemu'><name>g1</name><memory unit='MiB'>256</memory>
   <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{kernel}</kernel>
-  <initrd>{initrd}</initrd><cmdline>{append}</cmdline></os>
+  <initrd>{initrd}</initrd><cmdline>{append}</cmdline></os><features><acpi/></features>
   <devices><interface type='network'><mac address='{mac}'/><source network='nat1'/>
   <model type='virtio'/></interface><serial type='pty'/><console type='pty'/></devices>
 </domain>'''
@@ -156,16 +162,63 @@ out["hostsfile"] = open(root + "/lib/dnsmasq/nat1.hostsfile").read()
 out["addnhosts"] = open(root + "/lib/dnsmasq/nat1.addnhosts").read()
 out["dnsmasq_kept"] = dnsmasqs(root) == pid
 out["config_has_host"] = "10.66.0.9" in net.XMLDesc(pyvirt.VIR_NETWORK_XML_INACTIVE)
+# what dnsmasq's lease helper (--dhcp-script) recorded
+out["lease_status"] = json.load(open(root + "/lib/dnsmasq/virbr0.status"))
+# a second NIC on the network, hot-plugged: a port, a TAP on the bridge, a lease in the guest
+dom.attachDeviceFlags({nic2!r}, pyvirt.VIR_DOMAIN_AFFECT_LIVE)
+live = dom.XMLDesc()
+tap2 = live.split("<target dev='")[2].split("'", 1)[0]
+out["tap2_master"] = json.loads(sh(f"ip -j link show {{tap2}}"))[0].get("master")
+out["tap2_mtu"] = json.loads(sh(f"ip -j link show {{tap2}}"))[0]["mtu"]
+out["ports_hotplugged"] = sorted(p.XMLDesc().split("<mac address='")[1][:17]
+                                 for p in net.listAllPorts())
+out["connections_2"] = "connections='2'" in net.XMLDesc()
+stream.send(b"for i in 1 2 3 4 5 6 7 8 9 10; do [ -e /sys/class/net/eth1 ] && break;"
+            b" sleep 1; done; ip link set eth1 up && udhcpc -i eth1 -n -q -T 1 -A 1 -t 20"
+            b" -s /usr/share/udhcpc/default.script\\n")
+deadline = time.time() + 30
+while console.decode(errors="replace").count({dhcp_marker!r}) < 2 and time.time() < deadline:
+    time.sleep(0.2)
+deadline = time.time() + 10
+leases2 = []
+while not leases2 and time.time() < deadline:
+    leases2 = net.DHCPLeases({mac2!r})
+    time.sleep(0.2)
+out["leases2"] = leases2
+# this process ends as a crashed driver would: the guest runs on for the next one
+print(json.dumps(out), flush=True)
+os._exit(0)
+"""
+
+# A new process: reconnects to the running guest (its status file), detaches the NIC that
+# was hot-plugged and destroys the guest; ports and TAP devices go with them.
+DETACH_SCRIPT = PRELUDE + """
+import re
+conn = pyvirt.open(uri)
+net = conn.networkLookupByName("nat1")
+dom = conn.lookupByName("g1")
+out["state"] = dom.state()
+live = dom.XMLDesc()
+out["sources"] = re.findall(r"<source network=[^>]*>", live)
+taps = re.findall(r"<target dev='([^']+)'", live)
+out["taps_on_bridge"] = [json.loads(sh(f"ip -j link show {{t}}"))[0].get("master") for t in taps]
+dom.detachDeviceFlags({nic2!r}, pyvirt.VIR_DOMAIN_AFFECT_LIVE)
+out["interfaces_left"] = dom.XMLDesc().count("<interface")
+out["ports_after_detach"] = [p.XMLDesc().split("<mac address='")[1][:17]
+                             for p in net.listAllPorts()]
+out["connections_1"] = "connections='1'" in net.XMLDesc()
+out["tap2_gone"] = taps[1] not in links()
+dom.destroy()
+out["ports_after_guest"] = len(net.listAllPorts())
+out["tap_gone"] = taps[0] not in links()
+conn.close()
+# pyvirsh opens the same root in a process of its own: only once no guest runs there (two
+# processes sharing an embed root would both claim the guest)
 out["pyvirsh_leases"] = json.loads(subprocess.run(
     [{pyvirsh!r}, "-c", uri, "net-dhcp-leases", "nat1", "--json"], capture_output=True,
     text=True).stdout or "null")
 out["pyvirsh_list"] = subprocess.run([{pyvirsh!r}, "-c", uri, "net-list", "--all"],
                                      capture_output=True, text=True).stdout
-stream.abort()
-dom.destroy()
-out["ports_after_guest"] = len(net.listAllPorts())
-out["tap_gone"] = tap not in links()
-conn.close()
 print(json.dumps(out))
 """
 
@@ -254,6 +307,19 @@ def _kill_our_dnsmasq(root: Path) -> None:
             pass
 
 
+def _kill_our_qemu(root: Path) -> None:
+    """A guest a failed run left running: any QEMU whose command line names our root (its
+    status file may be gone already)."""
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                argv = fh.read().split(b"\0")
+            if b"qemu-system" in argv[0] and str(root).encode() in b" ".join(argv):
+                os.kill(int(pid), 9)
+        except (OSError, ValueError):
+            pass
+
+
 def _run(netns: str, script: str, timeout: int = 240) -> dict:  # type: ignore[type-arg]
     proc = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", script],
                           capture_output=True, text=True, timeout=timeout)
@@ -267,17 +333,19 @@ def test_nat_network_guest_lease_ping_restart_destroy(netns: str, tmp_path: Path
     root = tmp_path / "root"
     fmt = dict(src=SRC, root=str(root), network=NETWORK, kernel=kernel, initrd=initrd,
                append=GUEST_APPEND, mac=MAC, dhcp_marker=DHCP_MARKER, prompt=GUEST_PROMPT,
-               pyvirsh=PYVIRSH)
+               pyvirsh=PYVIRSH, mac2=MAC2, nic2=NIC2)
     try:
         out = _run(netns, GUEST_SCRIPT.format(**fmt))
+        detached = _run(netns, DETACH_SCRIPT.format(**fmt))
         again = _run(netns, RESTART_SCRIPT.format(**fmt))
     finally:
+        _kill_our_qemu(root)
         _kill_our_dnsmasq(root)
     assert "<bridge name='virbr0' stp='on' delay='0'/>" in out["xml"]
     assert "<mac address='52:54:00:" in out["xml"]
     assert out["bridge_up"] and out["mtu"] == 1400
     assert "pyvirt_virbr0" in out["tables"]
-    assert out["dnsmasq"] == 1
+    assert out["dnsmasq"] == 2  # dnsmasq and the child it keeps to run the lease helper
     assert out["tap_master"] == "virbr0" and out["tap_mtu"] == 1400
     assert len(out["ports"]) == 1 and "<plug type='network' bridge='virbr0'/>" in out["ports"][0]
     assert f"<mac address='{MAC}'/>" in out["ports"][0]
@@ -293,10 +361,26 @@ def test_nat_network_guest_lease_ping_restart_destroy(netns: str, tmp_path: Path
     assert out["hostsfile"] == "52:54:00:6e:77:09,10.66.0.9,fixed\n"
     assert out["addnhosts"] == "10.66.0.50\tdb\t\n"
     assert out["dnsmasq_kept"] and out["config_has_host"]
-    assert [(r["mac"], r["ipaddr"]) for r in out["pyvirsh_leases"]] == [(MAC, out["guest_ip"])]
-    assert " nat1 " in out["pyvirsh_list"] and "active" in out["pyvirsh_list"]
-    assert out["ports_after_guest"] == 0 and out["tap_gone"]
-    assert again["active"] == 1 and again["autostart"] == 1 and again["dnsmasq"] == 1
+    assert [(le["mac-address"], le["ip-address"]) for le in out["lease_status"]] == [
+        (MAC, out["guest_ip"])]
+    # hot-plug: the new NIC's TAP on the bridge, a second port, a lease on it
+    assert out["tap2_master"] == "virbr0" and out["tap2_mtu"] == 1400
+    assert out["ports_hotplugged"] == [MAC, MAC2] and out["connections_2"]
+    assert [(le["mac"], le["ipaddr"][:8]) for le in out["leases2"]] == [(MAC2, "10.66.0.")]
+    # the next process: the running guest's live XML names port and bridge, as libvirt's;
+    # detach gives the port back and the TAP goes; destroy releases the rest
+    assert detached["state"] == [pyvirt.VIR_DOMAIN_RUNNING, pyvirt.VIR_DOMAIN_RUNNING_BOOTED]
+    assert len(detached["sources"]) == 2 and all(re.fullmatch(
+        r"<source network='nat1' portid='[0-9a-f-]{36}' bridge='virbr0'/>", source)
+        for source in detached["sources"])
+    assert detached["taps_on_bridge"] == ["virbr0", "virbr0"]
+    assert detached["interfaces_left"] == 1 and detached["ports_after_detach"] == [MAC]
+    assert detached["connections_1"] and detached["tap2_gone"]
+    assert detached["ports_after_guest"] == 0 and detached["tap_gone"]
+    assert sorted((r["mac"], r["ipaddr"]) for r in detached["pyvirsh_leases"]) == sorted(
+        [(MAC, out["guest_ip"]), (MAC2, out["leases2"][0]["ipaddr"])])
+    assert " nat1 " in detached["pyvirsh_list"] and "active" in detached["pyvirsh_list"]
+    assert again["active"] == 1 and again["autostart"] == 1 and again["dnsmasq"] == 2
     assert again["bridge"] == "virbr0"
     assert again["links_after"] == ["lo"]
     assert not [t for t in again["tables_after"] if t.startswith("pyvirt_")]

@@ -20,6 +20,11 @@ NET_ORDER = (
     "filterref", "tune", "teaming", "link", "mtu", "coalesce",
 ) + INFO_ORDER
 
+# <source> attributes of a network interface: its configuration, then what the port that
+# a running guest holds adds (libvirt's actual device: portid, the bridge plugged into).
+NET_SOURCE_CONFIG = ("network", "portgroup")
+NET_SOURCE_LIVE = ("portid", "bridge", "macTableManager")
+
 _MAC_RE = re.compile(r"^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2}){5}$")
 
 
@@ -100,9 +105,10 @@ class Interface(Device):
         if src is not None:
             attrs = dict(src.attrib)
             if self.type == "network":
-                # libvirt reads only these for a network source (a stray bridge= is dropped).
-                attrs = {k: v for k, v in attrs.items()
-                         if k in ("network", "portgroup", "portid")}
+                # A running guest's bridge (from its network port) is live state, kept from
+                # live XML (our status files) and dropped from a definition as libvirt does.
+                keep = NET_SOURCE_CONFIG if inactive else NET_SOURCE_CONFIG + NET_SOURCE_LIVE
+                attrs = {k: attrs[k] for k in keep if k in attrs}
             if inactive:
                 attrs.pop("portid", None)  # the network port exists while running
             self.source = NetSource(attrs,
@@ -125,7 +131,11 @@ class Interface(Device):
         if self.mac:
             w.sub("mac", address=self.mac, type=self.mac_type, check=self.mac_check)
         if self.source is not None:
-            w.child(XNode("source", dict(self.source.attrs), None, list(self.source.children)))
+            attrs = dict(self.source.attrs)
+            if self.type == "network" and inactive:
+                for key in NET_SOURCE_LIVE:
+                    attrs.pop(key, None)
+            w.child(XNode("source", attrs, None, list(self.source.children)))
         if self.target_dev is not None or self.target_attrs:
             w.sub("target", dev=self.target_dev, **self.target_attrs)
         if self.model is not None:

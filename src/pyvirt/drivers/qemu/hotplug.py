@@ -4,8 +4,9 @@ Attach, detach and update of disks, network interfaces and SCSI controllers, in 
 guest over QMP and in the persistent definition, in libvirt 9.0's order (qemu_driver.c's
 qemuDomain{Attach,Detach,Update}Device*, qemu_hotplug.c). A new device first gets its alias
 and PCI address, then its backend (``blockdev-add`` of each image's storage and format node,
-or ``netdev_add``, with the TAP descriptor passed by ``getfd`` for bridge and ethernet
-interfaces), then ``device_add``; a failed step undoes the earlier ones. The QMP
+or ``netdev_add``, with the TAP descriptor passed by ``getfd`` for bridge, ethernet and
+network interfaces; a network interface first gets a port of its network, given back when it
+is detached), then ``device_add``; a failed step undoes the earlier ones. The QMP
 arguments are the command-line builder's own ``-blockdev``/``-netdev``/``-device`` JSON
 (``command_disks``, ``command_net``, ``command_devices``), never a second generator.
 
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from pyvirt.drivers.qemu.emulator import EmulatorCaps
     from pyvirt.drivers.qemu.monitor import Monitor
     from pyvirt.drivers.qemu.paths import QemuPaths
+    from pyvirt.drivers.secondary import SecondaryDrivers
 
 LIVE = c.VIR_DOMAIN_AFFECT_LIVE
 CONFIG = c.VIR_DOMAIN_AFFECT_CONFIG
@@ -592,6 +594,8 @@ class QemuHotplugMixin:
         def parse_definition(self, xml: str, inactive: bool,
                              validate: bool = False) -> DomainDef: ...
 
+        secondaries: SecondaryDrivers
+
     # ---- QMP events (called in the monitor loop's thread: no monitor calls here) ----------
 
     def _hotplug_event(self, dom: QemuDomain, event: str, data: dict[str, Any]) -> None:
@@ -895,12 +899,9 @@ class QemuHotplugMixin:
     def _hp_attach_net_live(self, dom: QemuDomain, net: Interface) -> None:
         """qemuDomainAttachNetDevice: the backend (a TAP device the driver opens and passes
         over the monitor for bridge and ethernet interfaces), netdev_add, device_add, then
-        the link state."""
-        import os
-
+        the link state. A failure gives back the network port and TAP device it took."""
         from pyvirt.drivers.qemu import tap
         from pyvirt.drivers.qemu.addresses import assign_aliases
-        from pyvirt.drivers.qemu.command_net import host_net_props, nic_props
         from pyvirt.drivers.qemu.command_props import xchild
 
         monitor: Monitor = self._running_monitor(dom)
@@ -914,11 +915,33 @@ class QemuHotplugMixin:
         assign_aliases(scratch)
         cmd = self._hp_builder(dom, scratch)
         fds: dict[int, list[int]] = {}
-        if net.type in (*_NET_TYPES_TAP, "network"):  # "network": refused as at start
+        if net.type in (*_NET_TYPES_TAP, "network"):
             alone = scratch_definition(live)
             alone.devices.interfaces = [net]
-            fds = {index: tap.plug_interfaces(alone)[0]}  # net.target_dev: its TAP device
+            # net.target_dev: its TAP device; "network": a port of that network first, as
+            # at start (net's <source> gets portid= and bridge=)
+            fds = {index: tap.plug_interfaces(alone, self.secondaries)[0]}
             cmd.ctx.tap_fds = fds
+        try:
+            self._hp_add_netdev(monitor, cmd, net, index, fds)
+        except BaseException:
+            tap.release_port(net, self.secondaries)
+            raise
+        with dom.lock:
+            dom.defn.devices.interfaces.append(net)
+        link = xchild(net, "link")
+        if link is not None and link.attrs.get("state") == "down":
+            monitor.execute("set_link", {"name": net.info.alias, "up": False})
+
+    @staticmethod
+    def _hp_add_netdev(monitor: Monitor, cmd: Cmd, net: Interface, index: int,
+                       fds: dict[int, list[int]]) -> None:
+        """The descriptors (getfd), netdev_add, device_add; closes ``fds`` either way and
+        takes back what QEMU got when a step fails."""
+        import os
+
+        from pyvirt.drivers.qemu.command_net import host_net_props, nic_props
+
         passed: list[str] = []
         try:
             netdev = host_net_props(cmd, net, index)
@@ -950,11 +973,6 @@ class QemuHotplugMixin:
             except libvirtError:
                 pass
             raise
-        with dom.lock:
-            dom.defn.devices.interfaces.append(net)
-        link = xchild(net, "link")
-        if link is not None and link.attrs.get("state") == "down":
-            monitor.execute("set_link", {"name": net.info.alias, "up": False})
 
     # ---- media change ----------------------------------------------------------------------
 
@@ -1191,6 +1209,10 @@ class QemuHotplugMixin:
             monitor.execute("netdev_del", {"id": f"host{alias}"})
         with dom.lock:
             _remove_from(dom.defn, dev)
+        if isinstance(dev, Interface):
+            from pyvirt.drivers.qemu import tap
+
+            tap.release_port(dev, self.secondaries)  # virDomainNetReleaseActualDevice
         if isinstance(dev, Disk) and monitor is not None:
             nodes = state.nodes.pop(alias, None)
             if nodes is None:

@@ -110,19 +110,28 @@ def _plug_network(live: DomainDef, iface: Interface,
                                     iface.source.attrs.get("portgroup"))
     iface.source.attrs["portid"] = port.uuid
     iface.source.attrs["bridge"] = port.bridge
+    if port.plug_attrs.get("macTableManager"):
+        iface.source.attrs["macTableManager"] = port.plug_attrs["macTableManager"]
     return _plug(iface, port.bridge, mtu)
 
 
 def release_ports(live: DomainDef, secondaries: SecondaryDrivers | None) -> None:
     """Give back the network ports of ``live``'s interfaces (the guest stopped)."""
     for iface in live.devices.interfaces:
-        portid = iface.source.attrs.pop("portid", None) if iface.source else None
-        if iface.type != "network" or not portid:
-            continue
-        networks = _network_driver(secondaries)
-        if networks is not None:
-            assert iface.source is not None
-            networks.unplug_guest(iface.source.network, portid)
+        release_port(iface, secondaries)
+
+
+def release_port(iface: Interface, secondaries: SecondaryDrivers | None) -> None:
+    """Give back the network port of one interface (the guest stopped or it was unplugged);
+    its live <source> loses portid= and bridge= with it."""
+    if iface.type != "network" or iface.source is None:
+        return
+    portid = iface.source.attrs.pop("portid", None)
+    iface.source.attrs.pop("bridge", None)
+    iface.source.attrs.pop("macTableManager", None)
+    networks = _network_driver(secondaries)
+    if portid and networks is not None:
+        networks.unplug_guest(iface.source.network, portid)
 
 
 def _plug(iface: Interface, bridge: str | None = None, mtu: int = 0) -> int:
