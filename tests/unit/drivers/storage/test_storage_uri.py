@@ -13,6 +13,12 @@ from pyvirt.errors import libvirtError
 from pyvirt.uri import parse_uri
 
 
+@pytest.fixture(autouse=True)
+def no_daemon_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    # an in-process daemon of an earlier test in this worker may have set one
+    monkeypatch.setattr("pyvirt.drivers.qemu.paths._daemon_root", None)
+
+
 @pytest.mark.parametrize("path", ["/session", "/other"])
 def test_privileged_driver_serves_only_system(path: str,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
