@@ -8,8 +8,8 @@ their firewall tables.
 
 Forward modes nat, route, open and none (isolated) get a bridge of their own (bridge.py),
 nftables rules (firewall.py) and a dnsmasq (dnsmasq.py); mode bridge hands out an existing
-host bridge; the macvtap and hostdev modes can be defined and started, but ports on them are
-not supported.
+host bridge; the macvtap and hostdev modes can be defined and started, and a port on them gets
+libvirt's checks and errors, but no device of their pool (VIR_ERR_NO_SUPPORT).
 """
 
 from __future__ import annotations
@@ -621,18 +621,36 @@ class NetworkDriver(NetworkListEntryPoints, Driver):
             portdef.isolated = netdef.isolated_port
         if portdef.trust_guest_rx_filters is None:
             portdef.trust_guest_rx_filters = netdef.trust_guest_rx_filters
+        vtype = portdef.virtualport.type if portdef.virtualport is not None else None
         if mode in VIRTUAL_MODES or (mode == "bridge" and netdef.bridge.name):
-            if portdef.virtualport is not None and mode in VIRTUAL_MODES:
-                _err(c.VIR_ERR_CONFIG_UNSUPPORTED, f"<virtualport type='"
-                     f"{portdef.virtualport.type}'> not supported for network "
-                     f"'{netdef.name}' which uses IP forwarding")
+            if vtype is not None and (mode in VIRTUAL_MODES or vtype != "openvswitch"):
+                uses = "uses IP forwarding" if mode in VIRTUAL_MODES else "uses a bridge device"
+                _err(c.VIR_ERR_CONFIG_UNSUPPORTED, f"<virtualport type='{vtype}'> not "
+                     f"supported for network '{netdef.name}' which {uses}")
             portdef.plug_type = "network" if mode in VIRTUAL_MODES else "bridge"
             portdef.plug_attrs = {"bridge": netdef.bridge.name or ""}
             if netdef.bridge.macTableManager:
                 portdef.plug_attrs["macTableManager"] = netdef.bridge.macTableManager
             return
-        raise_error(c.VIR_ERR_NO_SUPPORT, f"ports on networks with forward mode '{mode}'",
-                    domain=_NET_ERR)
+        # hostdev (an SR-IOV VF by PCI passthrough) and the macvtap modes (bridge without a
+        # bridge, private, vepa, passthrough): libvirt's checks in libvirt's order, then where
+        # libvirt would take a device of the network's pool, which this driver does not manage
+        fwd = netdef.forward
+        pool = bool(fwd is not None and (fwd.interfaces or fwd.pfs))
+        if mode == "hostdev":
+            if not pool:
+                _err(c.VIR_ERR_INTERNAL_ERROR, f"network '{netdef.name}' requires exclusive "
+                     "access to interfaces, but none are available")
+            via = "uses an SR-IOV Virtual Function via PCI passthrough"
+        else:
+            via = "uses a macvtap device"
+        if vtype is not None and vtype not in ("802.1Qbg", "802.1Qbh"):
+            _err(c.VIR_ERR_CONFIG_UNSUPPORTED, f"<virtualport type='{vtype}'> not supported "
+                 f"for network '{netdef.name}' which {via}")
+        if not pool:
+            _err(c.VIR_ERR_INTERNAL_ERROR, f"network '{netdef.name}' uses a direct mode, but "
+                 "has no forward dev and no interface pool")
+        raise_error(c.VIR_ERR_NO_SUPPORT, "networkAllocatePort", domain=_NET_ERR)
 
     def delete_port(self, network_uuid: str, port_uuid: str) -> None:
         """networkPortDelete's work (the hypervisor driver releasing a guest's port)."""
