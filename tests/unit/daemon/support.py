@@ -82,6 +82,13 @@ class InProcessDaemon:
             self.daemon.request_stop()
         if self._thread is not None:
             self._thread.join(15)
+        # A daemon marks its process as the daemon (with its --root): this test process is
+        # a plain client again for the tests that follow in this worker.
+        from pyvirt.drivers.base import set_inside_daemon
+        from pyvirt.drivers.qemu.paths import set_daemon_root
+
+        set_inside_daemon(False)
+        set_daemon_root(None)
 
     def __enter__(self) -> InProcessDaemon:
         return self.start()
