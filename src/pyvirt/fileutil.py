@@ -57,3 +57,33 @@ def first_autostart(state_dir: str) -> bool:
     except FileExistsError:
         return False
     return True
+
+
+def acquire_driver_lock(state_dir: str) -> int:
+    """libvirt's per-driver pid file (``STATE_DIR/driver.pid``, locked while the driver runs):
+    a second process on the same directories would take over and then tear down the
+    guests, networks or pools the first one runs. The lock goes with the process, even
+    when it is killed. Returns the descriptor to keep open; raises libvirtError."""
+    import fcntl
+
+    path = os.path.join(state_dir, "driver.pid")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1)
+    except OSError as exc:
+        os.close(fd)
+        from pyvirt import constants as c
+        from pyvirt.errors import raise_error
+
+        raise_error(c.VIR_ERR_SYSTEM_ERROR,
+                    f"Failed to acquire pid file '{path}': {os.strerror(exc.errno or 0)}",
+                    domain=c.VIR_FROM_NONE)
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def release_driver_lock(state_dir: str, fd: int) -> None:
+    """Undo acquire_driver_lock: the file goes, then the lock with the descriptor."""
+    remove_quietly(os.path.join(state_dir, "driver.pid"))
+    os.close(fd)

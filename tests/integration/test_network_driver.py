@@ -406,7 +406,8 @@ def test_bad_input_leaves_nothing_behind(netns: str, tmp_path: Path) -> None:
     assert out["slash"] == [35, "invalid char in name: /"]  # as real libvirt
     assert out["same"] and out["host_bridge_kept"]
     assert out["networks"] == [] and out["dnsmasq"] == 0
-    assert out["files"] == ["autostart", "autostarted"]  # the dirs and the once-per-boot marker
+    # the dirs, the once-per-boot marker and the driver's lock (libvirt's driver.pid)
+    assert out["files"] == ["autostart", "autostarted", "driver.pid"]
     assert "<plug type='bridge' bridge='hostbr'/>" in out["bridge_port"]
     assert out["bridge_ports_after"] == 0
     assert out["bridge_mode_tables"] == [] and out["bridge_mode_dnsmasq"] == 0

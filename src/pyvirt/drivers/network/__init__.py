@@ -1,7 +1,7 @@
 """The network driver (virtual networks: bridges, dnsmasq, nftables), a secondary driver
 behind hypervisor connections (see drivers/secondary.py): ``open_driver(mode, root)`` gives
 the one instance per (mode, root), reference counted; ``close_driver`` drops a reference.
-An instance keeps no process of its own running, so forgetting the last reference leaves the
+An instance keeps no process of its own running, so dropping the last reference leaves the
 networks (bridges, dnsmasq) up, as libvirtd leaves them when it exits."""
 
 from __future__ import annotations

@@ -25,7 +25,13 @@ from pyvirt.drivers.netobj import NetworkListEntryPoints, NetworkObj, NetworkObj
 from pyvirt.drivers.network import bridge, dnsmasq, firewall
 from pyvirt.errors import libvirtError, raise_error
 from pyvirt.events.state import EventState
-from pyvirt.fileutil import atomic_write, first_autostart, remove_quietly
+from pyvirt.fileutil import (
+    acquire_driver_lock,
+    atomic_write,
+    first_autostart,
+    release_driver_lock,
+    remove_quietly,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -94,6 +100,7 @@ class NetworkDriver(NetworkListEntryPoints, Driver):
         self.networks = NetworkObjList()
         first_start = not os.path.isdir(paths.config_dir)
         paths.ensure()
+        self._lock_fd = acquire_driver_lock(paths.state_dir)
         self._load_configs()
         self._load_status()
         if define_default is None:
@@ -106,6 +113,10 @@ class NetworkDriver(NetworkListEntryPoints, Driver):
         self._autostart()
 
     # ---- files -----------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """The last user went away: networks stay up (bridges, dnsmasq), as libvirtd's."""
+        release_driver_lock(self.paths.state_dir, self._lock_fd)
 
     def _files(self, name: str) -> dnsmasq.DnsmasqFiles:
         return dnsmasq.DnsmasqFiles(name, self.paths.dnsmasq_dir, self.paths.state_dir)

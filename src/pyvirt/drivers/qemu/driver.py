@@ -35,7 +35,7 @@ from pyvirt.drivers.secondary import SecondaryDrivers
 from pyvirt.drivers.shared import SharedDrivers
 from pyvirt.errors import libvirtError, raise_error
 from pyvirt.events.state import EventState
-from pyvirt.fileutil import remove_quietly
+from pyvirt.fileutil import acquire_driver_lock, release_driver_lock, remove_quietly
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
 
         self.paths = paths
         paths.ensure()
+        self._lock_fd = acquire_driver_lock(paths.state_dir)
         self.vnc_port_min, self.vnc_port_max = VNC_PORT_MIN, VNC_PORT_MAX
         self._read_qemu_conf()
         self.lock = threading.RLock()
@@ -1385,6 +1386,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
                 watch.stop_watching()
         self.secondaries.close()
         self.loop.stop()
+        release_driver_lock(self.paths.state_dir, self._lock_fd)
 
 
 def _check_storage(live: DomainDef) -> None:

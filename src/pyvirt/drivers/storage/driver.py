@@ -26,7 +26,7 @@ from pyvirt.drivers.storage.backends import backend_for
 from pyvirt.drivers.storage.volfile import WIPE_ALGORITHMS
 from pyvirt.errors import libvirtError, raise_error
 from pyvirt.events.state import EventState
-from pyvirt.fileutil import atomic_write, remove_quietly
+from pyvirt.fileutil import acquire_driver_lock, atomic_write, release_driver_lock, remove_quietly
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -100,6 +100,7 @@ class StorageDriver(PoolTable, Driver):
     def __init__(self, paths: StoragePaths) -> None:
         self.paths = paths
         paths.ensure()
+        self._lock_fd = acquire_driver_lock(paths.state_dir)
         self.lock = threading.RLock()
         self.events = EventState()
         self._init_pools()
@@ -798,6 +799,7 @@ class StorageDriver(PoolTable, Driver):
 
     def shutdown(self) -> None:
         """The last user went away: pools stay as they are (active ones stay mounted)."""
+        release_driver_lock(self.paths.state_dir, self._lock_fd)
 
 
 _VOL_TYPES = {"file": c.VIR_STORAGE_VOL_FILE, "block": c.VIR_STORAGE_VOL_BLOCK,
