@@ -68,7 +68,9 @@ class virStream:  # noqa: N801 - libvirt-python's name
         return self._conn
 
     def send(self, data: bytes) -> int:
-        return self._active("virStreamSend").send(bytes(data))
+        if data.__class__ is not memoryview:   # pyvirtd's upload data: sent as it is
+            data = bytes(data)
+        return self._active("virStreamSend").send(data)
 
     def recv(self, nbytes: int) -> bytes | int:
         return self._active("virStreamRecv").recv(nbytes, False)

@@ -80,7 +80,7 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
-class ClientSession(asyncio.Protocol):
+class ClientSession(asyncio.BufferedProtocol):
     """One connected client (see the module docstring)."""
 
     def __init__(self, daemon: Daemon, listener: Listener) -> None:
@@ -151,7 +151,25 @@ class ClientSession(asyncio.Protocol):
             transport.write(tls.CONFIRM)
         log.debug("client %d connected on %s, peer %s", self.id, self.listener.name, self.peer)
 
+    def get_buffer(self, sizehint: int) -> memoryview:
+        # plain sockets read straight into the frame reader's buffers
+        return self._reader.read_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self.state is State.CLOSED:
+            return
+        self._last_rx = time.monotonic()
+        self._pings = 0
+        try:
+            messages = self._reader.read_done(nbytes)
+        except m.ProtocolError as exc:
+            log.info("client %d: %s; closing", self.id, exc.message)
+            self.close()
+            return
+        self._received(messages)
+
     def data_received(self, data: bytes) -> None:
+        # what the TLS layer hands on (pyvirt.daemon.tls)
         if self.state is State.CLOSED:
             return
         self._last_rx = time.monotonic()
@@ -162,6 +180,9 @@ class ClientSession(asyncio.Protocol):
             log.info("client %d: %s; closing", self.id, exc.message)
             self.close()
             return
+        self._received(messages)
+
+    def _received(self, messages: list[m.Message]) -> None:
         limit = self.daemon.config.max_client_requests
         for msg in messages:
             if self._in_flight >= limit or self._pending:

@@ -264,7 +264,7 @@ class Daemon:
         def session() -> ClientSession:
             return ClientSession(self, listener)
 
-        def protocol() -> asyncio.Protocol:
+        def protocol() -> asyncio.BaseProtocol:
             if ctx is None:
                 return session()
             from pyvirt.daemon.tls import TLSLayer

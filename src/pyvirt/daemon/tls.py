@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from pyvirt.daemon.client import ClientSession
     from pyvirt.daemon.config import DaemonConfig
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ class TLSLayer(asyncio.Protocol):
     """Server-side TLS between a listener's raw transport and the application protocol
     ``app_factory()`` makes once the handshake succeeds (see the module docstring)."""
 
-    def __init__(self, ctx: ssl.SSLContext, app_factory: Callable[[], asyncio.Protocol],
+    def __init__(self, ctx: ssl.SSLContext, app_factory: Callable[[], ClientSession],
                  handshake_timeout: float = HANDSHAKE_TIMEOUT) -> None:
         self._ctx = ctx
         self._factory = app_factory
@@ -177,7 +178,7 @@ class TLSLayer(asyncio.Protocol):
         self._out = ssl.MemoryBIO()
         self.sslobj: ssl.SSLObject = ctx.wrap_bio(self._in, self._out, server_side=True)
         self.raw: asyncio.Transport | None = None
-        self._app: asyncio.Protocol | None = None
+        self._app: ClientSession | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._draining_until = 0.0
 

@@ -71,6 +71,9 @@ KEEPALIVE_SERIAL = 0
 _FRAME = struct.Struct(">IIIiiIi")   # length + header
 _HEADER = struct.Struct(">IIiiIi")
 _U32 = struct.Struct(">I")
+# FrameReader.read_buffer's receive buffer: calls, replies and small frames are cut out of
+# it; a larger frame is read into a buffer of its own
+_HEAD_SIZE = 64 * 1024
 
 # virErrorLevel, virErrorNumber/virErrorDomain values used here (include/libvirt/virterror.h).
 _VIR_ERR_ERROR = 2
@@ -100,7 +103,8 @@ class ProtocolError(XDRError):
 
 class Message:
     """One frame: the six header fields, ``nfds`` (the FD count word of *_WITH_FDS frames,
-    else 0) and ``payload`` (the bytes after the header and FD count)."""
+    else 0) and ``payload`` (the bytes after the header and FD count; a memoryview for a
+    large STREAM frame read by :meth:`FrameReader.read_done`)."""
 
     __slots__ = ("prog", "vers", "proc", "type", "serial", "status", "nfds", "payload")
 
@@ -225,12 +229,21 @@ class FrameReader:
     a frame was cut short.
     """
 
-    __slots__ = ("_buf", "_length", "_failed")
+    __slots__ = ("_buf", "_length", "_failed", "_head", "_start", "_end", "_view", "_frame",
+                 "_have")
 
     def __init__(self) -> None:
         self._buf = bytearray()
         self._length = 0   # length of the frame being read, 0 while reading the length word
         self._failed: ProtocolError | None = None
+        # read_buffer()/read_done(): the receive buffer and its unread window, and the
+        # buffer of a frame too large for it, filled in place
+        self._head: bytearray | None = None
+        self._view: memoryview | None = None
+        self._start = 0
+        self._end = 0
+        self._frame: bytearray | None = None
+        self._have = 0
 
     @property
     def wanted(self) -> int:
@@ -279,9 +292,83 @@ class FrameReader:
             raise
         return out
 
+    # ---- reading into the reader's own buffers (asyncio.BufferedProtocol) ---------------
+
+    def read_buffer(self) -> memoryview:
+        """Where the next read should go: the rest of the frame being filled in place, else
+        the free end of the receive buffer (``feed`` and this pair are not to be mixed)."""
+        frame = self._frame
+        if frame is not None:
+            return memoryview(frame)[self._have:]
+        view = self._view
+        if view is None:
+            self._head = bytearray(_HEAD_SIZE)
+            view = self._view = memoryview(self._head)
+        start = self._start
+        if start:
+            end = self._end
+            if start != end:   # the start of a frame: move it to the front
+                view[:end - start] = view[start:end]
+            self._start, self._end = 0, end - start
+        return view[self._end:]
+
+    def read_done(self, nbytes: int) -> list[Message]:
+        """``nbytes`` were read into :meth:`read_buffer`: the messages now complete. Frames
+        up to the receive buffer's size are cut out of it; a larger one gets a buffer of its
+        own, read into directly, and its STREAM payload is passed on as a memoryview of it
+        (no copy), other payloads as bytes. Same checks and errors as :meth:`feed`."""
+        if self._failed is not None:
+            raise self._failed
+        frame = self._frame
+        if frame is not None:
+            self._have += nbytes
+            if self._have < len(frame):
+                return []
+            self._frame = None
+            return [self._large(frame)]
+        head = self._head
+        view = self._view
+        assert head is not None and view is not None
+        self._end += nbytes
+        end = self._end
+        start = self._start
+        out: list[Message] = []
+        try:
+            while end - start >= LEN_MAX:
+                length = _U32.unpack_from(head, start)[0]
+                _check_length(length)
+                if end - start < length:
+                    if length > _HEAD_SIZE:
+                        frame = self._frame = bytearray(length)
+                        frame[:end - start] = view[start:end]
+                        self._have = end - start
+                        start = end = 0
+                        self._end = 0
+                    break
+                out.append(_decode_body(bytes(view[start:start + length])))
+                start += length
+        except ProtocolError as exc:
+            self._failed = exc
+            self._start = self._end = 0
+            raise
+        self._start = start
+        return out
+
+    def _large(self, frame: bytearray) -> Message:
+        prog, vers, proc, mtype, serial, status = _HEADER.unpack_from(frame, LEN_MAX)
+        if mtype == STREAM:
+            return Message(prog, vers, proc, mtype, serial, status,
+                           memoryview(frame)[FRAME_MIN:])  # type: ignore[arg-type]
+        try:
+            return _decode_body(bytes(frame))
+        except ProtocolError as exc:
+            self._failed = exc
+            raise
+
     def close(self) -> None:
         """End of stream: fine between frames, an error inside one."""
-        if self._buf and self._failed is None:
+        if (self._buf or self._frame is not None or self._end > self._start) \
+                and self._failed is None:
             self._failed = ProtocolError(
                 "End of file while reading data: Input/output error", fatal=True,
                 code=_VIR_ERR_SYSTEM_ERROR)

@@ -173,3 +173,64 @@ def test_protocol_error_as_libvirt_error() -> None:
     exc = m.ProtocolError("Unable to decode message payload").to_libvirt_error()
     assert exc.get_error_code() == c.VIR_ERR_RPC and exc.get_error_domain() == c.VIR_FROM_RPC
     assert exc.get_error_message() == "Unable to decode message payload"
+
+
+# ---- FrameReader.read_buffer/read_done (pyvirtd's asyncio.BufferedProtocol path) ----------
+
+
+def _read_in_steps(stream: bytes, steps: list[int]) -> tuple[list[m.Message], str | None]:
+    """Messages and the error (if any) from reading ``stream`` through read_buffer/read_done
+    with at most ``steps[i]`` bytes per read (cycled), as a socket would deliver it."""
+    reader = m.FrameReader()
+    out: list[m.Message] = []
+    pos = i = 0
+    try:
+        while pos < len(stream):
+            buf = reader.read_buffer()
+            n = min(len(buf), steps[i % len(steps)], len(stream) - pos)
+            i += 1
+            buf[:n] = stream[pos:pos + n]
+            pos += n
+            out.extend(reader.read_done(n))
+    except m.ProtocolError as exc:
+        return out, exc.message
+    return out, None
+
+
+def _fed(stream: bytes) -> tuple[list[m.Message], str | None]:
+    reader = m.FrameReader()
+    try:
+        return reader.feed(stream), None
+    except m.ProtocolError as exc:
+        return [], exc.message
+
+
+@pytest.mark.parametrize("steps", [[1], [3, 7], [4096], [65536], [262144], [1 << 30],
+                                   [100000, 5, 70000]])
+def test_buffered_reads_match_feed(steps: list[int]) -> None:
+    big = bytes(range(256)) * 1100           # larger than the receive buffer
+    frames = [m.encode_frame(0x20008086, 1, 1, m.CALL, 1, m.OK, b"abcd"),
+              m.encode_frame(0x20008086, 1, 209, m.STREAM, 2, m.CONTINUE, big),
+              m.encode_frame(0x20008086, 1, 3, m.CALL, 3, m.OK, big),
+              m.encode_frame(0x20008086, 1, 209, m.STREAM, 2, m.OK),
+              m.encode_frame(0x20008086, 1, 4, m.CALL_WITH_FDS, 4, m.OK, b"xy", nfds=1)] * 3
+    stream = b"".join(frames)
+    got, err = _read_in_steps(stream, steps)
+    assert err is None
+    assert got == _fed(stream)[0]
+    assert [msg.header for msg in got] == [m.decode_frame(f).header for f in frames]
+    assert all(bytes(msg.payload) == m.decode_frame(f).payload for msg, f in zip(got, frames))
+    assert [type(msg.payload) for msg in got[:3]] == [bytes, memoryview, bytes]
+
+
+@pytest.mark.parametrize("bad", [b"\x00\x00\x00\x02", b"\xff\xff\xff\xff",
+                                 b"\x00\x00\x00\x10" + bytes(12),
+                                 m.encode_frame(1, 1, 1, m.CALL_WITH_FDS, 1, m.OK, nfds=32)[:-4]
+                                 + b"\x00\x00\x00\x21"])
+@pytest.mark.parametrize("steps", [[1], [5], [65536]])
+def test_buffered_reads_fail_like_feed(bad: bytes, steps: list[int]) -> None:
+    good = m.encode_frame(0x20008086, 1, 1, m.CALL, 1, m.OK, b"abcd")
+    got, err = _read_in_steps(good + bad, steps)
+    fed_err = _fed(bad)[1]
+    assert err is not None and err == fed_err
+    assert got in ([], [m.decode_frame(good)])   # a read that fails loses its messages
