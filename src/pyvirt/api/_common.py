@@ -88,7 +88,11 @@ def uuid_from_string(api_name: str, uuidstr: str) -> str:
 
     canonical = parse_uuid(uuidstr) if isinstance(uuidstr, str) else None
     if canonical is None:
-        invalid_arg(api_name, "Invalid UUID", "uuidstr")
+        # libvirt words it per family: virDomainLookupByUUIDString says "Invalid UUID", the
+        # network, port, storage pool, nwfilter and secret lookups name the function
+        detail = ("Invalid UUID" if api_name == "virDomainLookupByUUIDString"
+                  else f"uuidstr in {api_name} must be a valid UUID")
+        invalid_arg(api_name, detail, "uuidstr")
     return canonical
 
 

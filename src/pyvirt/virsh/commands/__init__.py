@@ -16,13 +16,15 @@ MODULES = (
     "network",
     "pool",
     "volume",
+    "secret",
 )
 
 
 # Where a command most likely lives, by name prefix: one command line then imports one or
 # two group modules instead of all of them. Only a hint: a miss loads every module.
 _HINTS = (
-    ("net-", "network"), ("pool-", "pool"), ("vol-", "volume"), ("snapshot-", "snapshot"),
+    ("net-", "network"), ("secret-", "secret"),
+    ("pool-", "pool"), ("vol-", "volume"), ("snapshot-", "snapshot"),
     ("node", "host"), ("event", "events"), ("dom", "monitor"), ("list", "monitor"),
 )
 
