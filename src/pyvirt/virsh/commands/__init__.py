@@ -17,13 +17,14 @@ MODULES = (
     "pool",
     "volume",
     "secret",
+    "nodedev",
 )
 
 
 # Where a command most likely lives, by name prefix: one command line then imports one or
 # two group modules instead of all of them. Only a hint: a miss loads every module.
 _HINTS = (
-    ("net-", "network"), ("secret-", "secret"),
+    ("net-", "network"), ("secret-", "secret"), ("nodedev-", "nodedev"),
     ("pool-", "pool"), ("vol-", "volume"), ("snapshot-", "snapshot"),
     ("node", "host"), ("event", "events"), ("dom", "monitor"), ("list", "monitor"),
 )
