@@ -654,7 +654,10 @@ class Ctl:
         conn = self.conn
         import re
 
-        is_mac = re.fullmatch(r"([0-9A-Fa-f]{1,2}[:-]){5}[0-9A-Fa-f]{1,2}", name) is not None
+        # virMacAddrParse: six ':'-separated bytes of one or two hex digits, the last
+        # followed by the end or any character up to ' '
+        is_mac = re.fullmatch(r"(?:[0-9A-Fa-f]{1,2}:){5}[0-9A-Fa-f]{1,2}(?:[\x00-\x20].*)?",
+                              name, re.DOTALL) is not None
         iface = None
         try:
             if not is_mac and by & BY_NAME:

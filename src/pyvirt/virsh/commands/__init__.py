@@ -18,6 +18,7 @@ MODULES = (
     "volume",
     "secret",
     "nodedev",
+    "interface",
 )
 
 
@@ -25,7 +26,7 @@ MODULES = (
 # two group modules instead of all of them. Only a hint: a miss loads every module.
 _HINTS = (
     ("net-", "network"), ("secret-", "secret"), ("nodedev-", "nodedev"),
-    ("pool-", "pool"), ("vol-", "volume"), ("snapshot-", "snapshot"),
+    ("iface-", "interface"), ("pool-", "pool"), ("vol-", "volume"), ("snapshot-", "snapshot"),
     ("node", "host"), ("event", "events"), ("dom", "monitor"), ("list", "monitor"),
 )
 
