@@ -117,6 +117,40 @@ def finish_event_wait(ctl: Ctl, printer: EventPrinter, outcome: str) -> bool:
     return printer.count > 0
 
 
+def chosen_event(ctl: Ctl, args: Args, names: tuple[str, ...]) -> str | None:
+    """An object ``*-event`` command's ``--list`` (prints ``names``; None: nothing to wait
+    for) or its ``--event`` name, refused as virsh does when missing or unknown."""
+    if args.bool("list"):
+        for name in names:
+            ctl.print(name)
+        return None
+    event_name = args.string("event")
+    if event_name is None:
+        raise CommandError("either --list or --event <type> is required")
+    if event_name not in names:
+        raise CommandError(f"unknown event type {event_name}")
+    return event_name
+
+
+def watch_events(ctl: Ctl, printer: EventPrinter, timeout_ms: int,
+                 register: Callable[[], int], deregister: Callable[[int], Any]) -> bool:
+    """Register one callback (``register()`` gives its ID), wait as virsh does, then
+    deregister it; success means at least one event arrived and cleanup worked."""
+    from pyvirt.errors import libvirtError
+
+    pyvirt.virEventRegisterDefaultImpl()
+    callback_id = register()
+    ok = False
+    try:
+        ok = finish_event_wait(ctl, printer, run_event_loop(ctl, printer, timeout_ms))
+    finally:
+        try:
+            deregister(callback_id)
+        except libvirtError:
+            ok = False
+    return ok
+
+
 # --- virsh's words for domain event payloads ----------------------------------------------
 
 _EVENTS = ("Defined", "Undefined", "Started", "Suspended", "Resumed", "Stopped", "Shutdown",

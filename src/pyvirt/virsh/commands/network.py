@@ -451,23 +451,16 @@ _LIFECYCLE = ("Defined", "Undefined", "Started", "Stopped")
              Opt("timestamp", OptType.BOOL, "show timestamp for each printed event"),
          ])
 def cmd_net_event(ctl: Ctl, args: Args) -> bool:
-    import pyvirt
     from pyvirt.virsh.commands.events import (
         EventPrinter,
+        chosen_event,
         event_timeout_ms,
-        finish_event_wait,
-        run_event_loop,
+        watch_events,
     )
 
-    if args.bool("list"):
-        for name in _NET_EVENTS:
-            ctl.print(name)
-        return True
-    event_name = args.string("event")
+    event_name = chosen_event(ctl, args, _NET_EVENTS)
     if event_name is None:
-        raise CommandError("either --list or --event <type> is required")
-    if event_name not in _NET_EVENTS:
-        raise CommandError(f"unknown event type {event_name}")
+        return True
     printer = EventPrinter(ctl, args.bool("loop"), args.bool("timestamp"))
     timeout = event_timeout_ms(args)
     net = None
@@ -486,18 +479,11 @@ def cmd_net_event(ctl: Ctl, args: Args) -> bool:
         what = _LIFECYCLE[event] if 0 <= event < len(_LIFECYCLE) else "unknown"
         printer.emit(f"event 'lifecycle' for network {dom_net.name()}: {what}\n")
 
-    pyvirt.virEventRegisterDefaultImpl()
     conn = ctl.conn
-    callback_id = conn.networkEventRegisterAny(net, _NET_EVENTS.index(event_name), lifecycle,
-                                               None)
-    ok = False
-    try:
-        ok = finish_event_wait(ctl, printer, run_event_loop(ctl, printer, timeout))
-    finally:
-        try:
-            conn.networkEventDeregisterAny(callback_id)
-        except libvirtError:
-            ok = False
+    ok = watch_events(ctl, printer, timeout,
+                      lambda: conn.networkEventRegisterAny(
+                          net, _NET_EVENTS.index(event_name), lifecycle, None),
+                      conn.networkEventDeregisterAny)
     if not ok and lookup_error is not None:
         ctl.report_libvirt_error(lookup_error)
     return ok

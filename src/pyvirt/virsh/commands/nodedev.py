@@ -343,23 +343,16 @@ _LIFECYCLE = ("Created", "Deleted", "Defined", "Undefined")
              Opt("timestamp", OptType.BOOL, "show timestamp for each printed event"),
          ))
 def cmd_nodedev_event(ctl: Ctl, args: Args) -> bool:
-    import pyvirt
     from pyvirt.virsh.commands.events import (
         EventPrinter,
+        chosen_event,
         event_timeout_ms,
-        finish_event_wait,
-        run_event_loop,
+        watch_events,
     )
 
-    if args.bool("list"):
-        for name in _EVENTS:
-            ctl.print(name)
-        return True
-    event_name = args.string("event")
+    event_name = chosen_event(ctl, args, _EVENTS)
     if event_name is None:
-        raise CommandError("either --list or --event <type> is required")
-    if event_name not in _EVENTS:
-        raise CommandError(f"unknown event type {event_name}")
+        return True
     printer = EventPrinter(ctl, args.bool("loop"), args.bool("timestamp"))
     timeout = event_timeout_ms(args)
     dev = None
@@ -376,21 +369,12 @@ def cmd_nodedev_event(ctl: Ctl, args: Args) -> bool:
     def generic(conn: Any, node_dev: Any, opaque: Any) -> None:
         printer.emit(f"event '{event_name}' for node device {node_dev.name()}\n")
 
-    pyvirt.virEventRegisterDefaultImpl()
     conn: Any = ctl.conn  # the binding's stubs type ``dev`` as str; it is a device or None
     event_id = _EVENTS.index(event_name)
-    callback_id = conn.nodeDeviceEventRegisterAny(dev, event_id,
-                                                  lifecycle if event_id == 0 else generic,
-                                                  None)
-    ok = False
-    try:
-        ok = finish_event_wait(ctl, printer, run_event_loop(ctl, printer, timeout))
-    finally:
-        try:
-            conn.nodeDeviceEventDeregisterAny(callback_id)
-        except libvirtError:
-            ok = False
-    return ok
+    return watch_events(ctl, printer, timeout,
+                        lambda: conn.nodeDeviceEventRegisterAny(
+                            dev, event_id, lifecycle if event_id == 0 else generic, None),
+                        conn.nodeDeviceEventDeregisterAny)
 
 
 @command("nodedev-define", GROUP, "Define a device by an xml file on a node",

@@ -4,7 +4,7 @@ their values and their events."""
 from __future__ import annotations
 
 from pyvirt import libvirtError
-from pyvirt.virsh.ctl import CommandError, CommandFailed
+from pyvirt.virsh.ctl import CommandFailed
 from pyvirt.virsh.registry import Opt, OptType, command
 
 TYPE_CHECKING = False
@@ -104,23 +104,16 @@ _LIFECYCLE = ("Defined", "Undefined")
              Opt("timestamp", OptType.BOOL, "show timestamp for each printed event"),
          ))
 def cmd_secret_event(ctl: Ctl, args: Args) -> bool:
-    import pyvirt
     from pyvirt.virsh.commands.events import (
         EventPrinter,
+        chosen_event,
         event_timeout_ms,
-        finish_event_wait,
-        run_event_loop,
+        watch_events,
     )
 
-    if args.bool("list"):
-        for name in _SECRET_EVENTS:
-            ctl.print(name)
-        return True
-    event_name = args.string("event")
+    event_name = chosen_event(ctl, args, _SECRET_EVENTS)
     if event_name is None:
-        raise CommandError("either --list or --event <type> is required")
-    if event_name not in _SECRET_EVENTS:
-        raise CommandError(f"unknown event type {event_name}")
+        return True
     printer = EventPrinter(ctl, args.bool("loop"), args.bool("timestamp"))
     timeout = event_timeout_ms(args)
     secret = None
@@ -137,20 +130,12 @@ def cmd_secret_event(ctl: Ctl, args: Args) -> bool:
     def generic(conn: Any, sec: Any, opaque: Any) -> None:
         printer.emit(f"event '{event_name}' for secret {sec.UUIDString()}\n")
 
-    pyvirt.virEventRegisterDefaultImpl()
     conn = ctl.conn
     event_id = _SECRET_EVENTS.index(event_name)
-    callback_id = conn.secretEventRegisterAny(secret, event_id,
-                                              lifecycle if event_id == 0 else generic, None)
-    ok = False
-    try:
-        ok = finish_event_wait(ctl, printer, run_event_loop(ctl, printer, timeout))
-    finally:
-        try:
-            conn.secretEventDeregisterAny(callback_id)
-        except libvirtError:
-            ok = False
-    return ok
+    return watch_events(ctl, printer, timeout,
+                        lambda: conn.secretEventRegisterAny(
+                            secret, event_id, lifecycle if event_id == 0 else generic, None),
+                        conn.secretEventDeregisterAny)
 
 
 @command("secret-get-value", GROUP, "Output a secret value",
