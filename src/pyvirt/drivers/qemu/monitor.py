@@ -135,6 +135,16 @@ def _client_class() -> Any:
 
             # -- writing --
 
+            def _command(self, cmd: str,
+                         args: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+                """A new command ID and the command's QMP object."""
+                msg_id = self._get_exec_id()
+                obj: dict[str, Any] = {"execute": cmd}
+                if args is not None:
+                    obj["arguments"] = args
+                obj["id"] = msg_id
+                return msg_id, obj
+
             def enable_direct_send(self) -> None:
                 """After connecting (in the loop): allow send_now from other threads."""
                 writer = self._writer
@@ -180,11 +190,7 @@ def _client_class() -> Any:
                     transport = writer.transport
                     if transport.is_closing() or transport.get_write_buffer_size():
                         return None
-                    msg_id = self._get_exec_id()
-                    obj: dict[str, Any] = {"execute": cmd}
-                    if args is not None:
-                        obj["arguments"] = args
-                    obj["id"] = msg_id
+                    msg_id, obj = self._command(cmd, args)
                     data = json.dumps(obj, separators=(",", ":")).encode()
                     self._reply_callbacks[msg_id] = on_reply
                     try:
@@ -216,11 +222,7 @@ def _client_class() -> Any:
                 if self.runstate != Runstate.RUNNING:
                     on_reply(None, EOFError("not connected"))
                     return None
-                obj: dict[str, Any] = {"execute": cmd}
-                if args is not None:
-                    obj["arguments"] = args
-                msg_id = self._get_exec_id()
-                obj["id"] = msg_id
+                msg_id, obj = self._command(cmd, args)
                 self._reply_callbacks[msg_id] = on_reply
                 try:
                     self._do_send(Message(obj))
