@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 SYSTEM_RUN_DIR = "/run/pyvirt"
 RW_SOCKET = "libvirt-sock"
 RO_SOCKET = "libvirt-sock-ro"
+ADMIN_SOCKET = "libvirt-admin-sock"
 DAEMON_NAME = "pyvirtd"
 
 

@@ -14,7 +14,7 @@ import pytest
 from pyvirt.daemon import activation as act
 from pyvirt.daemon.config import DaemonConfig
 from pyvirt.daemon.main import build_parser
-from pyvirt.rundirs import RO_SOCKET, RW_SOCKET, SYSTEM_RUN_DIR
+from pyvirt.rundirs import ADMIN_SOCKET, RO_SOCKET, RW_SOCKET, SYSTEM_RUN_DIR
 
 UNITS = Path(__file__).resolve().parents[2] / "data" / "systemd"
 
@@ -43,8 +43,9 @@ def _units() -> dict[str, dict[str, dict[str, list[str]]]]:
 
 
 def test_unit_set() -> None:
-    assert sorted(_units()) == ["pyvirtd-ro.socket", "pyvirtd-tcp.socket",
-                                "pyvirtd-tls.socket", "pyvirtd.service", "pyvirtd.socket"]
+    assert sorted(_units()) == ["pyvirtd-admin.socket", "pyvirtd-ro.socket",
+                                "pyvirtd-tcp.socket", "pyvirtd-tls.socket", "pyvirtd.service",
+                                "pyvirtd.socket"]
 
 
 def test_service() -> None:
@@ -62,13 +63,15 @@ def test_service() -> None:
     parsed = build_parser().parse_args(args)
     assert parsed.timeout == 120 and not parsed.listen and not parsed.daemon
     unit, install = units["pyvirtd.service"]["Unit"], units["pyvirtd.service"]["Install"]
-    assert set(unit["Wants"]) == {"pyvirtd.socket", "pyvirtd-ro.socket"}
-    assert set(install["Also"]) == {"pyvirtd.socket", "pyvirtd-ro.socket"}
+    sockets = {"pyvirtd.socket", "pyvirtd-ro.socket", "pyvirtd-admin.socket"}
+    assert set(unit["Wants"]) == sockets
+    assert set(install["Also"]) == sockets
 
 
 @pytest.mark.parametrize(("name", "listen"), [
     ("pyvirtd.socket", os.path.join(SYSTEM_RUN_DIR, RW_SOCKET)),
     ("pyvirtd-ro.socket", os.path.join(SYSTEM_RUN_DIR, RO_SOCKET)),
+    ("pyvirtd-admin.socket", os.path.join(SYSTEM_RUN_DIR, ADMIN_SOCKET)),
     ("pyvirtd-tcp.socket", DaemonConfig().tcp_port),
     ("pyvirtd-tls.socket", DaemonConfig().tls_port),
 ])
@@ -88,6 +91,7 @@ def test_socket_modes() -> None:
     # the read-write socket is root's alone (pyvirtd has no polkit), the read-only anyone's
     assert units["pyvirtd.socket"]["Socket"]["SocketMode"] == ["0600"]
     assert units["pyvirtd-ro.socket"]["Socket"]["SocketMode"] == ["0666"]
+    assert units["pyvirtd-admin.socket"]["Socket"]["SocketMode"] == ["0600"]
 
 
 def test_system_daemon_paths_agree() -> None:
@@ -98,3 +102,4 @@ def test_system_daemon_paths_agree() -> None:
         config = DaemonConfig()
         assert config.rw_socket_path() == os.path.join(SYSTEM_RUN_DIR, RW_SOCKET)
         assert config.ro_socket_path() == os.path.join(SYSTEM_RUN_DIR, RO_SOCKET)
+        assert config.admin_socket_path() == os.path.join(SYSTEM_RUN_DIR, ADMIN_SOCKET)

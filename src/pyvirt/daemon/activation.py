@@ -9,11 +9,11 @@ the environment and the fds made close-on-exec, so guests and helpers inherit ne
 The daemon then serves exactly the inherited sockets (libvirtd creates none of its own
 once activated, so that a socket unit the administrator disabled stays off), matched to its
 listeners by name: ``pyvirtd.socket`` (or libvirtd's ``libvirtd.socket``) is the read-write
-unix socket, ``*-ro.socket`` the read-only one, ``*-tcp.socket`` and ``*-tls.socket`` the TCP
-and TLS listeners. A socket whose name is none of these (or with no ``LISTEN_FDNAMES`` at
-all, which libvirtd refuses) is matched by what it is: a unix socket by its bound path
-against the configured socket paths, a TCP socket by its port against ``tcp_port`` and
-``tls_port``. ``*-admin.socket`` is closed with a warning: pyvirtd has no admin server.
+unix socket, ``*-ro.socket`` the read-only one, ``*-admin.socket`` the admin socket,
+``*-tcp.socket`` and ``*-tls.socket`` the TCP and TLS listeners. A socket whose name is
+none of these (or with no ``LISTEN_FDNAMES`` at all, which libvirtd refuses) is matched
+by what it is: a unix socket by its bound path against the configured socket paths, a TCP
+socket by its port against ``tcp_port`` and ``tls_port``.
 A socket nothing claims fails the start, as in libvirtd ("Some activation file descriptors
 are unclaimed").
 
@@ -106,9 +106,9 @@ class Activation:
 
     def claim(self, paths: dict[str, str],
               ports: dict[str, int]) -> dict[str, list[socket.socket]]:
-        """The inherited listening sockets by role (RW, RO, TCP, TLS); ``paths`` and
+        """The inherited listening sockets by role (RW, RO, ADMIN, TCP, TLS); ``paths`` and
         ``ports`` map roles to the configured unix paths and TCP ports, for sockets whose
-        name says nothing. Admin sockets are closed; anything else unclaimed is an error."""
+        name says nothing. Anything unclaimed is an error."""
         claimed: dict[str, list[socket.socket]] = {}
         unclaimed: list[int] = []
         socks: list[socket.socket] = []
@@ -127,11 +127,6 @@ class Activation:
                 role = role_of_name(name) if name else None
                 if role is None:
                     role = _role_of_address(sock, paths, ports)
-                if role == ADMIN:
-                    log.warning("ignoring activation socket %s (%s): pyvirtd has no admin "
-                                "server", fd, name)
-                    sock.close()
-                    continue
                 if role is None or sock.type != socket.SOCK_STREAM:
                     unclaimed.append(fd)
                     continue

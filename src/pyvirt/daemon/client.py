@@ -59,8 +59,9 @@ REMOTE: protocol.Program = protocol.REMOTE
 KEEPALIVE: protocol.Program = protocol.KEEPALIVE
 _PING = KEEPALIVE.procedure("PING")
 _PONG = KEEPALIVE.procedure("PONG")
-# The programs served on the main sockets.
+# The programs served on the main sockets, and on the admin socket.
 SERVED_PROGRAMS = frozenset((0x20008086, 0x20008087, 0x00068000))
+ADMIN_PROGRAMS = frozenset((protocol.ADMIN.number,))
 
 # Procedures allowed before authentication (libvirt's needAuth = false).
 NO_AUTH = frozenset(("AUTH_LIST", "AUTH_SASL_INIT", "AUTH_SASL_START", "AUTH_SASL_STEP",
@@ -86,7 +87,14 @@ class ClientSession(asyncio.BufferedProtocol):
     def __init__(self, daemon: Daemon, listener: Listener) -> None:
         self.daemon = daemon
         self.listener = listener
+        self.netserver = listener.netserver
         self.loop = daemon.loop
+        self.admin = listener.admin
+        self.admin_open = False       # ADMIN CONNECT_OPEN done
+        self._programs = ADMIN_PROGRAMS if self.admin else SERVED_PROGRAMS
+        self._routes = _ADMIN_ROUTES if self.admin else _ROUTES
+        self.connected_at = 0         # seconds since the epoch, set when admitted
+        self.peer_address: str | None = None   # "host:port" of a TCP or TLS peer
         self.state = State.CONNECTED
         self.authenticated = listener.auth == AUTH_NONE
         self.readonly = listener.readonly
@@ -117,7 +125,7 @@ class ClientSession(asyncio.BufferedProtocol):
         self._last_rx = time.monotonic()
         self._keepalive: asyncio.TimerHandle | None = None
         self._pings = 0
-        self.id = daemon.next_client_id()
+        self.id = self.netserver.next_client_id()
 
     def __repr__(self) -> str:
         return f"<ClientSession {self.id} {self.listener.name} {self.state.value}>"
@@ -134,6 +142,8 @@ class ClientSession(asyncio.BufferedProtocol):
                 self.peer = _PEERCRED.unpack(raw)
             except OSError:
                 self.peer = None
+        else:
+            self.peer_address = _address_text(transport.get_extra_info("peername"))
         if self.listener.tls:
             ok, self.x509_dname = tls.check_client(self.daemon.config,
                                                    transport.get_extra_info("peercert"))
@@ -183,7 +193,7 @@ class ClientSession(asyncio.BufferedProtocol):
         self._received(messages)
 
     def _received(self, messages: list[m.Message]) -> None:
-        limit = self.daemon.config.max_client_requests
+        limit = self.netserver.max_client_requests
         for msg in messages:
             if self._in_flight >= limit or self._pending:
                 self._pending.append(msg)
@@ -266,7 +276,7 @@ class ClientSession(asyncio.BufferedProtocol):
         if transport is None or transport.is_closing():
             return
         pause = (self._write_paused or bool(self._pending)
-                 or self._in_flight >= self.daemon.config.max_client_requests)
+                 or self._in_flight >= self.netserver.max_client_requests)
         if pause and not self._paused:
             transport.pause_reading()
             self._paused = True
@@ -279,7 +289,7 @@ class ClientSession(asyncio.BufferedProtocol):
     def _handle(self, msg: m.Message) -> None:
         if msg.type == m.CALL and msg.status == m.OK:
             # the common case: a call of a procedure already seen valid
-            route = _ROUTES.get((msg.prog, msg.vers, msg.proc))
+            route = self._routes.get((msg.prog, msg.vers, msg.proc))
             if route is not None and (self.authenticated or route.no_auth):
                 self._call(msg, route)
                 return
@@ -301,7 +311,7 @@ class ClientSession(asyncio.BufferedProtocol):
         if mtype not in (m.CALL, m.CALL_WITH_FDS):
             # Replies and events from a client: dropped without an answer, as libvirtd.
             return
-        if msg.prog not in SERVED_PROGRAMS:
+        if msg.prog not in self._programs:
             self._reply_error(msg, None, f"Cannot find program {msg.prog} version {msg.vers}")
             return
         prog = protocol.program(msg.prog)
@@ -324,9 +334,9 @@ class ClientSession(asyncio.BufferedProtocol):
             self._reply(msg, proc, exc=make_error(
                 c.VIR_ERR_NO_SUPPORT, proc.api or proc.name, domain=c.VIR_FROM_RPC))
             return
-        route = _Route(proc, prog.number == REMOTE.number)
-        if len(_ROUTES) < _ROUTES_MAX:
-            _ROUTES[msg.prog, msg.vers, msg.proc] = route
+        route = _Route(proc, prog.number)
+        if len(self._routes) < _ROUTES_MAX:
+            self._routes[msg.prog, msg.vers, msg.proc] = route
         self._call(msg, route)
 
     def _call(self, msg: m.Message, route: _Route) -> None:
@@ -385,7 +395,7 @@ class ClientSession(asyncio.BufferedProtocol):
             except RuntimeError:
                 pass
 
-        if not self.daemon.submit(work, high):
+        if not self.netserver.pool.submit(work, high):
             self._in_flight -= 1
             self._reply(msg, proc, exc=make_error(
                 c.VIR_ERR_INTERNAL_ERROR, "daemon is shutting down", domain=c.VIR_FROM_RPC))
@@ -416,7 +426,7 @@ class ClientSession(asyncio.BufferedProtocol):
             except RuntimeError:
                 pass
 
-        if not self.daemon.submit(work):
+        if not self.netserver.pool.submit(work):
             self._in_flight -= 1
             self._reply(msg, proc, exc=make_error(
                 c.VIR_ERR_INTERNAL_ERROR, "daemon is shutting down", domain=c.VIR_FROM_RPC))
@@ -449,9 +459,13 @@ class ClientSession(asyncio.BufferedProtocol):
         if self._close_after_flush and self._in_flight == 0:
             self.close()
             return
-        while self._pending and self._in_flight < self.daemon.config.max_client_requests:
+        while self._pending and self._in_flight < self.netserver.max_client_requests:
             self._handle(self._pending.pop(0))
         self._update_reading()
+
+    def close_after_reply(self) -> None:
+        """End the connection once the reply of the call in progress is out."""
+        self._close_after_flush = True
 
     def _reply(self, msg: m.Message, proc: Procedure, exc: BaseException) -> None:
         self.send(proc.error_reply(msg.serial, exc))
@@ -465,7 +479,7 @@ class ClientSession(asyncio.BufferedProtocol):
     # ---- keepalive ------------------------------------------------------------------------
 
     def start_keepalive(self) -> None:
-        interval = self.daemon.config.keepalive_interval
+        interval = self.netserver.keepalive_interval
         if interval <= 0 or self._keepalive is not None or self.state is State.CLOSED:
             return
         self._keepalive = self.loop.call_later(interval, self._keepalive_tick)
@@ -474,11 +488,11 @@ class ClientSession(asyncio.BufferedProtocol):
         self._keepalive = None
         if self.state is State.CLOSED:
             return
-        config = self.daemon.config
-        interval = config.keepalive_interval
+        server = self.netserver
+        interval = server.keepalive_interval
         idle = time.monotonic() - self._last_rx
         if idle >= interval:
-            if self._pings >= config.keepalive_count:
+            if self._pings >= server.keepalive_count:
                 log.info("client %d: no answer to %d keepalive PINGs; closing", self.id,
                          self._pings)
                 self.close(abort=True)
@@ -521,11 +535,18 @@ class _Route:
 
     __slots__ = ("proc", "no_auth", "local", "plan")
 
-    def __init__(self, proc: Procedure, remote_program: bool) -> None:
+    def __init__(self, proc: Procedure, program: int) -> None:
         self.proc = proc
         self.no_auth = proc.name in NO_AUTH
         # by number: tests that reset the protocol tables' cache make new Program objects
-        self.local = LOCAL.get(proc.name) if remote_program else None
+        self.local: tuple[Callable[[ClientSession, Any], Any], bool] | None = None
+        if program == REMOTE.number:
+            self.local = LOCAL.get(proc.name)
+        elif program == protocol.ADMIN.number:
+            from pyvirt.daemon.admin import HANDLERS
+
+            # the admin server's workers run every admin call
+            self.local = (HANDLERS[proc.name], True)
         self.plan = (dispatch.plan(proc) if self.local is None and proc.method is not None
                      else None)
 
@@ -533,6 +554,7 @@ class _Route:
 # (program, version, procedure) -> route; only valid calls get here, and the tables are
 # finite, but a bound keeps a bug from turning into unbounded growth.
 _ROUTES: dict[tuple[int, int, int], _Route] = {}
+_ADMIN_ROUTES: dict[tuple[int, int, int], _Route] = {}
 _ROUTES_MAX = 4096
 
 
@@ -555,6 +577,14 @@ def _encode_result(msg: m.Message, proc: Procedure, fn: Callable[[], Any]) -> by
         log.exception("%s failed", proc.name)
         return proc.error_reply(msg.serial, make_error(
             c.VIR_ERR_INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", domain=c.VIR_FROM_RPC))
+
+
+def _address_text(peername: Any) -> str | None:
+    """A TCP peer as libvirt writes it for virt-admin: ``host:port``, IPv6 in brackets."""
+    if not isinstance(peername, tuple) or len(peername) < 2:
+        return None
+    host, port = peername[0], peername[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _close_quietly(conn: virConnect) -> None:
@@ -622,7 +652,7 @@ def _connect_close(s: ClientSession, args: Any) -> Any:
         events.close()
     if conn is not None:
         _close_quietly(conn)
-    s._close_after_flush = True
+    s.close_after_reply()
     return None
 
 

@@ -38,12 +38,24 @@ tcp_min_ssf           56               SASL security strength plain TCP needs (>
                                        set, as libvirtd)
 sasl_passwd_file      (see below)      pyvirt's SASL user database (pyvirt.daemon.saslpasswd)
 max_clients           5000             connections served at once (more are closed)
-max_workers           20               threads running driver calls
-prio_workers          5                extra threads for high-priority calls when all
-                                       workers are busy
+max_anonymous_clients 20               of those, still authenticating
+max_queued_clients    1000             listen backlog
+min_workers           5                threads running driver calls: started up front,
+max_workers           20               and at most (pyvirt.daemon.workers)
+prio_workers          5                extra threads only for high-priority calls
 max_client_requests   5                calls in flight per client (then reading pauses)
 keepalive_interval    5                seconds of silence before a PING (-1: never ping)
 keepalive_count       5                unanswered PINGs before the client is dropped
+unix_sock_admin_perms "0700"           mode of the admin socket ``libvirt-admin-sock``
+admin_min_workers,    5, 20, 5000,     the same settings for the admin server
+admin_max_workers,    20, 5, 5, 5      (pyvirt.daemon.admin), which only the daemon's
+admin_max_clients,                     own user may use
+admin_max_queued_cl.,
+admin_max_client_req.,
+admin_keepalive_*
+log_level             3                1 debug, 2 info, 3 warning, 4 error
+log_filters           ""               ``"1:qemu 3:daemon"`` (pyvirt.daemon.logsetup)
+log_outputs           (see logsetup)   ``"3:stderr 1:file:/var/log/pyvirtd.log"``
 ====================  ===============  ===================================================
 
 Other libvirtd keys are accepted and ignored.
@@ -77,9 +89,8 @@ import os
 from pyvirt import constants as c
 from pyvirt.config import ConfFile, read_conf_file
 from pyvirt.errors import raise_error
+from pyvirt.rundirs import ADMIN_SOCKET, RO_SOCKET, RW_SOCKET
 
-RW_SOCKET = "libvirt-sock"
-RO_SOCKET = "libvirt-sock-ro"
 PID_FILE = "pyvirtd.pid"
 PASSWD_FILE = "passwd.scram"
 AUTH_NONE, AUTH_SASL, AUTH_POLKIT = "none", "sasl", "polkit"
@@ -122,11 +133,27 @@ class DaemonConfig:
         self.tcp_min_ssf = 56
         self.sasl_passwd_file: str | None = None
         self.max_clients = 5000
+        self.max_anonymous_clients = 20
+        self.max_queued_clients = 1000
+        self.min_workers = 5
         self.max_workers = 20
         self.prio_workers = 5
         self.max_client_requests = 5
         self.keepalive_interval = 5
         self.keepalive_count = 5
+        # the admin server (virt-admin's socket)
+        self.unix_sock_admin_perms = "0700"
+        self.admin_min_workers = 5
+        self.admin_max_workers = 20
+        self.admin_max_clients = 5000
+        self.admin_max_queued_clients = 20
+        self.admin_max_client_requests = 5
+        self.admin_keepalive_interval = 5
+        self.admin_keepalive_count = 5
+        # logging (pyvirt.daemon.logsetup); None: libvirt's default choice
+        self.log_level = 3
+        self.log_filters: str | None = None
+        self.log_outputs: str | None = None
         # command line
         self.listen = False          # --listen: honour listen_tcp
         self.root: str | None = None  # --root DIR
@@ -152,6 +179,9 @@ class DaemonConfig:
     def ro_socket_path(self) -> str:
         return os.path.join(self.socket_dir(), RO_SOCKET)
 
+    def admin_socket_path(self) -> str:
+        return os.path.join(self.socket_dir(), ADMIN_SOCKET)
+
     def pid_file_path(self) -> str:
         if self.pid_file:
             return self.pid_file
@@ -168,6 +198,9 @@ class DaemonConfig:
 
     def ro_perms(self) -> int:
         return _perms(self.unix_sock_ro_perms, "unix_sock_ro_perms")
+
+    def admin_perms(self) -> int:
+        return _perms(self.unix_sock_admin_perms, "unix_sock_admin_perms")
 
     def tcp_enabled(self) -> bool:
         return self.listen and self.listen_tcp
@@ -236,8 +269,9 @@ class DaemonConfig:
     def apply(self, conf: ConfFile) -> None:
         name = conf.filename
         for key in ("unix_sock_dir", "unix_sock_group", "unix_sock_rw_perms",
-                    "unix_sock_ro_perms", "listen_addr", "tcp_port", "tls_port", "ca_file",
-                    "cert_file", "key_file", "crl_file", "tls_priority", "sasl_passwd_file"):
+                    "unix_sock_ro_perms", "unix_sock_admin_perms", "listen_addr", "tcp_port",
+                    "tls_port", "ca_file", "cert_file", "key_file", "crl_file", "tls_priority",
+                    "sasl_passwd_file", "log_filters", "log_outputs"):
             value = conf.get_string(key)
             if value is not None:
                 setattr(self, key, value)
@@ -254,8 +288,11 @@ class DaemonConfig:
             flag = conf.get_bool(key)
             if flag is not None:
                 setattr(self, key, flag)
-        for key in ("max_clients", "max_workers", "prio_workers", "max_client_requests",
-                    "keepalive_count"):
+        for key in ("max_clients", "max_anonymous_clients", "max_queued_clients",
+                    "min_workers", "max_workers", "prio_workers", "max_client_requests",
+                    "keepalive_count", "admin_min_workers", "admin_max_workers",
+                    "admin_max_clients", "admin_max_queued_clients",
+                    "admin_max_client_requests", "admin_keepalive_count", "log_level"):
             number = conf.get_uint(key)
             if number is not None:
                 setattr(self, key, number)
@@ -270,9 +307,10 @@ class DaemonConfig:
                             f"minimum SSF levels lower than {SSF_WARNING_LEVEL} are not "
                             "supported", domain=c.VIR_FROM_CONF)
             self.tcp_min_ssf = min_ssf
-        interval = conf.get_int("keepalive_interval")
-        if interval is not None:
-            self.keepalive_interval = interval
+        for key in ("keepalive_interval", "admin_keepalive_interval"):
+            interval = conf.get_int(key)
+            if interval is not None:
+                setattr(self, key, interval)
         if self.max_workers < 1:
             raise_error(c.VIR_ERR_INTERNAL_ERROR, "'max_workers' must be greater than 0",
                         domain=c.VIR_FROM_CONF)
@@ -292,6 +330,14 @@ class DaemonConfig:
                             domain=c.VIR_FROM_CONF)
         self.rw_perms()
         self.ro_perms()
+        self.admin_perms()
+        from pyvirt.daemon import logsetup
+
+        logsetup.parse_level(self.log_level)
+        if self.log_filters:
+            logsetup.parse_filters(self.log_filters)
+        if self.log_outputs:
+            logsetup.parse_outputs(self.log_outputs)
 
 
 def _perms(text: str, key: str) -> int:

@@ -12,7 +12,10 @@ under ``DIR``. ``--daemon`` detaches once the sockets are ready
 (the parent exits 0 then, or 1 with the error), ``--timeout SECS`` exits after SECS seconds
 without clients (and without running guests), ``--listen`` enables the TCP listener the
 config asks for (TCP, TLS). SIGTERM / SIGINT shut down cleanly, leaving guests running;
-SIGHUP is ignored. Started by systemd (data/systemd/), pyvirtd serves the sockets it was
+SIGHUP is ignored. ``libvirt-admin-sock`` beside the other sockets serves virt-admin
+(pyvirt.daemon.admin). Logging follows libvirt's ``log_level``, ``log_filters`` and
+``log_outputs`` (pyvirt.daemon.logsetup); ``--verbose`` lowers the level to info (``-vv``:
+debug). Started by systemd (data/systemd/), pyvirtd serves the sockets it was
 passed (``LISTEN_FDS``; pyvirt.daemon.activation) and reports ``READY=1`` on
 ``$NOTIFY_SOCKET`` once it listens. ``--sasl-passwd USER`` adds a SASL user (or changes its
 password, read from stdin or asked on the terminal) in the user database the daemon would
@@ -31,6 +34,7 @@ import signal
 import sys
 
 from pyvirt.daemon.config import DaemonConfig
+from pyvirt.daemon.logsetup import LogSettings
 from pyvirt.errors import libvirtError
 
 TYPE_CHECKING = False
@@ -139,12 +143,12 @@ def _detach() -> int:
     return write_fd
 
 
-async def _run(config: DaemonConfig, ready_fd: int) -> None:
+async def _run(config: DaemonConfig, ready_fd: int, logs: LogSettings) -> None:
     from pyvirt.daemon.activation import Activation, notify
     from pyvirt.daemon.server import Daemon
 
     # after --daemon's forks, as libvirtd: LISTEN_PID names the process systemd started
-    daemon = Daemon(config, Activation.from_environ())
+    daemon = Daemon(config, Activation.from_environ(), logs)
     loop = asyncio.get_running_loop()
     await daemon.start()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -176,11 +180,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return saslpasswd.run(config.sasl_passwd_path(),
                               args.sasl_passwd or args.sasl_passwd_delete,
                               delete=bool(args.sasl_passwd_delete))
+    if args.verbose:   # as libvirtd's --verbose: at least info (pyvirt: -vv debug)
+        config.log_level = min(config.log_level, 2 if args.verbose == 1 else 1)
     ready_fd = _detach() if args.daemon else -1
     pid_file = PidFile(config.pid_file_path())
     try:
+        logs = LogSettings.from_config(config, detached=args.daemon)
+        logging.getLogger().handlers.clear()   # the settings' outputs replace stderr's
+        logs.apply()
         pid_file.acquire()
-        asyncio.run(_run(config, ready_fd))
+        asyncio.run(_run(config, ready_fd, logs))
     except (libvirtError, OSError, SystemExit) as exc:
         text = f"pyvirtd: {exc}\n"
         if ready_fd >= 0:

@@ -2,6 +2,9 @@
 
 :class:`Daemon` owns
 
+* two servers (pyvirt.daemon.netserver): ``libvirtd``, whose listeners are the hypervisor
+  sockets below, and ``admin``, whose one listener is ``libvirt-admin-sock`` for virt-admin
+  (pyvirt.daemon.admin); each has its clients, worker threads and client limits;
 * the listeners (:class:`Listener`): the read-write unix socket ``libvirt-sock``, the
   read-only ``libvirt-sock-ro`` (every connection made there is read-only), and with
   ``--listen`` a TCP socket (``listen_tcp = 1``) and a TLS one (``listen_tls = 1``, the
@@ -10,10 +13,11 @@
   identified by SO_PEERCRED; on a socket whose mode grants nothing to others, a peer that
   is neither root, nor the daemon's user, nor (when the mode grants the group) in the
   socket's group is turned away at once;
-* the clients (pyvirt.daemon.client.ClientSession), at most ``max_clients``;
-* the worker threads: ``max_workers`` for driver calls, plus ``prio_workers`` that take
-  high-priority calls (destroy, lookups, ...) when every worker is busy, as libvirtd's
-  priority pool does;
+* the clients (pyvirt.daemon.client.ClientSession), at most ``max_clients`` per server;
+* the worker threads of each server (pyvirt.daemon.workers): ``min_workers`` to
+  ``max_workers`` for driver calls, plus ``prio_workers`` that take only high-priority calls
+  (destroy, lookups, ...), as libvirtd's thread pool;
+* the log settings (pyvirt.daemon.logsetup), which virt-admin may change;
 * one driver connection per client (CONNECT_OPEN -> :meth:`Daemon.open_connection`), plus
   one the daemon keeps per stateful driver (QEMU) from its first use until shutdown, so
   the driver stays loaded between clients as libvirtd's state drivers do. The test
@@ -35,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import grp
-import itertools
 import logging
 import os
 import socket
@@ -48,6 +51,8 @@ from pyvirt import constants as c
 from pyvirt.daemon import activation as act
 from pyvirt.daemon.client import ClientSession
 from pyvirt.daemon.config import AUTH_NONE, AUTH_SASL, DaemonConfig
+from pyvirt.daemon.logsetup import LogSettings
+from pyvirt.daemon.netserver import ADMIN_SERVER, MAIN_SERVER, NetServer
 from pyvirt.errors import raise_error
 
 TYPE_CHECKING = False
@@ -73,9 +78,12 @@ class Listener:
 
     def __init__(self, name: str, readonly: bool, auth: str, path: str | None = None,
                  host: str | None = None, port: int | None = None,
-                 perms: int | None = None, tls: bool = False) -> None:
+                 perms: int | None = None, tls: bool = False, admin: bool = False) -> None:
         self.name = name
         self.tls = tls
+        self.tls_context: ssl.SSLContext | None = None   # replaced by virt-admin's TLS reload
+        self.admin = admin
+        self.netserver: NetServer = None  # type: ignore[assignment]  # set by the daemon
         self.readonly = readonly
         self.auth = auth
         self.path = path
@@ -116,20 +124,33 @@ class Daemon:
     """The running daemon (see the module docstring). Create, ``await start()``, then
     ``await serve()`` until :meth:`request_stop`."""
 
-    def __init__(self, config: DaemonConfig, activation: Activation | None = None) -> None:
+    def __init__(self, config: DaemonConfig, activation: Activation | None = None,
+                 log_settings: LogSettings | None = None) -> None:
         config.validate()
         self.config = config
         self.activation = activation
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self.listeners: list[Listener] = []
-        self.clients: set[ClientSession] = set()
-        self._ids = itertools.count(1)
-        self._workers = concurrent.futures.ThreadPoolExecutor(
-            config.max_workers, thread_name_prefix="pyvirtd-worker")
-        self._prio = concurrent.futures.ThreadPoolExecutor(
-            max(config.prio_workers, 1), thread_name_prefix="pyvirtd-prio")
-        self._busy = 0
-        self._busy_lock = threading.Lock()
+        self.servers = {
+            MAIN_SERVER: NetServer(
+                MAIN_SERVER, min_workers=config.min_workers, max_workers=config.max_workers,
+                prio_workers=config.prio_workers, max_clients=config.max_clients,
+                max_anonymous_clients=config.max_anonymous_clients,
+                max_client_requests=config.max_client_requests,
+                keepalive_interval=config.keepalive_interval,
+                keepalive_count=config.keepalive_count),
+            ADMIN_SERVER: NetServer(
+                ADMIN_SERVER, min_workers=config.admin_min_workers,
+                max_workers=config.admin_max_workers, prio_workers=0,
+                max_clients=config.admin_max_clients, max_anonymous_clients=0,
+                max_client_requests=config.admin_max_client_requests,
+                keepalive_interval=config.admin_keepalive_interval,
+                keepalive_count=config.admin_keepalive_count),
+        }
+        self.main = self.servers[MAIN_SERVER]
+        # Without settings of its own (an in-process daemon in tests), the daemon reports
+        # the configured ones and changes Python's logging only when virt-admin asks.
+        self.log_settings = log_settings or LogSettings.from_config(config, detached=False)
         self._holds: dict[str, virConnect] = {}
         self._holds_lock = threading.Lock()
         self._stopping = False
@@ -195,6 +216,10 @@ class Daemon:
                          perms=cfg.ro_perms())):
             listener.gid = gid
             await self._listen_unix(listener)
+        # the admin socket keeps the daemon's own group: only its user may connect anyway
+        await self._listen_unix(Listener("admin", False, AUTH_NONE,
+                                         path=cfg.admin_socket_path(),
+                                         perms=cfg.admin_perms(), admin=True))
         if cfg.tcp_enabled():
             tcp = Listener("tcp", False, cfg.auth_tcp, host=cfg.listen_addr or None,
                            port=int(cfg.tcp_port))
@@ -224,7 +249,8 @@ class Daemon:
             raise_error(c.VIR_ERR_CONFIG_UNSUPPORTED, "--listen parameter not permitted with "
                         "systemd activation sockets", domain=c.VIR_FROM_RPC)
         claimed = self.activation.claim(
-            {act.RW: cfg.rw_socket_path(), act.RO: cfg.ro_socket_path()},
+            {act.RW: cfg.rw_socket_path(), act.RO: cfg.ro_socket_path(),
+             act.ADMIN: cfg.admin_socket_path()},
             {act.TCP: int(cfg.tcp_port), act.TLS: int(cfg.tls_port)})
         # an activated TCP or TLS socket serves with its auth even without --listen
         auths = [cfg.auth_tcp] if act.TCP in claimed else []
@@ -240,7 +266,13 @@ class Daemon:
         cfg = self.config
         for role, socks in inherited.items():
             for sock in socks:
-                if role in (act.RW, act.RO):
+                if role == act.ADMIN:
+                    listener = Listener("admin", False, AUTH_NONE, path=_bound_path(sock),
+                                        perms=cfg.admin_perms(), admin=True)
+                    _adopt_file_mode(listener)
+                    listener.inherited = True
+                    await self._listen_unix(listener, sock)
+                elif role in (act.RW, act.RO):
                     readonly = role == act.RO
                     listener = Listener("unix-ro" if readonly else "unix-rw", readonly,
                                         cfg.auth_unix_ro if readonly else cfg.auth_unix_rw,
@@ -260,16 +292,18 @@ class Daemon:
     async def _listen_tcp(self, listener: Listener, ctx: ssl.SSLContext | None = None,
                           sock: socket.socket | None = None) -> None:
         assert listener.port is not None
+        listener.netserver = self.main
+        listener.tls_context = ctx
 
         def session() -> ClientSession:
             return ClientSession(self, listener)
 
         def protocol() -> asyncio.BaseProtocol:
-            if ctx is None:
+            if listener.tls_context is None:
                 return session()
             from pyvirt.daemon.tls import TLSLayer
 
-            return TLSLayer(ctx, session)
+            return TLSLayer(listener.tls_context, session)
 
         if sock is not None:
             sock.listen(128)   # already listening (systemd did): only the backlog changes
@@ -280,6 +314,7 @@ class Daemon:
         self.listeners.append(listener)
 
     async def _listen_unix(self, listener: Listener, sock: socket.socket | None = None) -> None:
+        listener.netserver = self.servers[ADMIN_SERVER] if listener.admin else self.main
         if sock is not None:
             sock.listen(128)
             # Python 3.13+ would unlink the socket file when the server closes
@@ -320,13 +355,14 @@ class Daemon:
     async def serve(self) -> None:
         """Serve until stopped (or idle for ``--timeout`` seconds), then shut down."""
         assert self._stop_event is not None
-        timeout = self.config.timeout
         try:
             while not self._stop_event.is_set():
                 try:
-                    await asyncio.wait_for(self._stop_event.wait(), 1.0 if timeout else None)
+                    # once a second: the timeout may be set (virt-admin) while we wait
+                    await asyncio.wait_for(self._stop_event.wait(), 1.0)
                 except TimeoutError:
                     pass
+                timeout = self.config.timeout
                 if timeout and self._idle_for() >= timeout:
                     log.info("idle for %d s: exiting", timeout)
                     break
@@ -334,7 +370,7 @@ class Daemon:
             await self.stop()
 
     def _idle_for(self) -> float:
-        if self.clients or self._busy or self._has_active_guests():
+        if self.clients or self.main.pool.busy() or self._has_active_guests():
             self._idle_since = time.monotonic()
             return 0.0
         return time.monotonic() - self._idle_since
@@ -385,8 +421,8 @@ class Daemon:
         log.info("pyvirtd stopped")
 
     def _shutdown_threads(self) -> None:
-        self._workers.shutdown(wait=True, cancel_futures=True)
-        self._prio.shutdown(wait=True, cancel_futures=True)
+        for server in self.servers.values():
+            server.pool.shutdown()
         with self._holds_lock:
             holds, self._holds = list(self._holds.values()), {}
         for conn in holds:
@@ -407,63 +443,74 @@ class Daemon:
 
     # ---- clients ------------------------------------------------------------------------------
 
-    def next_client_id(self) -> int:
-        return next(self._ids)
+    @property
+    def clients(self) -> list[ClientSession]:
+        """Every server's clients."""
+        return [client for server in self.servers.values()
+                for client in server.clients.values()]
 
     def accept_client(self, client: ClientSession) -> bool:
         if self._stopping:
-            return False
-        if len(self.clients) >= self.config.max_clients:
-            log.warning("max_clients (%d) reached: refusing a connection on %s",
-                        self.config.max_clients, client.listener.name)
             return False
         if not client.listener.admits(client.peer):
             log.warning("refusing peer %s on %s: socket permissions", client.peer,
                         client.listener.name)
             return False
-        self.clients.add(client)
+        if client.admin and (client.peer is None or client.peer[1] != os.geteuid()):
+            # libvirtd's admin server serves only the daemon's own user
+            pid, uid = (client.peer[0], client.peer[1]) if client.peer else (-1, -1)
+            log.warning("Disallowing client %d with uid %d", pid, uid)
+            return False
+        if not client.netserver.admit(client):
+            return False
         self._idle_since = time.monotonic()
         return True
 
     def remove_client(self, client: ClientSession) -> None:
-        self.clients.discard(client)
+        client.netserver.forget(client)
         self._idle_since = time.monotonic()
 
     # ---- work -----------------------------------------------------------------------------
 
-    def submit(self, fn: Callable[[], None], high: bool = False) -> bool:
-        """Run ``fn`` on a worker thread (a priority worker for a high-priority call when
-        every worker is busy). False when shutting down."""
-        if self._stopping:
-            return False
-        with self._busy_lock:
-            use_prio = high and self._busy >= self.config.max_workers
-            if not use_prio:
-                self._busy += 1
+    def run_blocking(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Fire and forget ``fn(*args)`` on a worker (closing connections)."""
+        if not self.main.pool.submit(lambda: fn(*args)):
+            fn(*args)   # shutting down: do it here
+
+    def on_loop(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on the event loop and return its result (from a worker thread: the
+        sessions and servers are the loop's to change)."""
+        result: concurrent.futures.Future[Any] = concurrent.futures.Future()
 
         def run() -> None:
             try:
-                fn()
-            finally:
-                if not use_prio:
-                    with self._busy_lock:
-                        self._busy -= 1
+                result.set_result(fn())
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+                result.set_exception(exc)
 
-        try:
-            (self._prio if use_prio else self._workers).submit(run)
-        except RuntimeError:   # the pool is shut down
-            if not use_prio:
-                with self._busy_lock:
-                    self._busy -= 1
-            return False
-        return True
+        self.loop.call_soon_threadsafe(run)
+        return result.result()
 
-    def run_blocking(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Fire and forget ``fn(*args)`` on a worker (closing connections)."""
-        try:
-            self._workers.submit(fn, *args)
-        except RuntimeError:   # shutting down: do it here
-            fn(*args)
+    # ---- virt-admin's settings -----------------------------------------------------------------
+
+    def set_idle_timeout(self, seconds: int) -> None:
+        """virAdmConnectSetDaemonTimeout: exit after this long idle (0: never)."""
+        self.config.timeout = seconds
+        self._idle_since = time.monotonic()
+
+    def reload_tls(self, server_name: str) -> None:
+        """virAdmServerUpdateTlsFiles: new connections get the certificates on disk now."""
+        listeners = [li for li in self.listeners
+                     if li.tls and li.netserver.name == server_name]
+        if not listeners:
+            raise_error(c.VIR_ERR_INTERNAL_ERROR,
+                        "no tls service found, unable to update tls files",
+                        domain=c.VIR_FROM_RPC)
+        from pyvirt.daemon.tls import server_context
+
+        ctx = server_context(self.config)
+        for listener in listeners:
+            listener.tls_context = ctx
 
     # ---- driver connections --------------------------------------------------------------------
 

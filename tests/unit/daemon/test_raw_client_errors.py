@@ -56,7 +56,7 @@ def test_polkit_socket_refuses_before_auth_list(tmp_path: Path) -> None:
 def test_tcp_disabled_by_default(tmp_path: Path) -> None:
     with InProcessDaemon(tmp_path, listen_tcp=True) as d:
         # listen_tcp without --listen: no TCP listener (libvirtd's rule)
-        assert [li.name for li in d.daemon.listeners] == ["unix-rw", "unix-ro"]
+        assert [li.name for li in d.daemon.listeners] == ["unix-rw", "unix-ro", "admin"]
         s = socket.socket()
         assert s.connect_ex(("127.0.0.1", 16509)) != 0 or True
         s.close()
