@@ -35,6 +35,8 @@ from pyvirt.errors import raise_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from pyvirt.daemon.config import DaemonConfig
 
 PRIORITY_LEVELS = {1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
@@ -47,38 +49,40 @@ def _bad(text: str) -> None:
     raise_error(c.VIR_ERR_INVALID_ARG, text, domain=c.VIR_FROM_NONE)
 
 
-def _priority(token: str) -> int | None:
-    return int(token) if token.isdigit() and int(token) in PRIORITY_LEVELS else None
-
-
 def parse_level(value: int) -> int:
     if value not in PRIORITY_LEVELS:
         _bad(f"Failed to set logging priority, argument '{value}' is invalid")
     return value
 
 
+def _entries(text: str, what: str, prio_what: str) -> Iterator[tuple[str, int, list[str]]]:
+    """The space-separated entries of a filter or output setting, each checked for
+    ``PRIO:REST`` (libvirt's wording names ``what`` and ``prio_what``): (entry, priority,
+    the fields after the priority)."""
+    for item in text.split(" "):
+        if not item:
+            continue   # runs of spaces are allowed
+        tokens = item.split(":")
+        if len(tokens) < 2:
+            _bad(f"Malformed format for {what} '{item}'")
+        if not (tokens[0].isdigit() and int(tokens[0]) in PRIORITY_LEVELS):
+            _bad(f"Invalid {prio_what} '{tokens[0]}' for {what} '{item}'")
+        yield item, int(tokens[0]), tokens[1:]
+
+
 def parse_outputs(text: str) -> list[tuple[int, str, str | None]]:
     """``"3:stderr 1:file:/x.log"`` as (priority, destination, data), a later output to
     the same destination replacing an earlier one."""
     outputs: list[tuple[int, str, str | None]] = []
-    for item in text.split(" "):
-        if not item:
-            continue
-        tokens = item.split(":")
-        if len(tokens) < 2:
-            _bad(f"Malformed format for log output '{item}'")
-        prio = _priority(tokens[0])
-        if prio is None:
-            _bad(f"Invalid log priority '{tokens[0]}' for log output '{item}'")
-        assert prio is not None
-        dest = tokens[1]
+    for item, prio, fields in _entries(text, "log output", "log priority"):
+        dest = fields[0]
         if dest not in DESTINATIONS:
             _bad(f"Invalid log destination '{dest}' for log output '{item}'")
-        wanted = 2 if dest in ("stderr", "journald") else 3
-        if len(tokens) != wanted:
+        wanted = 1 if dest in ("stderr", "journald") else 2
+        if len(fields) != wanted:
             _bad(f"Log output '{item}' does not meet the format requirements for "
                  f"destination type '{dest}'")
-        data = tokens[2] if wanted == 3 else None
+        data = fields[1] if wanted == 2 else None
         if dest == "file" and data is not None:
             data = os.path.abspath(data)
         outputs = [o for o in outputs if (o[1], o[2]) != (dest, data)]
@@ -90,19 +94,10 @@ def parse_filters(text: str) -> list[tuple[int, str]]:
     """``"1:qemu 3:daemon"`` as (priority, glob) pairs, the globs as libvirt keeps them
     (``*qemu*``)."""
     filters = []
-    for item in text.split(" "):
-        if not item:
-            continue
-        tokens = item.split(":")
-        if len(tokens) < 2:
-            _bad(f"Malformed format for filter '{item}'")
-        prio = _priority(tokens[0])
-        if prio is None:
-            _bad(f"Invalid priority '{tokens[0]}' for filter '{item}'")
-        assert prio is not None
-        match = tokens[1][1:] if tokens[1].startswith("+") else tokens[1]
+    for _item, prio, fields in _entries(text, "filter", "priority"):
+        match = fields[0][1:] if fields[0].startswith("+") else fields[0]
         if not match:
-            _bad(f"Invalid match string '{tokens[1]}'")
+            _bad(f"Invalid match string '{fields[0]}'")
         filters.append((prio, f"*{match}*"))
     return filters
 

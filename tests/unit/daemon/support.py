@@ -31,6 +31,16 @@ VECTORS = RPC_VECTORS  # the copies under tests/data (a fresh CI machine has no 
 PYVIRTD = REPO / "bin" / "pyvirtd"
 
 
+def wait_until(predicate: Any, timeout: float = 5) -> bool:
+    """Poll ``predicate`` until it holds (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 class InProcessDaemon:
     """A Daemon serving from a thread; sockets in ``root/run``."""
 

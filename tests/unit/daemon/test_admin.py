@@ -21,7 +21,7 @@ from pki import make_ca, make_client
 from pyvirt import constants as c
 from pyvirt.daemon.netserver import ADMIN_SERVER, MAIN_SERVER
 from pyvirt.rpc import message as m
-from unit.daemon.support import VECTORS, InProcessDaemon, Pyvirtd, RawClient, error_of
+from unit.daemon.support import VECTORS, InProcessDaemon, Pyvirtd, RawClient, error_of, wait_until
 
 ADMIN = "ADMIN"
 
@@ -48,15 +48,6 @@ def _params(ret: dict[str, Any]) -> dict[str, Any]:
 
 def _uint_param(field: str, value: int) -> dict[str, Any]:
     return {"field": field, "value": {"type": 2, "ui": value}}
-
-
-def _wait(predicate: Any, timeout: float = 5) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def test_captured_virt_admin_session_replays_byte_for_byte(daemon: InProcessDaemon) -> None:
@@ -182,7 +173,7 @@ def test_threadpool_parameters_resize_the_pool(daemon: InProcessDaemon) -> None:
             _uint_param("maxWorkers", 2), _uint_param("minWorkers", 1),
             _uint_param("prioWorkers", 1)], "flags": 0}, prog=ADMIN)
         # surplus threads end once idle
-        assert _wait(lambda: (pool.current_workers, pool.priority_workers) == (2, 1))
+        assert wait_until(lambda: (pool.current_workers, pool.priority_workers) == (2, 1))
         now = figures()
         assert (now["minWorkers"], now["maxWorkers"], now["nWorkers"],
                 now["prioWorkers"]) == (1, 2, 2, 1)
@@ -314,7 +305,7 @@ def test_logging_settings_and_daemon_timeout(tmp_path: Path) -> None:
                                      "format requirements for destination type 'file'")
             with RawClient(d.rw) as client:        # the client module logs at debug level
                 client.open()
-            assert _wait(lambda: log_file.exists() and "connected on unix-rw"
+            assert wait_until(lambda: log_file.exists() and "connected on unix-rw"
                          in log_file.read_text())
             # filters back to none: the default level (warning) hides debug messages again
             admin.result("CONNECT_SET_LOGGING_FILTERS", {"filters": None, "flags": 0},

@@ -6,18 +6,9 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
 from pyvirt.daemon.workers import WorkerPool
-
-
-def _wait(predicate: Any, timeout: float = 5) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
+from unit.daemon.support import wait_until
 
 
 def test_grows_to_max_and_priority_jobs_overtake_stuck_workers() -> None:
@@ -28,15 +19,15 @@ def test_grows_to_max_and_priority_jobs_overtake_stuck_workers() -> None:
         assert (pool.current_workers, pool.priority_workers) == (1, 1)
         for _ in range(3):   # two run (the pool grows to its maximum), one waits
             assert pool.submit(lambda: (release.wait(10), done.append("slow")) and None)
-        assert _wait(lambda: pool.current_workers == 2 and pool.queue_depth == 1)
+        assert wait_until(lambda: pool.current_workers == 2 and pool.queue_depth == 1)
         assert pool.free_workers == 0 and pool.busy() == 3
         assert pool.submit(lambda: done.append("quick"), high=True)
-        assert _wait(lambda: done == ["quick"])   # a priority worker ran it
+        assert wait_until(lambda: done == ["quick"])   # a priority worker ran it
         pool.submit(lambda: done.append("ordinary"))
         time.sleep(0.1)
         assert "ordinary" not in done              # ordinary jobs wait for ordinary workers
         release.set()
-        assert _wait(lambda: len(done) == 5 and pool.busy() == 0)
+        assert wait_until(lambda: len(done) == 5 and pool.busy() == 0)
     finally:
         release.set()
         pool.shutdown(5)
@@ -47,9 +38,9 @@ def test_resizing_starts_and_ends_threads() -> None:
     try:
         pool.set_limits(min_workers=3, max_workers=None, prio_workers=0)
         assert pool.current_workers == 3
-        assert _wait(lambda: pool.priority_workers == 0)
+        assert wait_until(lambda: pool.priority_workers == 0)
         pool.set_limits(min_workers=1, max_workers=1, prio_workers=None)
-        assert _wait(lambda: pool.current_workers == 1)
+        assert wait_until(lambda: pool.current_workers == 1)
         ran = threading.Event()
         pool.submit(ran.set)
         assert ran.wait(5)
