@@ -357,9 +357,14 @@ class virDomain:  # noqa: N801 - libvirt-python's name
         uri: str | None = None,
         bandwidth: int = 0,
     ) -> Any:
+        from pyvirt.api import migration
+
         check_writable(self._conn, "virDomainMigrate")
+        check_writable(dconn, "virDomainMigrate")
         check_flag_rules("virDomainMigrate", flags)
-        return self._conn._drv.domainMigrate(self, dconn, flags, dname, uri, bandwidth)
+        return migration.migrate(self, dconn, flags,
+                                 migration.compat_params(dname, uri, bandwidth),
+                                 "virDomainMigrate")
 
     def migrate2(
         self,
@@ -370,14 +375,22 @@ class virDomain:  # noqa: N801 - libvirt-python's name
         uri: str | None = None,
         bandwidth: int = 0,
     ) -> Any:
+        from pyvirt.api import migration
+
         check_writable(self._conn, "virDomainMigrate2")
+        check_writable(dconn, "virDomainMigrate2")
         check_flag_rules("virDomainMigrate2", flags)
-        return self._conn._drv.domainMigrate2(self, dconn, dxml, flags, dname, uri, bandwidth)
+        return migration.migrate(self, dconn, flags,
+                                 migration.compat_params(dname, uri, bandwidth, dxml),
+                                 "virDomainMigrate2")
 
     def migrate3(self, dconn: Any, params: dict[str, Any], flags: int = 0) -> Any:
+        from pyvirt.api import migration
+
         check_writable(self._conn, "virDomainMigrate3")
+        check_writable(dconn, "virDomainMigrate3")
         check_flag_rules("virDomainMigrate3", flags)
-        return self._conn._drv.domainMigrate3(self, dconn, params, flags)
+        return migration.migrate3(self, dconn, params, flags)
 
     def migrateGetCompressionCache(self, flags: int = 0) -> Any:
         return self._conn._drv.domainMigrateGetCompressionCache(self, flags)
@@ -408,23 +421,34 @@ class virDomain:  # noqa: N801 - libvirt-python's name
     def migrateToURI(
         self, duri: str, flags: int = 0, dname: str | None = None, bandwidth: int = 0
     ) -> Any:
+        from pyvirt.api import migration
+
         check_writable(self._conn, "virDomainMigrateToURI")
         check_flag_rules("virDomainMigrateToURI", flags)
-        return self._conn._drv.domainMigrateToURI(self, duri, flags, dname, bandwidth)
+        p2p = bool(flags & c.VIR_MIGRATE_PEER2PEER)
+        params = migration.compat_params(dname, None if p2p else duri, bandwidth)
+        return migration.migrate_unmanaged(self, duri if p2p else None, params, flags,
+                                           "virDomainMigrateToURI")
 
     def migrateToURI2(
         self, dconnuri=None, miguri=None, dxml=None, flags=0, dname=None, bandwidth=0
     ) -> Any:
+        from pyvirt.api import migration
+
         check_writable(self._conn, "virDomainMigrateToURI2")
         check_flag_rules("virDomainMigrateToURI2", flags)
-        return self._conn._drv.domainMigrateToURI2(
-            self, dconnuri, miguri, dxml, flags, dname, bandwidth
-        )
+        params = migration.compat_params(dname, miguri, bandwidth, dxml)
+        return migration.migrate_unmanaged(
+            self, dconnuri if flags & c.VIR_MIGRATE_PEER2PEER else None, params, flags,
+            "virDomainMigrateToURI2")
 
     def migrateToURI3(self, dconnuri: str, params: dict[str, Any], flags: int = 0) -> Any:
+        from pyvirt.api import migration
+
         check_writable(self._conn, "virDomainMigrateToURI3")
         check_flag_rules("virDomainMigrateToURI3", flags)
-        return self._conn._drv.domainMigrateToURI3(self, dconnuri, params, flags)
+        return migration.migrate_unmanaged(
+            self, dconnuri if flags & c.VIR_MIGRATE_PEER2PEER else None, params, flags)
 
     def numaParameters(self, flags: int = 0) -> Any:
         return self._conn._drv.domainGetNumaParameters(self, flags)

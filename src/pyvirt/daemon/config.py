@@ -53,6 +53,9 @@ admin_max_clients,                     own user may use
 admin_max_queued_cl.,
 admin_max_client_req.,
 admin_keepalive_*
+host_uuid             (see source)     the host UUID the drivers report (capabilities,
+                                       migration: two hosts must differ)
+host_uuid_source      "smbios"         or "machine-id" (/etc/machine-id)
 log_level             3                1 debug, 2 info, 3 warning, 4 error
 log_filters           ""               ``"1:qemu 3:daemon"`` (pyvirt.daemon.logsetup)
 log_outputs           (see logsetup)   ``"3:stderr 1:file:/var/log/pyvirtd.log"``
@@ -150,6 +153,9 @@ class DaemonConfig:
         self.admin_max_client_requests = 5
         self.admin_keepalive_interval = 5
         self.admin_keepalive_count = 5
+        # the host's UUID as the drivers report it (capabilities, migration)
+        self.host_uuid: str | None = None
+        self.host_uuid_source = "smbios"
         # logging (pyvirt.daemon.logsetup); None: libvirt's default choice
         self.log_level = 3
         self.log_filters: str | None = None
@@ -271,7 +277,8 @@ class DaemonConfig:
         for key in ("unix_sock_dir", "unix_sock_group", "unix_sock_rw_perms",
                     "unix_sock_ro_perms", "unix_sock_admin_perms", "listen_addr", "tcp_port",
                     "tls_port", "ca_file", "cert_file", "key_file", "crl_file", "tls_priority",
-                    "sasl_passwd_file", "log_filters", "log_outputs"):
+                    "sasl_passwd_file", "log_filters", "log_outputs", "host_uuid",
+                    "host_uuid_source"):
             value = conf.get_string(key)
             if value is not None:
                 setattr(self, key, value)
@@ -331,6 +338,10 @@ class DaemonConfig:
         self.rw_perms()
         self.ro_perms()
         self.admin_perms()
+        if self.host_uuid_source not in ("smbios", "machine-id"):
+            raise_error(c.VIR_ERR_CONFIG_UNSUPPORTED,
+                        f"invalid UUID source: {self.host_uuid_source}",
+                        domain=c.VIR_FROM_CONF)
         from pyvirt.daemon import logsetup
 
         logsetup.parse_level(self.log_level)

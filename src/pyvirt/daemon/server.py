@@ -180,6 +180,10 @@ class Daemon:
         from pyvirt.drivers.base import set_inside_daemon
 
         set_inside_daemon()   # local URIs open drivers here: the daemon never dials itself
+        if cfg.host_uuid or cfg.host_uuid_source != "smbios":
+            from pyvirt.drivers.qemu.capabilities import set_host_uuid
+
+            set_host_uuid(cfg.host_uuid, cfg.host_uuid_source)
         if cfg.root:
             from pyvirt.drivers.qemu.paths import set_daemon_root
 

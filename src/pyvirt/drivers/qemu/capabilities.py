@@ -805,6 +805,27 @@ def host_uuid() -> str:
     return _host_uuid
 
 
+def set_host_uuid(text: str | None, source: str = "smbios") -> None:
+    """libvirtd.conf's ``host_uuid`` (a fixed UUID) or ``host_uuid_source`` ("smbios",
+    the default, or "machine-id": /etc/machine-id) for this process's drivers."""
+    import uuid
+
+    global _host_uuid
+    if text is None and source == "machine-id":
+        text = (_read("/etc/machine-id") or "").strip()
+    if text is None:
+        return
+    try:
+        value = uuid.UUID(text)
+    except ValueError:
+        value = None
+    # libvirt also refuses a UUID of one repeated digit (virUUIDIsValid)
+    if value is None or len(set(value.hex)) <= 1:
+        raise_error(c.VIR_ERR_CONFIG_UNSUPPORTED, f"invalid host UUID: {text}",
+                    domain=c.VIR_FROM_CONF)
+    _host_uuid = str(value)
+
+
 def _online_cpus() -> list[int]:
     online = _read(os.path.join(_SYS_CPU, "online"))
     if online:

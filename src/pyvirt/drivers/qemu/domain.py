@@ -125,6 +125,9 @@ class QemuDomain:
         self.has_managed_save = False
         self.state_fd = -1  # the open NAME.state record (see save_state)
         self.agent_connected = False  # the guest has the agent channel open
+        # an outgoing migration's Perform paused a running guest: Confirm of a failed
+        # migration lets it run again
+        self.running_before_migration = False
 
     # ---- identity and definitions ------------------------------------------------------
 

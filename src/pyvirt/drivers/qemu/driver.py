@@ -29,6 +29,8 @@ from pyvirt.drivers.qemu.domain import (
     process_start_time,
 )
 from pyvirt.drivers.qemu.hotplug import QemuHotplugMixin
+from pyvirt.drivers.qemu.migration import PORTS as MIGRATION_PORTS
+from pyvirt.drivers.qemu.migration import QemuMigrationMixin
 from pyvirt.drivers.qemu.monitoring import QemuMonitoringMixin
 from pyvirt.drivers.qemu.snapshots import QemuSnapshotMixin
 from pyvirt.drivers.secondary import SecondaryDrivers
@@ -64,7 +66,7 @@ def _no_domain(detail: str) -> NoReturn:
 
 
 class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
-                 DomainEventEntryPoints, LocalConnectionEntryPoints, Driver):
+                 QemuMigrationMixin, DomainEventEntryPoints, LocalConnectionEntryPoints, Driver):
     name = "QEMU"
     error_domain = c.VIR_FROM_QEMU
 
@@ -75,6 +77,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
         paths.ensure()
         self._lock_fd = acquire_driver_lock(paths.state_dir)
         self.vnc_port_min, self.vnc_port_max = VNC_PORT_MIN, VNC_PORT_MAX
+        self.migration_port_min, self.migration_port_max = MIGRATION_PORTS
         self._read_qemu_conf()
         self.lock = threading.RLock()
         self.events = EventState()
@@ -93,7 +96,8 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
 
     def _read_qemu_conf(self) -> None:
         """The settings of qemu.conf the driver honours so far: the VNC port range
-        (remote_display_port_min/max). A missing file means libvirt's defaults."""
+        (remote_display_port_min/max) and the incoming migration port range
+        (migration_port_min/max). A missing file means libvirt's defaults."""
         from pyvirt.config import parse_conf
 
         try:
@@ -109,6 +113,16 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
                  f"and remote_display_port_max must form a range within "
                  f"{VNC_PORT_MIN}-{VNC_PORT_MAX}")
         self.vnc_port_min, self.vnc_port_max = low, high
+        name = self.paths.qemu_conf
+        low = conf.get("migration_port_min", MIGRATION_PORTS[0])
+        if not isinstance(low, int) or low <= 0:
+            _err(c.VIR_ERR_INTERNAL_ERROR,
+                 f"{name}: migration_port_min: port must be greater than 0")
+        high = conf.get("migration_port_max", MIGRATION_PORTS[1])
+        if not isinstance(high, int) or not low <= high <= 65535:
+            _err(c.VIR_ERR_INTERNAL_ERROR, f"{name}: migration_port_max: port must be "
+                 f"between the minimal port {low} and 65535")
+        self.migration_port_min, self.migration_port_max = low, high
 
     # ---- capabilities ------------------------------------------------------------------
 
@@ -571,12 +585,15 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
                reason: int = c.VIR_DOMAIN_RUNNING_BOOTED,
                event_detail: int = c.VIR_DOMAIN_EVENT_STARTED_BOOTED,
                before_run: Callable[[Any], None] | None = None,
-               paused_as: tuple[int, int] = (c.VIR_DOMAIN_PAUSED_USER,
-                                             c.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED)) -> None:
+               paused_as: tuple[int, int | None] = (c.VIR_DOMAIN_PAUSED_USER,
+                                                    c.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED),
+               incoming_uri: str | None = None) -> None:
         """qemuProcessStart, with the domain's job held: build the live definition, launch
         QEMU paused, connect its monitor, then let the vCPUs run unless ``paused``.
         ``before_run`` gets the monitor first (a snapshot revert loads the snapshot);
-        ``paused_as``: the paused reason and SUSPENDED event detail of a paused start."""
+        ``paused_as``: the paused reason and SUSPENDED event detail (None: no event) of a
+        paused start. ``incoming_fd`` loads a saved state; ``incoming_uri`` makes QEMU wait
+        for an incoming migration there (pyvirt.drivers.qemu.migration)."""
         from pyvirt.drivers.qemu import process, tap
         from pyvirt.drivers.qemu.addresses import assign_addresses, assign_aliases
         from pyvirt.drivers.qemu.command import LaunchContext, build_command
@@ -597,7 +614,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
         remove_quietly(monitor_path)
         ctx = LaunchContext(monitor_socket=process.socket_arg(monitor_path, run_dir),
                             pidfile=os.path.join(run_dir, "qemu.pid"), domain_dir=run_dir)
-        if incoming_fd is not None:
+        if incoming_fd is not None or incoming_uri is not None:
             ctx.incoming = "defer"
         ctx.start_paused = True
         # Everything that can refuse the definition runs before QEMU does, and gives back
@@ -650,6 +667,8 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
             self._post_launch_setup(live, monitor)
             if incoming_fd is not None:
                 self._incoming_migration(dom, incoming_fd)
+            if incoming_uri is not None:
+                monitor.execute("migrate-incoming", {"uri": incoming_uri})
             if before_run is not None:
                 before_run(monitor)
             if not paused:
@@ -680,7 +699,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
             dom.has_managed_save = False
             dom.save_status(self.paths)
         self._lifecycle(dom, c.VIR_DOMAIN_EVENT_STARTED, event_detail)
-        if paused:
+        if paused and paused_as[1] is not None:
             self._lifecycle(dom, c.VIR_DOMAIN_EVENT_SUSPENDED, paused_as[1])
 
     @staticmethod
@@ -788,8 +807,10 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
                 dom.state, dom.reason = PAUSED, dom.paused_reason or c.VIR_DOMAIN_PAUSED_UNKNOWN
                 dom.paused_reason = 0
                 self._save_status_quietly(dom)
-            self._lifecycle(dom, c.VIR_DOMAIN_EVENT_SUSPENDED,
-                            c.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED)
+                detail = (c.VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED
+                          if dom.reason == c.VIR_DOMAIN_PAUSED_MIGRATION
+                          else c.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED)
+            self._lifecycle(dom, c.VIR_DOMAIN_EVENT_SUSPENDED, detail)
         elif event == "RESUME":
             with dom.lock:
                 if dom.state != PAUSED or dom.reason == c.VIR_DOMAIN_PAUSED_STARTING_UP:
@@ -829,8 +850,9 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
         with dom.lock:
             if dom.expected_stop is not None and dom.expected_stop[0] in (
                     c.VIR_DOMAIN_SHUTOFF_DESTROYED, c.VIR_DOMAIN_SHUTOFF_SAVED,
-                    c.VIR_DOMAIN_SHUTOFF_FAILED):
-                return  # our own SIGTERM (destroy, save, failed start): QEMU says so too
+                    c.VIR_DOMAIN_SHUTOFF_FAILED, c.VIR_DOMAIN_SHUTOFF_MIGRATED):
+                # our own SIGTERM (destroy, save, failed start, migrated): QEMU says so too
+                return
             dom.got_shutdown = True
             restart = dom.fake_reboot or dom.defn.on_poweroff in ("restart", "restart-rename")
             dom.state, dom.reason = c.VIR_DOMAIN_SHUTDOWN, c.VIR_DOMAIN_SHUTDOWN_USER

@@ -1,0 +1,210 @@
+"""Live migration of a TCG guest between two pyvirtd daemons on this machine.
+
+Each daemon has its own ``--root``, its own ``host_uuid`` (libvirt refuses a migration to
+the same host) and its own ports; the guest writes a counter to a serial log that both
+QEMUs append to, so the log shows whether the counter went on across the move (it must
+not start again from 1, and the banner must not appear twice). The three ways in:
+libvirt-python's shape of pyvirt's API with a managed migration (``migrate3``), the
+peer-to-peer form (``migrateToURI3`` with VIR_MIGRATE_PEER2PEER, the source daemon talking
+to the destination itself), and the real virsh's ``migrate`` against pyvirtd.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import pyvirt
+from integration.guest import GUEST_MARKER, ensure_test_guest
+from integration.test_qemu_driver import domain_xml, ticks, wait_until
+from unit.daemon.support import Pyvirtd
+
+QEMU = "/usr/bin/qemu-system-x86_64"
+pytestmark = [
+    pytest.mark.integration, pytest.mark.interop,
+    pytest.mark.skipif(not os.access(QEMU, os.X_OK), reason="qemu-system-x86_64 is missing"),
+]
+LOOPBACK = {pyvirt.VIR_MIGRATE_PARAM_URI: "tcp://127.0.0.1",
+            pyvirt.VIR_MIGRATE_PARAM_LISTEN_ADDRESS: "127.0.0.1"}
+
+
+def _daemon(base: Path, index: int) -> Pyvirtd:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    slot = (int(worker[2:]) if worker[2:].isdigit() else 0) * 2 + index
+    (base / "etc").mkdir(parents=True)
+    (base / "etc" / "qemu.conf").write_text(
+        f"remote_display_port_min = {5900 + 100 * slot}\n"
+        f"remote_display_port_max = {5999 + 100 * slot}\n"
+        f"migration_port_min = {49152 + 16 * slot}\n"
+        f"migration_port_max = {49167 + 16 * slot}\n")
+    return Pyvirtd(base, config=f'host_uuid = "00000000-0000-4000-8000-00000000000{index + 1}"\n')
+
+
+@pytest.fixture
+def daemons(tmp_path: Path) -> Iterator[tuple[Pyvirtd, Pyvirtd]]:
+    first, second = _daemon(tmp_path / "a", 0), _daemon(tmp_path / "b", 1)
+    with first, second:
+        yield first, second
+    for d in (first, second):
+        assert "Traceback" not in d.log_text()
+
+
+def _guest(tmp_path: Path, name: str) -> tuple[str, Path]:
+    kernel, initrd = ensure_test_guest()
+    log = tmp_path / f"{name}.serial"
+    return domain_xml(name, log, kernel, initrd, tick=True), log
+
+
+def _moved_on(log: Path, before: list[int]) -> None:
+    """The counter continued past ``before`` without starting again."""
+    wait_until(lambda: len(ticks(log)) >= len(before) + 3, 60, "the counter to go on")
+    seen = ticks(log)
+    assert seen == sorted(seen) and seen[0] == before[0], seen
+    assert log.read_text(errors="replace").count(GUEST_MARKER) == 1
+
+
+def test_managed_and_peer_to_peer_migration(daemons: tuple[Pyvirtd, Pyvirtd],
+                                            tmp_path: Path) -> None:
+    a, b = daemons
+    xml, log = _guest(tmp_path, "mig")
+    src = pyvirt.open(a.uri("qemu:///system"))
+    dst = pyvirt.open(b.uri("qemu:///system"))
+    try:
+        src.defineXML(xml)
+        dom = src.lookupByName("mig")
+        dom.create()
+        wait_until(lambda: len(ticks(log)) >= 2, 60, "the guest's counter")
+        moved = dom.migrate3(dst, dict(LOOPBACK), pyvirt.VIR_MIGRATE_LIVE
+                             | pyvirt.VIR_MIGRATE_PERSIST_DEST
+                             | pyvirt.VIR_MIGRATE_UNDEFINE_SOURCE)
+        assert moved.name() == "mig" and moved.UUIDString() == dom.UUIDString()
+        assert moved.state() == [pyvirt.VIR_DOMAIN_RUNNING, pyvirt.VIR_DOMAIN_RUNNING_MIGRATED]
+        assert moved.isPersistent() == 1
+        assert [d.name() for d in src.listAllDomains()] == []   # undefined at the source
+        _moved_on(log, ticks(log))
+        # back again, peer to peer: the destination daemon runs the whole exchange
+        back = moved.migrateToURI3(a.uri("qemu:///system"), dict(LOOPBACK),
+                                   pyvirt.VIR_MIGRATE_LIVE | pyvirt.VIR_MIGRATE_PEER2PEER)
+        assert back == 0
+        home = src.lookupByName("mig")
+        assert home.state()[0] == pyvirt.VIR_DOMAIN_RUNNING and home.isPersistent() == 0
+        # not undefined on b: persistent there, shut off (migrated)
+        there = dst.lookupByName("mig")
+        assert there.state() == [pyvirt.VIR_DOMAIN_SHUTOFF, pyvirt.VIR_DOMAIN_SHUTOFF_MIGRATED]
+        _moved_on(log, ticks(log))
+        home.destroy()
+    finally:
+        src.close()
+        dst.close()
+
+
+@pytest.mark.skipif(shutil.which("virsh") is None, reason="virsh is missing")
+def test_real_virsh_migrate(daemons: tuple[Pyvirtd, Pyvirtd], tmp_path: Path) -> None:
+    a, b = daemons
+    xml, log = _guest(tmp_path, "vmig")
+    path = tmp_path / "vmig.xml"
+    path.write_text(xml)
+    subprocess.run(["virsh", "-c", a.uri("qemu:///system"), "create", str(path)],
+                   check=True, capture_output=True, timeout=60)
+    wait_until(lambda: len(ticks(log)) >= 2, 60, "the guest's counter")
+    run = subprocess.run(
+        ["virsh", "-c", a.uri("qemu:///system"), "migrate", "--live", "--verbose", "vmig",
+         b.uri("qemu:///system"), "tcp://127.0.0.1", "--listen-address", "127.0.0.1"],
+        capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    _moved_on(log, ticks(log))
+    listed = subprocess.run(["virsh", "-c", b.uri("qemu:///system"), "list", "--name"],
+                            capture_output=True, text=True, timeout=60).stdout
+    assert listed.split() == ["vmig"]
+    gone = subprocess.run(["virsh", "-c", a.uri("qemu:///system"), "list", "--all", "--name"],
+                          capture_output=True, text=True, timeout=60).stdout
+    assert gone.split() == []
+    subprocess.run(["virsh", "-c", b.uri("qemu:///system"), "destroy", "vmig"], check=True,
+                   capture_output=True, timeout=60)
+
+
+def _error(call: object) -> tuple[int, str]:
+    try:
+        call()  # type: ignore[operator]
+    except pyvirt.libvirtError as exc:
+        return exc.get_error_code(), str(exc)
+    raise AssertionError("no error")
+
+
+def test_refusals_failures_and_other_modes(daemons: tuple[Pyvirtd, Pyvirtd],
+                                           tmp_path: Path) -> None:
+    a, b = daemons
+    xml, log = _guest(tmp_path, "modes")
+    src = pyvirt.open(a.uri("qemu:///system"))
+    dst = pyvirt.open(b.uri("qemu:///system"))
+    try:
+        dom = src.createXML(xml)
+        wait_until(lambda: len(ticks(log)) >= 2, 60, "the guest's counter")
+        live = pyvirt.VIR_MIGRATE_LIVE
+        # the API's own checks, before any driver is asked
+        assert _error(lambda: dom.migrate3(dst, {}, live | pyvirt.VIR_MIGRATE_PEER2PEER)) == (
+            pyvirt.VIR_ERR_INVALID_ARG, "use virDomainMigrateToURI3 for peer-to-peer migration")
+        assert _error(lambda: dom.migrateToURI3("qemu:///system", {},
+                                                live | pyvirt.VIR_MIGRATE_PEER2PEER)) == (
+            pyvirt.VIR_ERR_INVALID_ARG, "Attempt to migrate guest to the same host")
+        assert _error(lambda: dom.migrateToURI3(b.uri("qemu:///system"), {}, live)) == (
+            pyvirt.VIR_ERR_ARGUMENT_UNSUPPORTED,
+            "argument unsupported: direct migration is not supported by the source host")
+        # the drivers': unknown parameters and flags
+        assert _error(lambda: dom.migrate3(dst, {"compression": "xbzrle"}, live)) == (
+            pyvirt.VIR_ERR_ARGUMENT_UNSUPPORTED,
+            "argument unsupported: parameter 'compression' not supported")
+        code, text = _error(lambda: dom.migrate3(dst, dict(LOOPBACK),
+                                                 live | pyvirt.VIR_MIGRATE_TUNNELLED))
+        assert code == pyvirt.VIR_ERR_INVALID_ARG
+        # a stream that cannot reach the destination: the source guest runs on, the
+        # destination's QEMU is gone
+        unreachable = {pyvirt.VIR_MIGRATE_PARAM_URI: "tcp://127.0.0.1:9",
+                       pyvirt.VIR_MIGRATE_PARAM_LISTEN_ADDRESS: "127.0.0.2"}
+        code, text = _error(lambda: dom.migrate3(dst, unreachable, live))
+        assert code == pyvirt.VIR_ERR_OPERATION_FAILED and "migration out job" in text, text
+        assert dom.state() == [pyvirt.VIR_DOMAIN_RUNNING,
+                               pyvirt.VIR_DOMAIN_RUNNING_MIGRATION_CANCELED]
+        assert dst.listAllDomains() == []
+        before = ticks(log)
+        wait_until(lambda: len(ticks(log)) >= len(before) + 2, 30, "the counter at the source")
+        # not live (paused while it moves) and left paused at the destination
+        moved = dom.migrate3(dst, dict(LOOPBACK), pyvirt.VIR_MIGRATE_PAUSED)
+        assert moved.state() == [pyvirt.VIR_DOMAIN_PAUSED, pyvirt.VIR_DOMAIN_PAUSED_USER]
+        frozen = ticks(log)
+        moved.resume()
+        _moved_on(log, frozen)
+        # a host that is the same host (the same UUID) is refused by the destination
+        twin = dst.lookupByName("modes")
+        same = _daemon(tmp_path / "twin", 1)   # b's host UUID
+        with same:
+            other = pyvirt.open(same.uri("qemu:///system"))
+            try:
+                code, text = _error(lambda: twin.migrate3(other, dict(LOOPBACK), live))
+                assert (code, text) == (
+                    pyvirt.VIR_ERR_INTERNAL_ERROR, "internal error: Attempt to migrate guest "
+                    "to the same host 00000000-0000-4000-8000-000000000002")
+                assert other.listAllDomains() == []
+            finally:
+                other.close()
+        assert twin.state()[0] == pyvirt.VIR_DOMAIN_RUNNING
+        twin.destroy()
+        # offline: a defined guest's definition moves, nothing runs
+        src.defineXML(xml)
+        offline = src.lookupByName("modes")
+        flags = pyvirt.VIR_MIGRATE_OFFLINE | pyvirt.VIR_MIGRATE_PERSIST_DEST
+        assert _error(lambda: offline.migrate3(dst, {}, pyvirt.VIR_MIGRATE_OFFLINE)) == (
+            pyvirt.VIR_ERR_OPERATION_INVALID, "Requested operation is not valid: offline "
+            "migration must be specified with the persistent flag set")
+        copied = offline.migrate3(dst, {}, flags | pyvirt.VIR_MIGRATE_UNDEFINE_SOURCE)
+        assert copied.isPersistent() == 1 and copied.state()[0] == pyvirt.VIR_DOMAIN_SHUTOFF
+        assert src.listAllDomains() == []
+        copied.undefine()
+    finally:
+        src.close()
+        dst.close()
