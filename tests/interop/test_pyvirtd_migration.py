@@ -167,7 +167,9 @@ def test_refusals_failures_and_other_modes(daemons: tuple[Pyvirtd, Pyvirtd],
         unreachable = {pyvirt.VIR_MIGRATE_PARAM_URI: "tcp://127.0.0.1:9",
                        pyvirt.VIR_MIGRATE_PARAM_LISTEN_ADDRESS: "127.0.0.2"}
         code, text = _error(lambda: dom.migrate3(dst, unreachable, live))
-        assert code == pyvirt.VIR_ERR_OPERATION_FAILED and "migration out job" in text, text
+        assert (code, text) == (pyvirt.VIR_ERR_OPERATION_FAILED,
+                                "operation failed: job 'migration out' failed: Failed to "
+                                "connect to '127.0.0.1:9': Connection refused")
         assert dom.state() == [pyvirt.VIR_DOMAIN_RUNNING,
                                pyvirt.VIR_DOMAIN_RUNNING_MIGRATION_CANCELED]
         assert dst.listAllDomains() == []
@@ -208,3 +210,72 @@ def test_refusals_failures_and_other_modes(daemons: tuple[Pyvirtd, Pyvirtd],
     finally:
         src.close()
         dst.close()
+
+
+def test_job_progress_abort_and_completed_stats(daemons: tuple[Pyvirtd, Pyvirtd],
+                                               tmp_path: Path) -> None:
+    """A migration slowed to 1 MiB/s shows its progress (virDomainGetJobInfo/Stats from
+    another connection), is cancelled by virDomainAbortJob (the guest runs on at the
+    source), then goes through; the completed job's statistics stay readable."""
+    import threading
+
+    a, b = daemons
+    xml, log = _guest(tmp_path, "slow")
+    src = pyvirt.open(a.uri("qemu:///system"))
+    watcher = pyvirt.open(a.uri("qemu:///system"))
+    dst = pyvirt.open(b.uri("qemu:///system"))
+    try:
+        src.defineXML(xml)
+        dom = src.lookupByName("slow")
+        dom.create()
+        wait_until(lambda: len(ticks(log)) >= 2, 60, "the guest's counter")
+        watched = watcher.lookupByName("slow")
+        assert watched.jobInfo()[0] == pyvirt.VIR_DOMAIN_JOB_NONE
+        assert _error(watched.abortJob) == (pyvirt.VIR_ERR_OPERATION_INVALID,
+                                            "Requested operation is not valid: no job is "
+                                            "active on the domain")
+        outcome: list[object] = []
+
+        def run() -> None:
+            try:
+                outcome.append(dom.migrate3(dst, dict(LOOPBACK, bandwidth=1),
+                                            pyvirt.VIR_MIGRATE_LIVE))
+            except pyvirt.libvirtError as exc:
+                outcome.append(exc)
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        wait_until(lambda: watched.jobStats().get("memory_processed", 0) > 0, 60,
+                   "the migration to make progress")
+        info = watched.jobInfo()
+        assert info[0] == pyvirt.VIR_DOMAIN_JOB_UNBOUNDED and info[1] > 0 and info[6] > 0
+        stats = watched.jobStats()
+        assert stats["type"] == pyvirt.VIR_DOMAIN_JOB_UNBOUNDED
+        assert stats["operation"] == pyvirt.VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT
+        assert stats["memory_total"] >= 256 * 1024 * 1024   # RAM, and ROMs besides
+        assert watched.abortJob() == 0
+        worker.join(60)
+        [failure] = outcome
+        assert isinstance(failure, pyvirt.libvirtError)
+        assert failure.get_error_code() == pyvirt.VIR_ERR_OPERATION_ABORTED
+        assert str(failure) == "operation aborted: job 'migration out' canceled by client"
+        assert dom.state()[0] == pyvirt.VIR_DOMAIN_RUNNING
+        assert dst.listAllDomains() == []
+        cancelled = watched.jobStats(pyvirt.VIR_DOMAIN_JOB_STATS_COMPLETED
+                                     | pyvirt.VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED)
+        assert cancelled["type"] == pyvirt.VIR_DOMAIN_JOB_CANCELLED
+        # unthrottled it goes through; the source keeps the completed job's figures
+        dom.migrate3(dst, dict(LOOPBACK), pyvirt.VIR_MIGRATE_LIVE)
+        done = watched.jobStats(pyvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)
+        assert done["type"] == pyvirt.VIR_DOMAIN_JOB_COMPLETED
+        assert done["memory_remaining"] == 0 and done["memory_processed"] > 0
+        assert "downtime" in done and done["time_elapsed"] > 0
+        # read once without KEEP_COMPLETED: gone
+        assert watched.jobStats(pyvirt.VIR_DOMAIN_JOB_STATS_COMPLETED) == {
+            "type": pyvirt.VIR_DOMAIN_JOB_NONE}
+        assert dom.state() == [pyvirt.VIR_DOMAIN_SHUTOFF, pyvirt.VIR_DOMAIN_SHUTOFF_MIGRATED]
+        dst.lookupByName("slow").destroy()
+        dom.undefine()
+    finally:
+        for conn in (src, watcher, dst):
+            conn.close()

@@ -80,6 +80,8 @@ TYPED_PARAM_TYPES: dict[str, int] = {
     "weight": PARAM_UINT, "numa_mode": PARAM_INT,
     "cpu_time": PARAM_ULLONG, "user_time": PARAM_ULLONG, "system_time": PARAM_ULLONG,
     "vcpu_time": PARAM_ULLONG,
+    # virDomainGetJobStats (the other job figures are ULLONG: patterns below)
+    "operation": PARAM_INT, "auto_converge_throttle": PARAM_INT,
 }
 TYPED_PARAM_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = (
     (re.compile(r"vcpu\.\d+\.state"), PARAM_INT),
@@ -87,6 +89,8 @@ TYPED_PARAM_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = (
      PARAM_ULLONG),
     (re.compile(r"(total|read|write|size)_(bytes|iops)_sec(_max(_length)?)?"), PARAM_ULLONG),
     (re.compile(r"(rd|wr|flush)_(operations|bytes|total_times)|errs"), PARAM_LLONG),
+    (re.compile(r"time_(elapsed|elapsed_net|remaining)|downtime(_net)?|setup_time|"
+                r"(data|memory|disk|compression)_[a-z_]+"), PARAM_ULLONG),
 )
 _INT_MIN, _UINT_MAX = -(1 << 31), (1 << 32) - 1
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import subprocess
 
     from pyvirt.conf.domain import DomainDef
+    from pyvirt.drivers.qemu.jobs import JobProgress
     from pyvirt.drivers.qemu.monitor import Monitor
     from pyvirt.drivers.qemu.paths import QemuPaths
 
@@ -128,6 +129,10 @@ class QemuDomain:
         # an outgoing migration's Perform paused a running guest: Confirm of a failed
         # migration lets it run again
         self.running_before_migration = False
+        # the asynchronous job in progress (migration, save, restore) and the last one that
+        # ended, for virDomainGetJobInfo/Stats (pyvirt.drivers.qemu.jobs)
+        self.async_job: JobProgress | None = None
+        self.completed_job: JobProgress | None = None
 
     # ---- identity and definitions ------------------------------------------------------
 

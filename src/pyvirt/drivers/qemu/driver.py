@@ -29,6 +29,7 @@ from pyvirt.drivers.qemu.domain import (
     process_start_time,
 )
 from pyvirt.drivers.qemu.hotplug import QemuHotplugMixin
+from pyvirt.drivers.qemu.jobs import QemuJobsMixin
 from pyvirt.drivers.qemu.migration import PORTS as MIGRATION_PORTS
 from pyvirt.drivers.qemu.migration import QemuMigrationMixin
 from pyvirt.drivers.qemu.monitoring import QemuMonitoringMixin
@@ -66,7 +67,8 @@ def _no_domain(detail: str) -> NoReturn:
 
 
 class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
-                 QemuMigrationMixin, DomainEventEntryPoints, LocalConnectionEntryPoints, Driver):
+                 QemuMigrationMixin, QemuJobsMixin, DomainEventEntryPoints,
+                 LocalConnectionEntryPoints, Driver):
     name = "QEMU"
     error_domain = c.VIR_FROM_QEMU
 

@@ -32,11 +32,11 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import time
 import xml.etree.ElementTree as ET
 
 from pyvirt import constants as c
 from pyvirt.drivers.base import check_flags
+from pyvirt.drivers.qemu import jobs
 from pyvirt.errors import libvirtError, raise_error
 
 TYPE_CHECKING = False
@@ -64,7 +64,6 @@ PARAMS = frozenset((c.VIR_MIGRATE_PARAM_URI, c.VIR_MIGRATE_PARAM_DEST_NAME,
 FEATURES = frozenset((4, 6, 7, 9, 11, 12, 13, 16))
 FEATURE_MIGRATION_P2P, FEATURE_MIGRATION_PARAMS = 4, 13
 PORTS = (49152, 49215)         # qemu.conf's migration_port_min / _max by default
-MIGRATE_TIMEOUT = 600.0
 # filesystems libvirt counts as shared storage (virFileIsSharedFS)
 SHARED_FS = frozenset(("nfs", "nfs4", "gfs2", "ocfs2", "afs", "smb3", "cifs", "ceph",
                        "fuse.glusterfs", "gpfs", "9p", "fuse.quobyte", "beegfs",
@@ -327,6 +326,9 @@ class QemuMigrationMixin:
                 raise
         finally:
             dom.job.end()
+        # the incoming migration is the domain's job until Finish
+        jobs.begin(dom, c.VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN, "migration in",
+                   jobs.MIGRATION)
         if uri_in:
             uri_out = f"tcp://{_bracket(host or socket.gethostname())}:{port}"
         else:
@@ -370,15 +372,14 @@ class QemuMigrationMixin:
                              c.VIR_DOMAIN_PAUSED_MIGRATION, c.VIR_DOMAIN_EVENT_SUSPENDED,
                              c.VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED)
         try:
-            monitor.execute("migrate-set-capabilities", {"capabilities": [
-                {"capability": "auto-converge",
-                 "state": bool(flags & c.VIR_MIGRATE_AUTO_CONVERGE)}]})
-            bandwidth = params.get(c.VIR_MIGRATE_PARAM_BANDWIDTH)
-            # MiB/s; libvirt's default is unlimited (QEMU's own would be 128 MiB/s)
-            limit = bandwidth * 1024 * 1024 if bandwidth else (1 << 53)
-            monitor.execute("migrate-set-parameters", {"max-bandwidth": limit})
-            monitor.execute("migrate", {"uri": qemu_uri})
-            _wait_for_migration(monitor, "migration out job")
+            with jobs.async_job(dom, c.VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT,
+                                "migration out", jobs.MIGRATION) as job:
+                monitor.execute("migrate-set-capabilities", {"capabilities": [
+                    {"capability": "auto-converge",
+                     "state": bool(flags & c.VIR_MIGRATE_AUTO_CONVERGE)}]})
+                jobs.set_bandwidth(monitor, params.get(c.VIR_MIGRATE_PARAM_BANDWIDTH))
+                monitor.execute("migrate", {"uri": qemu_uri})
+                jobs.wait_for_stream(monitor, job)
         except BaseException:
             with dom.lock:
                 dom.paused_reason = 0
@@ -476,14 +477,22 @@ class QemuMigrationMixin:
         dom.job.begin("virDomainMigrateFinish3Params")
         try:
             if cancelled:
+                with dom.lock:
+                    if dom.async_job is not None:
+                        jobs.end(dom, dom.async_job)
                 self._discard_incoming(dom)
                 _err(c.VIR_ERR_OPERATION_FAILED, f"migration of domain {name} failed")
             monitor = self._running_monitor(dom)
+            with dom.lock:
+                job = dom.async_job or jobs.JobProgress(
+                    c.VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN, "migration in", jobs.MIGRATION)
             try:
-                _wait_for_migration(monitor, "migration in job")
+                jobs.wait_for_stream(monitor, job)
             except BaseException:
                 self._discard_incoming(dom)
                 raise
+            finally:
+                jobs.end(dom, job)
             if flags & c.VIR_MIGRATE_PERSIST_DEST:
                 persistent = params.get(c.VIR_MIGRATE_PARAM_PERSIST_XML) or (
                     cookie.persistent_xml if cookie else None)
@@ -600,22 +609,6 @@ def _remote_supports(conn: Any, feature: int) -> bool:
         return bool(drv.connectSupportsFeature(conn, feature))
     except libvirtError:
         return False
-
-
-def _wait_for_migration(monitor: Any, job: str) -> None:
-    """Poll query-migrate until the stream is complete; QEMU's failure as libvirt words
-    it (qemuMigrationJobCheckStatus)."""
-    deadline = time.monotonic() + MIGRATE_TIMEOUT
-    while time.monotonic() < deadline:
-        info = monitor.execute("query-migrate")
-        status = info.get("status") if isinstance(info, dict) else None
-        if status == "completed":
-            return
-        if status in ("failed", "cancelled"):
-            detail = info.get("error-desc") or status
-            _err(c.VIR_ERR_OPERATION_FAILED, f"{job}: {detail}")
-        time.sleep(0.02)
-    _err(c.VIR_ERR_OPERATION_TIMEOUT, f"{job}: timed out")
 
 
 def _has_ipv6() -> bool:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import os
 import signal
 import struct
-import time
 
 from pyvirt import constants as c
+from pyvirt.drivers.qemu import jobs
 from pyvirt.errors import raise_error
 
 TYPE_CHECKING = False
@@ -29,7 +29,6 @@ PARTIAL = b"LibvirtQemudPart"
 VERSION = 2
 _HEADER = struct.Struct("=16sIIIII14I")  # 92 bytes
 XML_PAD = 64 * 1024
-MIGRATE_TIMEOUT = 600.0
 
 
 def _save_error(detail: str, code: int = c.VIR_ERR_OPERATION_FAILED) -> None:
@@ -103,22 +102,6 @@ def write_image_xml(path: str, xml: str) -> None:
         os.close(fd)
 
 
-def _wait_migration(dom: QemuDomain, what: str) -> None:
-    """Poll query-migrate until QEMU reports the stream done (or failed)."""
-    assert dom.monitor is not None
-    deadline = time.monotonic() + MIGRATE_TIMEOUT
-    while time.monotonic() < deadline:
-        info = dom.monitor.execute("query-migrate")
-        status = info.get("status") if isinstance(info, dict) else None
-        if status == "completed":
-            return
-        if status in ("failed", "cancelled"):
-            detail = info.get("error-desc", status)
-            _save_error(f"{what}: {detail}")
-        time.sleep(0.02)
-    _save_error(f"{what}: timed out", c.VIR_ERR_OPERATION_TIMEOUT)
-
-
 def save_to(drv: QemuDriver, dom: QemuDomain, path: str, xml: str | None,
             running_after: bool | None, managed: bool) -> None:
     """With the domain's job held: write the save image and stop the guest
@@ -150,9 +133,11 @@ def save_to(drv: QemuDriver, dom: QemuDomain, path: str, xml: str | None,
     try:
         os.write(fd, hdr.pack())
         os.write(fd, data + b"\0" * XML_PAD)
-        monitor.execute_with_fd(fd, "migrate")
-        monitor.execute("migrate", {"uri": "fd:migrate"})
-        _wait_migration(dom, "operation failed: domain save job")
+        with jobs.async_job(dom, c.VIR_DOMAIN_JOB_OPERATION_SAVE, "domain save") as job:
+            jobs.set_bandwidth(monitor)
+            monitor.execute_with_fd(fd, "migrate")
+            monitor.execute("migrate", {"uri": "fd:migrate"})
+            jobs.wait_for_stream(monitor, job)
         os.fsync(fd)
         hdr.magic = MAGIC
         os.pwrite(fd, hdr.pack(), 0)
@@ -189,10 +174,12 @@ def _resume(dom: QemuDomain, resumable: bool) -> None:
 def run_incoming(dom: QemuDomain, fd: int) -> None:
     """Feed the migration stream at ``fd``'s offset into a QEMU started with
     ``-incoming defer`` and wait until it is loaded."""
-    assert dom.monitor is not None
-    dom.monitor.execute_with_fd(fd, "incoming")
-    dom.monitor.execute("migrate-incoming", {"uri": "fd:incoming"})
-    _wait_migration(dom, "operation failed: restore")
+    monitor = dom.monitor
+    assert monitor is not None
+    with jobs.async_job(dom, c.VIR_DOMAIN_JOB_OPERATION_RESTORE, "start") as job:
+        monitor.execute_with_fd(fd, "incoming")
+        monitor.execute("migrate-incoming", {"uri": "fd:incoming"})
+        jobs.wait_for_stream(monitor, job)
 
 
 def restore_into(drv: QemuDriver, dom: QemuDomain, path: str, paused: bool | None,

@@ -940,7 +940,8 @@ class QemuSnapshotMixin:
                      running: bool) -> None:
         """The guest's memory and device state as a save image (virDomainSave's format,
         QEMU's migration stream to a file descriptor)."""
-        from pyvirt.drivers.qemu.saveimage import MAGIC, XML_PAD, SaveHeader, _wait_migration
+        from pyvirt.drivers.qemu import jobs
+        from pyvirt.drivers.qemu.saveimage import MAGIC, XML_PAD, SaveHeader
 
         with dom.lock:
             data = dom.defn.to_xml(inactive=True, secure=True).encode() + b"\0"
@@ -953,9 +954,11 @@ class QemuSnapshotMixin:
         try:
             os.write(fd, hdr.pack())
             os.write(fd, data + b"\0" * XML_PAD)
-            monitor.execute_with_fd(fd, "migrate")
-            monitor.execute("migrate", {"uri": "fd:migrate"})
-            _wait_migration(dom, "operation failed: snapshot job")
+            with jobs.async_job(dom, c.VIR_DOMAIN_JOB_OPERATION_SNAPSHOT, "snapshot") as job:
+                jobs.set_bandwidth(monitor)
+                monitor.execute_with_fd(fd, "migrate")
+                monitor.execute("migrate", {"uri": "fd:migrate"})
+                jobs.wait_for_stream(monitor, job)
             os.fsync(fd)
             hdr.magic = MAGIC
             os.pwrite(fd, hdr.pack(), 0)
