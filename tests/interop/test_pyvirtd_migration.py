@@ -231,6 +231,21 @@ def test_job_progress_abort_and_completed_stats(daemons: tuple[Pyvirtd, Pyvirtd]
         wait_until(lambda: len(ticks(log)) >= 2, 60, "the guest's counter")
         watched = watcher.lookupByName("slow")
         assert watched.jobInfo()[0] == pyvirt.VIR_DOMAIN_JOB_NONE
+        # the tunables: libvirt's "unlimited" speed until set, QEMU's downtime and cache
+        unlimited = (2**63 - 1) // (1 << 20)
+        assert dom.migrateGetMaxSpeed() == unlimited
+        assert _error(lambda: dom.migrateSetMaxSpeed(unlimited + 1)) == (
+            pyvirt.VIR_ERR_OVERFLOW, f"numerical overflow: bandwidth must be less than "
+                                     f"{unlimited + 1}")
+        dom.migrateSetMaxDowntime(150)
+        assert dom.migrateGetMaxDowntime() == 150
+        dom.migrateSetCompressionCache(64 << 20)
+        assert dom.migrateGetCompressionCache() == 64 << 20
+        assert _error(dom.migrateStartPostCopy) == (
+            pyvirt.VIR_ERR_OPERATION_INVALID, "Requested operation is not valid: post-copy "
+            "can only be started while outgoing migration is in progress")
+        dom.migrateSetMaxSpeed(1)      # MiB/s, for the migrations to come
+        assert dom.migrateGetMaxSpeed() == 1
         assert _error(watched.abortJob) == (pyvirt.VIR_ERR_OPERATION_INVALID,
                                             "Requested operation is not valid: no job is "
                                             "active on the domain")
@@ -238,8 +253,7 @@ def test_job_progress_abort_and_completed_stats(daemons: tuple[Pyvirtd, Pyvirtd]
 
         def run() -> None:
             try:
-                outcome.append(dom.migrate3(dst, dict(LOOPBACK, bandwidth=1),
-                                            pyvirt.VIR_MIGRATE_LIVE))
+                outcome.append(dom.migrate3(dst, dict(LOOPBACK), pyvirt.VIR_MIGRATE_LIVE))
             except pyvirt.libvirtError as exc:
                 outcome.append(exc)
 
@@ -265,6 +279,7 @@ def test_job_progress_abort_and_completed_stats(daemons: tuple[Pyvirtd, Pyvirtd]
                                      | pyvirt.VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED)
         assert cancelled["type"] == pyvirt.VIR_DOMAIN_JOB_CANCELLED
         # unthrottled it goes through; the source keeps the completed job's figures
+        dom.migrateSetMaxSpeed(unlimited)
         dom.migrate3(dst, dict(LOOPBACK), pyvirt.VIR_MIGRATE_LIVE)
         done = watched.jobStats(pyvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)
         assert done["type"] == pyvirt.VIR_DOMAIN_JOB_COMPLETED

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from pyvirt.drivers.qemu.paths import QemuPaths
 
 SHUTOFF = c.VIR_DOMAIN_SHUTOFF
+# QEMU_DOMAIN_MIG_BANDWIDTH_MAX: the most MiB/s that still fits QEMU's bytes/s
+MIGRATION_BANDWIDTH_MAX = (2**63 - 1) // (1024 * 1024)
 RUNNING = c.VIR_DOMAIN_RUNNING
 PAUSED = c.VIR_DOMAIN_PAUSED
 LIVE = c.VIR_DOMAIN_AFFECT_LIVE
@@ -129,6 +131,9 @@ class QemuDomain:
         # an outgoing migration's Perform paused a running guest: Confirm of a failed
         # migration lets it run again
         self.running_before_migration = False
+        # virDomainMigrateSetMaxSpeed's limit for the next migrations, MiB/s (libvirt's
+        # "unlimited" by default)
+        self.migrate_max_bandwidth = MIGRATION_BANDWIDTH_MAX
         # the asynchronous job in progress (migration, save, restore) and the last one that
         # ended, for virDomainGetJobInfo/Stats (pyvirt.drivers.qemu.jobs)
         self.async_job: JobProgress | None = None

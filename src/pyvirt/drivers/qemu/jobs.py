@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from pyvirt.drivers.qemu.domain import QemuDomain
 
 STREAM_TIMEOUT = 600.0
-UNLIMITED = 1 << 53   # bytes/s: QEMU takes it as "no limit" in practice
 # statistics kinds: a migration's (with disk figures) or a save's (memory only)
 MIGRATION, SAVEDUMP = "migration", "savedump"
 _TYPES = {"active": c.VIR_DOMAIN_JOB_UNBOUNDED, "completed": c.VIR_DOMAIN_JOB_COMPLETED,
@@ -128,11 +127,12 @@ def end(dom: QemuDomain, progress: JobProgress) -> None:
 
 
 def set_bandwidth(monitor: Any, mib_per_s: int | None = None) -> None:
-    """QEMU's migration speed limit; None: unlimited, as libvirt runs saves, dumps and
-    migrations without a limit of their own (QEMU's default is 128 MiB/s), and a limit
-    left by an earlier migration must not slow them."""
-    limit = mib_per_s * 1024 * 1024 if mib_per_s else UNLIMITED
-    monitor.execute("migrate-set-parameters", {"max-bandwidth": limit})
+    """QEMU's migration speed limit; None: unlimited, as libvirt runs saves and dumps
+    (QEMU's default would be 128 MiB/s), so a limit left by a migration cannot slow them."""
+    from pyvirt.drivers.qemu.domain import MIGRATION_BANDWIDTH_MAX
+
+    mib = mib_per_s or MIGRATION_BANDWIDTH_MAX
+    monitor.execute("migrate-set-parameters", {"max-bandwidth": mib * 1024 * 1024})
 
 
 @contextlib.contextmanager

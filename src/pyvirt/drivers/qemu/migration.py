@@ -37,6 +37,7 @@ import xml.etree.ElementTree as ET
 from pyvirt import constants as c
 from pyvirt.drivers.base import check_flags
 from pyvirt.drivers.qemu import jobs
+from pyvirt.drivers.qemu.domain import MIGRATION_BANDWIDTH_MAX
 from pyvirt.errors import libvirtError, raise_error
 
 TYPE_CHECKING = False
@@ -377,7 +378,8 @@ class QemuMigrationMixin:
                 monitor.execute("migrate-set-capabilities", {"capabilities": [
                     {"capability": "auto-converge",
                      "state": bool(flags & c.VIR_MIGRATE_AUTO_CONVERGE)}]})
-                jobs.set_bandwidth(monitor, params.get(c.VIR_MIGRATE_PARAM_BANDWIDTH))
+                jobs.set_bandwidth(monitor, params.get(c.VIR_MIGRATE_PARAM_BANDWIDTH)
+                                   or dom.migrate_max_bandwidth)
                 monitor.execute("migrate", {"uri": qemu_uri})
                 jobs.wait_for_stream(monitor, job)
         except BaseException:
@@ -446,6 +448,76 @@ class QemuMigrationMixin:
                 dconn.close()
             except libvirtError:
                 pass
+
+    # ---- tunables (no domain job: they also apply to a migration in progress) ---------------
+
+    def domainMigrateSetMaxSpeed(self, handle: virDomain, bandwidth: int,  # noqa: N802
+                                 flags: int) -> int:
+        check_flags("qemuDomainMigrateSetMaxSpeed", flags,
+                    c.VIR_DOMAIN_MIGRATE_MAX_SPEED_POSTCOPY, c.VIR_FROM_QEMU)
+        postcopy = bool(flags & c.VIR_DOMAIN_MIGRATE_MAX_SPEED_POSTCOPY)
+        limit = (2**64 - 1) // (1024 * 1024) if postcopy else MIGRATION_BANDWIDTH_MAX
+        if bandwidth > limit:
+            _err(c.VIR_ERR_OVERFLOW, f"bandwidth must be less than {limit + 1}")
+        dom = self._dom(handle)
+        if not postcopy and not dom.active:
+            dom.migrate_max_bandwidth = bandwidth
+            return 0
+        monitor = self._running_monitor(dom)
+        name = "max-postcopy-bandwidth" if postcopy else "max-bandwidth"
+        monitor.execute("migrate-set-parameters", {name: bandwidth * 1024 * 1024})
+        if not postcopy:
+            dom.migrate_max_bandwidth = bandwidth
+        return 0
+
+    def domainMigrateGetMaxSpeed(self, handle: virDomain, flags: int) -> int:  # noqa: N802
+        check_flags("qemuDomainMigrateGetMaxSpeed", flags,
+                    c.VIR_DOMAIN_MIGRATE_MAX_SPEED_POSTCOPY, c.VIR_FROM_QEMU)
+        dom = self._dom(handle)
+        if not flags & c.VIR_DOMAIN_MIGRATE_MAX_SPEED_POSTCOPY:
+            return dom.migrate_max_bandwidth
+        value = self._migration_parameter(dom, "max-postcopy-bandwidth")
+        return int(value) // (1024 * 1024)
+
+    def _migration_parameter(self, dom: QemuDomain, name: str) -> Any:
+        params = self._running_monitor(dom).execute("query-migrate-parameters")
+        return params.get(name, 0) if isinstance(params, dict) else 0
+
+    def domainMigrateSetMaxDowntime(self, handle: virDomain, downtime: int,  # noqa: N802
+                                    flags: int) -> int:
+        check_flags("qemuDomainMigrateSetMaxDowntime", flags, 0, c.VIR_FROM_QEMU)
+        monitor = self._running_monitor(self._dom(handle))
+        monitor.execute("migrate-set-parameters", {"downtime-limit": downtime})
+        return 0
+
+    def domainMigrateGetMaxDowntime(self, handle: virDomain, flags: int) -> int:  # noqa: N802
+        check_flags("qemuDomainMigrateGetMaxDowntime", flags, 0, c.VIR_FROM_QEMU)
+        return int(self._migration_parameter(self._dom(handle), "downtime-limit"))
+
+    def domainMigrateSetCompressionCache(self, handle: virDomain,  # noqa: N802
+                                         cache_size: int, flags: int) -> int:
+        check_flags("qemuDomainMigrateSetCompressionCache", flags, 0, c.VIR_FROM_QEMU)
+        monitor = self._running_monitor(self._dom(handle))
+        monitor.execute("migrate-set-parameters", {"xbzrle-cache-size": cache_size})
+        return 0
+
+    def domainMigrateGetCompressionCache(self, handle: virDomain,  # noqa: N802
+                                         flags: int) -> int:
+        check_flags("qemuDomainMigrateGetCompressionCache", flags, 0, c.VIR_FROM_QEMU)
+        return int(self._migration_parameter(self._dom(handle), "xbzrle-cache-size"))
+
+    def domainMigrateStartPostCopy(self, handle: virDomain, flags: int) -> int:  # noqa: N802
+        check_flags("qemuDomainMigrateStartPostCopy", flags, 0, c.VIR_FROM_QEMU)
+        dom = self._dom(handle)
+        with dom.lock:
+            dom.check_active()
+            job = dom.async_job
+        if job is None or job.operation != c.VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT:
+            _err(c.VIR_ERR_OPERATION_INVALID, "post-copy can only be started while outgoing "
+                 "migration is in progress")
+        # pyvirt never starts a migration with VIR_MIGRATE_POSTCOPY
+        _err(c.VIR_ERR_OPERATION_INVALID, "switching to post-copy requires migration to be "
+             "started with VIR_MIGRATE_POSTCOPY flag")
 
     # ---- destination: Finish ----------------------------------------------------------------
 
