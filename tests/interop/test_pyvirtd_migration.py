@@ -12,8 +12,10 @@ to the destination itself), and the real virsh's ``migrate`` against pyvirtd.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -294,3 +296,45 @@ def test_job_progress_abort_and_completed_stats(daemons: tuple[Pyvirtd, Pyvirtd]
     finally:
         for conn in (src, watcher, dst):
             conn.close()
+
+
+def test_pyvirsh_migrate_progress_and_timeout(daemons: tuple[Pyvirtd, Pyvirtd],
+                                             tmp_path: Path) -> None:
+    """pyvirsh's migrate watches the job: --verbose prints the progress, --timeout suspends
+    the guest when the migration takes longer (it then completes, and runs at the
+    destination)."""
+    from pathlib import Path as _Path
+
+    pyvirsh = _Path(__file__).resolve().parents[2] / ".venv" / "bin" / "pyvirsh"
+    if not pyvirsh.exists():
+        pytest.skip("no .venv/bin/pyvirsh")
+    a, b = daemons
+    xml, log = _guest(tmp_path, "pmig")
+    path = tmp_path / "pmig.xml"
+    path.write_text(xml)
+    subprocess.run([str(pyvirsh), "-c", a.uri("qemu:///system"), "create", str(path)],
+                   check=True, capture_output=True, timeout=60)
+    wait_until(lambda: len(ticks(log)) >= 2, 60, "the guest's counter")
+    watcher = subprocess.Popen([str(pyvirsh), "-c", a.uri("qemu:///system"), "event",
+                                "--event", "lifecycle", "--loop", "--timeout", "60"],
+                               stdout=subprocess.PIPE, text=True)
+    time.sleep(1)
+    run = subprocess.run(
+        [str(pyvirsh), "-c", a.uri("qemu:///system"), "migrate", "--live", "--verbose",
+         "--persistent", "--bandwidth", "20", "--timeout", "1", "pmig",
+         b.uri("qemu:///system"), "--migrateuri", "tcp://127.0.0.1",
+         "--listen-address", "127.0.0.1"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    steps = [int(n) for n in re.findall(r"Migration: \[ *(\d+) %\]", run.stderr)]
+    assert steps[-1] == 100 and len(steps) >= 3 and steps == sorted(steps), run.stderr
+    watcher.terminate()
+    seen = watcher.communicate(timeout=30)[0]
+    # the timeout suspended the guest at the source (a user pause), then it moved on
+    assert ("'pmig': Suspended Paused" in seen and "'pmig': Stopped Migrated" in seen
+            and seen.index("Suspended Paused") < seen.index("Stopped Migrated")), seen
+    events = subprocess.run([str(pyvirsh), "-c", b.uri("qemu:///system"), "dominfo", "pmig"],
+                            capture_output=True, text=True, timeout=60).stdout
+    assert "State:          running" in events and "Persistent:     yes" in events
+    _moved_on(log, ticks(log))
+    subprocess.run([str(pyvirsh), "-c", b.uri("qemu:///system"), "destroy", "pmig"],
+                   check=True, capture_output=True, timeout=60)

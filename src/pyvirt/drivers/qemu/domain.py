@@ -9,6 +9,7 @@ socket, and the live ``<domain>`` definition. Both are written atomically.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -21,6 +22,7 @@ from pyvirt.fileutil import atomic_write, remove_quietly
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import subprocess
+    from collections.abc import Iterator
 
     from pyvirt.conf.domain import DomainDef
     from pyvirt.drivers.qemu.jobs import JobProgress
@@ -66,19 +68,28 @@ def process_start_time(pid: int) -> int | None:
 class Job:
     """libvirt's per-domain job: one state-changing operation at a time; the next caller
     waits up to JOB_WAIT_SECONDS, then fails with libvirt's "cannot acquire state change
-    lock" error naming the API that holds it."""
+    lock" error naming the API that holds it. A long job (an outgoing migration) may let
+    some calls in while it runs (libvirt's async job mask, :meth:`allowing`): one at a
+    time, each nested inside it."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self.owner: str | None = None
         self.owner_thread: int | None = None
         self.started = 0.0
+        self._allowed: frozenset[str] = frozenset()
+        self._nested_thread: int | None = None
 
     def begin(self, api_name: str, timeout: float | None = None) -> None:
         wait = JOB_WAIT_SECONDS if timeout is None else timeout
         deadline = time.monotonic() + wait
+        me = threading.get_ident()
         with self._cond:
             while self.owner is not None:
+                if (api_name in self._allowed and self._nested_thread is None
+                        and self.owner_thread != me):
+                    self._nested_thread = me
+                    return
                 left = deadline - time.monotonic()
                 if left <= 0 or not self._cond.wait(left):
                     if self.owner is None:
@@ -87,14 +98,32 @@ class Job:
                                 f"cannot acquire state change lock (held by "
                                 f"monitor={self.owner})", domain=c.VIR_FROM_QEMU)
             self.owner = api_name
-            self.owner_thread = threading.get_ident()
+            self.owner_thread = me
             self.started = time.monotonic()
 
     def end(self) -> None:
         with self._cond:
-            self.owner = None
-            self.owner_thread = None
-            self._cond.notify()
+            if self._nested_thread == threading.get_ident():
+                self._nested_thread = None
+            else:
+                self.owner = None
+                self.owner_thread = None
+            self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def allowing(self, api_names: frozenset[str]) -> Iterator[None]:
+        """While the body runs (the job's owner holding it), let ``api_names`` run
+        nested; afterwards wait for one still running to finish."""
+        with self._cond:
+            self._allowed = api_names
+            self._cond.notify_all()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._allowed = frozenset()
+                while self._nested_thread is not None:
+                    self._cond.wait()
 
 
 class QemuDomain:

@@ -64,6 +64,9 @@ PARAMS = frozenset((c.VIR_MIGRATE_PARAM_URI, c.VIR_MIGRATE_PARAM_DEST_NAME,
 # MIGRATION_PARAMS, NETWORK_UPDATE_HAS_CORRECT_ORDER
 FEATURES = frozenset((4, 6, 7, 9, 11, 12, 13, 16))
 FEATURE_MIGRATION_P2P, FEATURE_MIGRATION_PARAMS = 4, 13
+# the calls an outgoing migration lets in (libvirt: VIR_JOB_SUSPEND; queries, destroy and
+# abort take no job here)
+NESTED_DURING_MIGRATION = frozenset(("virDomainSuspend",))
 PORTS = (49152, 49215)         # qemu.conf's migration_port_min / _max by default
 # filesystems libvirt counts as shared storage (virFileIsSharedFS)
 SHARED_FS = frozenset(("nfs", "nfs4", "gfs2", "ocfs2", "afs", "smb3", "cifs", "ceph",
@@ -352,7 +355,9 @@ class QemuMigrationMixin:
             _err(c.VIR_ERR_INVALID_ARG, "missing migration URI", domain=c.VIR_FROM_QEMU)
         dom.job.begin("virDomainMigratePerform3Params")
         try:
-            self._migrate_out(dom, _qemu_uri(uri), params, flags)
+            # as libvirt's migration job mask: the guest may be suspended meanwhile
+            with dom.job.allowing(NESTED_DURING_MIGRATION):
+                self._migrate_out(dom, _qemu_uri(uri), params, flags)
             with dom.lock:
                 persistent = (dom.persistent_def().to_xml(inactive=True, secure=True)
                               if dom.persistent else None)

@@ -1763,4 +1763,5 @@ def cmd_inject_nmi(ctl: Ctl, args: Args) -> bool:
 # the device, guest and tuning commands register with this group from their own modules
 from pyvirt.virsh.commands import domain_devices as _devices  # noqa: E402,F401
 from pyvirt.virsh.commands import domain_guest as _guest  # noqa: E402,F401
+from pyvirt.virsh.commands import domain_migrate as _migrate  # noqa: E402,F401
 from pyvirt.virsh.commands import domain_tune as _tune  # noqa: E402,F401
