@@ -177,6 +177,18 @@ def test_refusals_failures_and_other_modes(daemons: tuple[Pyvirtd, Pyvirtd],
         assert dst.listAllDomains() == []
         before = ticks(log)
         wait_until(lambda: len(ticks(log)) >= len(before) + 2, 30, "the counter at the source")
+        # a client that prepared an incoming migration and went away: the destination
+        # does not keep the half-started guest (the phases driven by hand, as a client
+        # that dies between them would leave them)
+        cookie, dom_xml = src._drv.domainMigrateBegin3Params(dom, {}, live)
+        quitter = pyvirt.open(b.uri("qemu:///system"))
+        quitter._drv.domainMigratePrepare3Params(
+            quitter, dict(LOOPBACK, destination_xml=dom_xml), cookie, live)
+        assert [d.name() for d in dst.listAllDomains()] == ["modes"]
+        assert dst.lookupByName("modes").state() == [pyvirt.VIR_DOMAIN_PAUSED,
+                                                     pyvirt.VIR_DOMAIN_PAUSED_MIGRATION]
+        quitter.close()
+        wait_until(lambda: dst.listAllDomains() == [], 30, "the abandoned guest to go")
         # not live (paused while it moves) and left paused at the destination
         moved = dom.migrate3(dst, dict(LOOPBACK), pyvirt.VIR_MIGRATE_PAUSED)
         assert moved.state() == [pyvirt.VIR_DOMAIN_PAUSED, pyvirt.VIR_DOMAIN_PAUSED_USER]

@@ -127,6 +127,11 @@ def test_commands_match_libvirtd(peers: tuple[Peer, Peer]) -> None:
     mismatches = []
     for line in COMMANDS:
         want, got = real.admin(line), ours.admin(line)
+        if want != got and line.startswith("srv-clients-info"):
+            # the previous virt-admin's disconnection may still be on its way (either
+            # daemon): the count of connected clients settles in a moment
+            time.sleep(0.5)
+            want, got = real.admin(line), ours.admin(line)
         if want != got:
             mismatches.append(f"{line}\n  libvirtd: {want}\n  pyvirtd:  {got}")
     assert not mismatches, "\n".join(mismatches)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import threading
+import time
 
 from pyvirt import constants as c
 from pyvirt.errors import raise_error
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 Job = tuple["Callable[[], None]", bool]
+# How long a resize waits for idle surplus threads to end.
+SHRINK_WAIT = 2.0
 
 
 class WorkerPool:
@@ -43,11 +46,13 @@ class WorkerPool:
         self._lock = threading.Lock()
         self._work = threading.Condition(self._lock)       # any job queued
         self._prio_work = threading.Condition(self._lock)  # a high-priority job queued
+        self._exited = threading.Condition(self._lock)    # a thread ended
         self._jobs: collections.deque[Job] = collections.deque()
         self._prio_queued = 0
         self._workers = 0       # ordinary threads alive
         self._free = 0          # ordinary threads waiting for a job
         self._prio = 0          # priority threads alive
+        self._prio_idle = 0     # priority threads waiting for a job
         self._running = 0       # jobs being run
         self._quit = False
         self._threads: list[threading.Thread] = []
@@ -120,6 +125,15 @@ class WorkerPool:
                     self._spawn(prio_workers - self._prio, priority=True)
                 self.prio_target = prio_workers
                 self._prio_work.notify_all()
+            # let the idle surplus go before answering, so that the figures read next
+            # show the new size (busy threads end after their job)
+            deadline = time.monotonic() + SHRINK_WAIT
+            while ((self._workers > self.max_workers and self._free > 0)
+                   or (self._prio > self.prio_target and self._prio_idle > 0)):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._exited.wait(left)
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Drop queued jobs, let running ones finish, and wait for the threads."""
@@ -179,10 +193,14 @@ class WorkerPool:
             while True:
                 while not self._quit and not self._surplus(priority) and (
                         self._prio_queued == 0 if priority else not self._jobs):
-                    if not priority:
+                    if priority:
+                        self._prio_idle += 1
+                    else:
                         self._free += 1
                     cond.wait()
-                    if not priority:
+                    if priority:
+                        self._prio_idle -= 1
+                    else:
                         self._free -= 1
                 if self._quit or self._surplus(priority):
                     break
@@ -206,6 +224,7 @@ class WorkerPool:
             current = threading.current_thread()
             if current in self._threads:
                 self._threads.remove(current)
+            self._exited.notify_all()
             lock.release()
 
     def _surplus(self, priority: bool) -> bool:

@@ -129,6 +129,10 @@ class Pyvirtd:
     def ro(self) -> str:
         return str(self.root / "run" / "libvirt-sock-ro")
 
+    @property
+    def admin(self) -> str:
+        return str(self.root / "run" / "libvirt-admin-sock")
+
     def uri(self, driver: str = "test:///default", readonly: bool = False) -> str:
         scheme, rest = driver.split("://", 1)
         return f"{scheme}+unix://{rest}?socket={self.ro if readonly else self.rw}"
@@ -143,7 +147,8 @@ class Pyvirtd:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"pyvirtd exited {self.proc.returncode}: {self.log_text()}")
-            if os.path.exists(self.ro) and _answers(self.rw):
+            # the admin socket comes last (as libvirtd's)
+            if os.path.exists(self.ro) and os.path.exists(self.admin) and _answers(self.rw):
                 return self
             time.sleep(0.05)
         raise RuntimeError(f"pyvirtd did not start: {self.log_text()}")

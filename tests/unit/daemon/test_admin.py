@@ -28,7 +28,7 @@ ADMIN = "ADMIN"
 
 def admin_path(d: InProcessDaemon | Pyvirtd) -> str:
     if isinstance(d, Pyvirtd):
-        return str(d.root / "run" / "libvirt-admin-sock")
+        return d.admin
     return d.config.admin_socket_path()
 
 

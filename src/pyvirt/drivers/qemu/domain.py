@@ -163,6 +163,9 @@ class QemuDomain:
         # virDomainMigrateSetMaxSpeed's limit for the next migrations, MiB/s (libvirt's
         # "unlimited" by default)
         self.migrate_max_bandwidth = MIGRATION_BANDWIDTH_MAX
+        # the connection that prepared an incoming migration not finished yet: if it goes
+        # away first, nobody will finish it (libvirt's close callback kills the guest)
+        self.incoming_from: object | None = None
         # the asynchronous job in progress (migration, save, restore) and the last one that
         # ended, for virDomainGetJobInfo/Stats (pyvirt.drivers.qemu.jobs)
         self.async_job: JobProgress | None = None

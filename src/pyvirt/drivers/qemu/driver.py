@@ -277,6 +277,7 @@ class QemuDriver(QemuMonitoringMixin, QemuSnapshotMixin, QemuHotplugMixin,
     # ---- connection --------------------------------------------------------------------
 
     def connectClose(self, conn: virConnect) -> None:  # noqa: N802
+        self._abandoned_incoming(conn)
         self.events.deregister_connection(conn)
         self.secondaries.connection_closed(conn)
         _release(self)

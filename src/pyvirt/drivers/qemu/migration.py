@@ -202,6 +202,7 @@ class QemuMigrationMixin:
     if TYPE_CHECKING:
         lock: threading.RLock
         paths: QemuPaths
+        _by_uuid: dict[str, QemuDomain]
         migration_port_min: int
         migration_port_max: int
         _by_name: dict[str, QemuDomain]
@@ -330,9 +331,12 @@ class QemuMigrationMixin:
                 raise
         finally:
             dom.job.end()
-        # the incoming migration is the domain's job until Finish
+        # the incoming migration is the domain's job until Finish, which this connection
+        # is expected to call
         jobs.begin(dom, c.VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN, "migration in",
                    jobs.MIGRATION)
+        with dom.lock:
+            dom.incoming_from = conn
         if uri_in:
             uri_out = f"tcp://{_bracket(host or socket.gethostname())}:{port}"
         else:
@@ -552,6 +556,8 @@ class QemuMigrationMixin:
                  domain=c.VIR_FROM_QEMU)
         assert dom is not None
         dom.job.begin("virDomainMigrateFinish3Params")
+        with dom.lock:
+            dom.incoming_from = None
         try:
             if cancelled:
                 with dom.lock:
@@ -601,6 +607,19 @@ class QemuMigrationMixin:
             dom.expected_stop = (c.VIR_DOMAIN_SHUTOFF_FAILED, c.VIR_DOMAIN_EVENT_STOPPED_FAILED)
         self._signal(dom, signal.SIGKILL)
         dom.stopped.wait(KILL_WAIT)
+
+    def _abandoned_incoming(self, conn: virConnect) -> None:
+        """``conn`` closes: guests it prepared for an incoming migration and never
+        finished are discarded (qemuMigrationDstPrepareCleanup's close callback)."""
+        with self.lock:
+            doms = [d for d in self._by_uuid.values() if d.incoming_from is conn]
+        for dom in doms:
+            with dom.lock:
+                dom.incoming_from = None
+                job = dom.async_job
+            if job is not None:
+                jobs.end(dom, job)
+            self._discard_incoming(dom)
 
     def _persist_incoming(self, dom: QemuDomain, xml: str | None,
                           name: str) -> None:

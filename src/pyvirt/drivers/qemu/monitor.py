@@ -13,6 +13,7 @@ that ``close()`` did not cause is reported once through ``on_eof``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 import time
@@ -34,6 +35,7 @@ class LoopThread:
 
     def __init__(self, name: str = "pyvirt-qemu") -> None:
         self.loop = asyncio.new_event_loop()
+        self.loop.set_exception_handler(_quiet_hangups)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -75,6 +77,26 @@ class LoopThread:
         self._thread.join(5)
         if not self._thread.is_alive():
             self.loop.close()
+
+
+log = logging.getLogger(__name__)
+
+
+def _collect(task: asyncio.Future[Any]) -> None:
+    """Mark a finished future's outcome as seen (its failure is expected)."""
+    if not task.cancelled():
+        task.exception()
+
+
+def _quiet_hangups(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The loop's handler for errors nobody collected: a QEMU that hung up (or was
+    killed) while its monitor was being disconnected is expected, not worth a traceback
+    in the log; anything else goes to asyncio's default report."""
+    exc = context.get("exception")
+    if isinstance(exc, (EOFError, ConnectionError)):
+        log.debug("monitor: %s: %r", context.get("message"), exc)
+        return
+    loop.default_exception_handler(context)
 
 
 def _qemu_error(cmd: str, detail: str) -> None:
@@ -388,9 +410,13 @@ class Monitor:
                 pass
 
     async def _disconnect(self) -> None:
+        # shielded: a caller that stops waiting (a timeout, the loop's shutdown) must not
+        # cancel qemu.qmp half way through its own clean-up
+        done = asyncio.ensure_future(self._client.disconnect())
+        done.add_done_callback(_collect)
         try:
-            await self._client.disconnect()
-        except Exception:
+            await asyncio.shield(done)
+        except BaseException:  # noqa: BLE001 - the hang-up is what closing expects
             pass
         for task in self._tasks:
             task.cancel()
