@@ -129,6 +129,12 @@ def _local_cookie(dom: QemuDomain, persistent_xml: str | None = None) -> bytes:
                   persistent_xml).to_bytes()
 
 
+def _check_request(function: str, flags: int, params: dict[str, Any]) -> None:
+    """What every phase checks first: the flags (virCheckFlags) and parameters."""
+    check_flags(function, flags, FLAGS, c.VIR_FROM_QEMU)
+    _check_params(params)
+
+
 def _check_params(params: dict[str, Any]) -> None:
     """virTypedParamsValidate against the parameters this driver knows."""
     for name in params:
@@ -249,8 +255,7 @@ class QemuMigrationMixin:
 
     def domainMigrateBegin3Params(self, handle: virDomain,  # noqa: N802
                                   params: dict[str, Any], flags: int) -> list[Any]:
-        check_flags("qemuDomainMigrateBegin3Params", flags, FLAGS, c.VIR_FROM_QEMU)
-        _check_params(params)
+        _check_request("qemuDomainMigrateBegin3Params", flags, params)
         dom = self._dom(handle)
         if flags & c.VIR_MIGRATE_OFFLINE:
             if not flags & c.VIR_MIGRATE_PERSIST_DEST:
@@ -291,8 +296,7 @@ class QemuMigrationMixin:
                                     flags: int) -> list[Any]:
         from pyvirt.drivers.qemu.capabilities import host_uuid
 
-        check_flags("qemuDomainMigratePrepare3Params", flags, FLAGS, c.VIR_FROM_QEMU)
-        _check_params(params)
+        _check_request("qemuDomainMigratePrepare3Params", flags, params)
         xml = params.get(c.VIR_MIGRATE_PARAM_DEST_XML)
         if not xml:
             _err(c.VIR_ERR_INVALID_ARG, "no domain XML passed", domain=c.VIR_FROM_QEMU)
@@ -348,8 +352,7 @@ class QemuMigrationMixin:
     def domainMigratePerform3Params(self, handle: virDomain,  # noqa: N802
                                     dconnuri: str | None, params: dict[str, Any],
                                     cookie_in: bytes | None, flags: int) -> bytes:
-        check_flags("qemuDomainMigratePerform3Params", flags, FLAGS, c.VIR_FROM_QEMU)
-        _check_params(params)
+        _check_request("qemuDomainMigratePerform3Params", flags, params)
         if flags & c.VIR_MIGRATE_PEER2PEER:
             self._perform_peer2peer(handle, dconnuri, params, flags)
             return b""
@@ -535,8 +538,7 @@ class QemuMigrationMixin:
                                    flags: int, cancelled: int) -> list[Any]:
         from pyvirt.drivers.qemu.capabilities import host_uuid
 
-        check_flags("qemuDomainMigrateFinish3Params", flags, FLAGS, c.VIR_FROM_QEMU)
-        _check_params(params)
+        _check_request("qemuDomainMigrateFinish3Params", flags, params)
         name = params.get(c.VIR_MIGRATE_PARAM_DEST_NAME)
         if not name:
             _err(c.VIR_ERR_INVALID_ARG, "missing destination name", domain=c.VIR_FROM_QEMU)
@@ -642,8 +644,7 @@ class QemuMigrationMixin:
                                     flags: int, cancelled: int) -> int:
         from pyvirt.drivers.qemu.driver import KILL_WAIT, TERM_WAIT
 
-        check_flags("qemuDomainMigrateConfirm3Params", flags, FLAGS, c.VIR_FROM_QEMU)
-        _check_params(params)
+        _check_request("qemuDomainMigrateConfirm3Params", flags, params)
         dom = self._dom(handle)
         dom.job.begin("virDomainMigrateConfirm3Params")
         try:
