@@ -20,7 +20,7 @@ struct                          dict                             dict, or a sequ
 None when the two shapes are the same (no per-value work at all on the hot path).
 
 Typed parameters carry their type on the wire but not in Python: a value going out gets
-the type libvirt declares for its field when :data:`TYPED_PARAM_TYPES` knows the field,
+the type libvirt declares for its field when pyvirt.rpc.typedparams knows the field,
 else the narrowest type that holds it (bool: BOOLEAN, str: STRING, float: DOUBLE, int:
 UINT / INT / ULLONG / LLONG). Clients print and compare these values by number, so the
 choice only shows in the type code.
@@ -28,9 +28,18 @@ choice only shows in the type code.
 
 from __future__ import annotations
 
-import re
-
 from pyvirt.rpc import handles
+from pyvirt.rpc.typedparams import (
+    ARMS,
+    BOOLEAN,
+    DOUBLE,
+    INT,
+    LLONG,
+    STRING,
+    UINT,
+    ULLONG,
+    declared_type,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,11 +51,6 @@ if TYPE_CHECKING:
     ToWire = Callable[[Any], Any]
     FromWire = Callable[[Any, Any], Any]   # (conn, wire value) -> driver value
 
-# virTypedParameterType
-PARAM_INT, PARAM_UINT, PARAM_LLONG, PARAM_ULLONG = 1, 2, 3, 4
-PARAM_DOUBLE, PARAM_BOOLEAN, PARAM_STRING = 5, 6, 7
-_ARM = {PARAM_INT: "i", PARAM_UINT: "ui", PARAM_LLONG: "l", PARAM_ULLONG: "ul",
-        PARAM_DOUBLE: "d", PARAM_BOOLEAN: "b", PARAM_STRING: "s"}
 
 # Handle structs -> pyvirt.rpc.handles kind.
 HANDLE_KINDS = {
@@ -64,56 +68,23 @@ HANDLE_KINDS = {
     "remote_nonnull_domain_checkpoint": "domain_checkpoint",
 }
 
-# The types libvirt gives typed parameters it returns (include/libvirt/libvirt-domain.h and
-# the drivers that fill them), for the fields whose type a Python value cannot tell:
-# exact names, then patterns. Anything else gets the narrowest type for its value.
-TYPED_PARAM_TYPES: dict[str, int] = {
-    "state.state": PARAM_INT, "state.reason": PARAM_INT,
-    "vcpu.current": PARAM_UINT, "vcpu.maximum": PARAM_UINT,
-    "net.count": PARAM_UINT, "block.count": PARAM_UINT,
-    "cpu_shares": PARAM_ULLONG, "vcpu_period": PARAM_ULLONG, "vcpu_quota": PARAM_LLONG,
-    "emulator_period": PARAM_ULLONG, "emulator_quota": PARAM_LLONG,
-    "global_period": PARAM_ULLONG, "global_quota": PARAM_LLONG,
-    "iothread_period": PARAM_ULLONG, "iothread_quota": PARAM_LLONG,
-    "hard_limit": PARAM_ULLONG, "soft_limit": PARAM_ULLONG,
-    "swap_hard_limit": PARAM_ULLONG, "min_guarantee": PARAM_ULLONG,
-    "weight": PARAM_UINT, "numa_mode": PARAM_INT,
-    "cpu_time": PARAM_ULLONG, "user_time": PARAM_ULLONG, "system_time": PARAM_ULLONG,
-    "vcpu_time": PARAM_ULLONG,
-    # virDomainGetJobStats (the other job figures are ULLONG: patterns below)
-    "operation": PARAM_INT, "auto_converge_throttle": PARAM_INT,
-}
-TYPED_PARAM_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = (
-    (re.compile(r"vcpu\.\d+\.state"), PARAM_INT),
-    (re.compile(r"(cpu|balloon|vcpu\.\d+|net\.\d+|block\.\d+|perf|dirtyrate)\..*"),
-     PARAM_ULLONG),
-    (re.compile(r"(total|read|write|size)_(bytes|iops)_sec(_max(_length)?)?"), PARAM_ULLONG),
-    (re.compile(r"(rd|wr|flush)_(operations|bytes|total_times)|errs"), PARAM_LLONG),
-    (re.compile(r"time_(elapsed|elapsed_net|remaining)|downtime(_net)?|setup_time|"
-                r"(data|memory|disk|compression)_[a-z_]+"), PARAM_ULLONG),
-)
 _INT_MIN, _UINT_MAX = -(1 << 31), (1 << 32) - 1
 
 
 def param_type(field: str, value: Any) -> int:
     """The typed-parameter type a Python value goes out as (see the module docstring)."""
     if isinstance(value, bool):
-        return PARAM_BOOLEAN
+        return BOOLEAN
     if isinstance(value, str):
-        return PARAM_STRING
+        return STRING
     if isinstance(value, float):
-        return PARAM_DOUBLE
-    known = TYPED_PARAM_TYPES.get(field)
-    if known is None:
-        for pattern, kind in TYPED_PARAM_PATTERNS:
-            if pattern.fullmatch(field):
-                known = kind
-                break
-    if known is not None and known not in (PARAM_BOOLEAN, PARAM_STRING, PARAM_DOUBLE):
+        return DOUBLE
+    known = declared_type(field)
+    if known is not None and known not in (BOOLEAN, STRING, DOUBLE):
         return known
     if value < 0:
-        return PARAM_INT if value >= _INT_MIN else PARAM_LLONG
-    return PARAM_UINT if value <= _UINT_MAX else PARAM_ULLONG
+        return INT if value >= _INT_MIN else LLONG
+    return UINT if value <= _UINT_MAX else ULLONG
 
 
 def params_to_wire(params: Any, strings: bool = True) -> list[dict[str, Any]]:
@@ -126,11 +97,11 @@ def params_to_wire(params: Any, strings: bool = True) -> list[dict[str, Any]]:
     out = []
     for field, value in items:
         kind = param_type(field, value)
-        if kind == PARAM_STRING and not strings:
+        if kind == STRING and not strings:
             continue
-        if kind == PARAM_BOOLEAN:
+        if kind == BOOLEAN:
             value = int(value)
-        out.append({"field": field, "value": {"type": kind, _ARM[kind]: value}})
+        out.append({"field": field, "value": {"type": kind, ARMS[kind]: value}})
     return out
 
 
@@ -142,8 +113,8 @@ def params_from_wire(records: list[dict[str, Any]]) -> dict[str, Any]:
     for rec in records:
         value = rec["value"]
         kind = value["type"]
-        item = value[_ARM[kind]]
-        if kind == PARAM_BOOLEAN:
+        item = value[ARMS[kind]]
+        if kind == BOOLEAN:
             item = bool(item)
         field = rec["field"]
         if field in out:

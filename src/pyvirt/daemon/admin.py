@@ -14,9 +14,9 @@ and servers is done on the event loop (:meth:`Daemon.on_loop`), where that state
 from __future__ import annotations
 
 from pyvirt import constants as c
-from pyvirt.daemon.adapt import PARAM_BOOLEAN, PARAM_INT, PARAM_STRING, PARAM_UINT
 from pyvirt.drivers.base import check_flags
 from pyvirt.errors import raise_error
+from pyvirt.rpc.typedparams import ARMS, BOOLEAN, INT, STRING, UINT
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,11 +31,10 @@ if TYPE_CHECKING:
 # virClientTransport
 TRANSPORT_UNIX, TRANSPORT_TCP, TRANSPORT_TLS = 0, 1, 2
 _TYPE_NAMES = ("unknown", "int", "uint", "llong", "ullong", "double", "boolean", "string")
-_ARM = {PARAM_INT: "i", PARAM_UINT: "ui", PARAM_BOOLEAN: "b", PARAM_STRING: "s"}
 
 
 def _param(field: str, kind: int, value: Any) -> dict[str, Any]:
-    return {"field": field, "value": {"type": kind, _ARM[kind]: value}}
+    return {"field": field, "value": {"type": kind, ARMS[kind]: value}}
 
 
 def _uint_params(args: Any, allowed: tuple[str, ...]) -> dict[str, int]:
@@ -52,7 +51,7 @@ def _uint_params(args: Any, allowed: tuple[str, ...]) -> dict[str, int]:
         if field == last:
             raise_error(c.VIR_ERR_INVALID_ARG, f"parameter '{field}' occurs multiple times")
         kind = records[i]["value"]["type"]
-        if kind != PARAM_UINT:
+        if kind != UINT:
             bad = _TYPE_NAMES[kind] if 0 < kind < len(_TYPE_NAMES) else _TYPE_NAMES[0]
             raise_error(c.VIR_ERR_INVALID_ARG, f"invalid type '{bad}' for parameter "
                         f"'{field}', expected 'uint'")
@@ -125,7 +124,7 @@ def _threadpool_get(s: ClientSession, args: Any) -> Any:
     figures = (("minWorkers", pool.min_workers), ("maxWorkers", pool.max_workers),
                ("nWorkers", pool.current_workers), ("freeWorkers", pool.free_workers),
                ("prioWorkers", pool.priority_workers), ("jobQueueDepth", pool.queue_depth))
-    return {"params": [_param(name, PARAM_UINT, value) for name, value in figures]}
+    return {"params": [_param(name, UINT, value) for name, value in figures]}
 
 
 def _threadpool_set(s: ClientSession, args: Any) -> Any:
@@ -177,26 +176,26 @@ def client_info(client: ClientSession) -> list[dict[str, Any]]:
     import grp
     import pwd
 
-    params = [_param("readonly", PARAM_BOOLEAN, int(client.readonly))]
+    params = [_param("readonly", BOOLEAN, int(client.readonly))]
     if client.sasl_username is not None:
-        params.append(_param("sasl_user_name", PARAM_STRING, client.sasl_username))
+        params.append(_param("sasl_user_name", STRING, client.sasl_username))
     if client.listener.path is None:
-        params.append(_param("sock_addr", PARAM_STRING, client.peer_address))
+        params.append(_param("sock_addr", STRING, client.peer_address))
         if client.x509_dname is not None:
-            params.append(_param("tls_x509_dname", PARAM_STRING, client.x509_dname))
+            params.append(_param("tls_x509_dname", STRING, client.x509_dname))
     elif client.peer is not None:
         pid, uid, gid = client.peer
-        params.append(_param("unix_user_id", PARAM_INT, uid))
+        params.append(_param("unix_user_id", INT, uid))
         try:
-            params.append(_param("unix_user_name", PARAM_STRING, pwd.getpwuid(uid).pw_name))
+            params.append(_param("unix_user_name", STRING, pwd.getpwuid(uid).pw_name))
         except KeyError:
             pass
-        params.append(_param("unix_group_id", PARAM_INT, gid))
+        params.append(_param("unix_group_id", INT, gid))
         try:
-            params.append(_param("unix_group_name", PARAM_STRING, grp.getgrgid(gid).gr_name))
+            params.append(_param("unix_group_name", STRING, grp.getgrgid(gid).gr_name))
         except KeyError:
             pass
-        params.append(_param("unix_process_id", PARAM_INT, pid))
+        params.append(_param("unix_process_id", INT, pid))
     return params
 
 
@@ -220,7 +219,7 @@ def _client_limits_get(s: ClientSession, args: Any) -> Any:
     check_flags("adminServerGetClientLimits", args["flags"], 0, domain=c.VIR_FROM_ADMIN)
 
     def figures() -> list[dict[str, Any]]:
-        return [_param(name, PARAM_UINT, value) for name, value in (
+        return [_param(name, UINT, value) for name, value in (
             ("nclients_max", server.max_clients), ("nclients", len(server.clients)),
             ("nclients_unauth_max", server.max_unauth_clients),
             ("nclients_unauth", server.unauth_clients()))]

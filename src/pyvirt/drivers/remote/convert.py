@@ -4,55 +4,33 @@ maps, ``char`` arrays, memory statistics.
 Typed parameters travel as ``[{"field": name, "value": {"type": T, arm: v}}]``; Python sees a
 dict ``{name: v}`` (booleans as bool). Sending a dict needs each value's type: setters learn
 them from the matching getter, as libvirt-python does (``types``), and the parameters of the
-other calls (migration, block copy, save/restore ...) have fixed types (:data:`PARAM_TYPES`);
+other calls (migration, block copy, save/restore ...) have fixed types
+(pyvirt.rpc.typedparams);
 what is still unknown goes by Python type.
 """
 
 from __future__ import annotations
 
 from pyvirt import constants as c
+from pyvirt.rpc.typedparams import (  # noqa: F401 - the codes are this module's API too
+    ARMS,
+    BOOLEAN,
+    DOUBLE,
+    INT,
+    LLONG,
+    STRING,
+    UINT,
+    ULLONG,
+    declared_type,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from typing import Any
 
-INT = c.VIR_TYPED_PARAM_INT
-UINT = c.VIR_TYPED_PARAM_UINT
-LLONG = c.VIR_TYPED_PARAM_LLONG
-ULLONG = c.VIR_TYPED_PARAM_ULLONG
-DOUBLE = c.VIR_TYPED_PARAM_DOUBLE
-BOOLEAN = c.VIR_TYPED_PARAM_BOOLEAN
-STRING = c.VIR_TYPED_PARAM_STRING
 
-ARMS = {INT: "i", UINT: "ui", LLONG: "l", ULLONG: "ul", DOUBLE: "d", BOOLEAN: "b", STRING: "s"}
 
-# Parameters of calls without a getter to learn types from (libvirt's public headers).
-PARAM_TYPES: dict[str, int] = {
-    # migration (VIR_MIGRATE_PARAM_*)
-    "migrate_uri": STRING, "destination_name": STRING, "destination_xml": STRING,
-    "persistent_xml": STRING, "bandwidth": ULLONG, "bandwidth.postcopy": ULLONG,
-    "graphics_uri": STRING, "listen_address": STRING, "migrate_disks": STRING,
-    "disks_port": INT, "disks_uri": STRING, "compression": STRING,
-    "compression.mt.level": INT, "compression.mt.threads": INT,
-    "compression.mt.dthreads": INT, "compression.xbzrle.cache": ULLONG,
-    "compression.zlib.level": INT, "compression.zstd.level": INT,
-    "auto_converge.initial": INT, "auto_converge.increment": INT,
-    "parallel.connections": INT, "tls.destination": STRING,
-    # block copy (VIR_DOMAIN_BLOCK_COPY_*)
-    "granularity": UINT, "buf-size": ULLONG,
-    # IOThread parameters (VIR_DOMAIN_IOTHREAD_*)
-    "poll_max_ns": ULLONG, "poll_grow": UINT, "poll_shrink": UINT,
-    "thread_pool_min": INT, "thread_pool_max": INT,
-    # save / restore (VIR_DOMAIN_SAVE_PARAM_*)
-    "file": STRING, "dxml": STRING,
-    # launch security state (VIR_DOMAIN_LAUNCH_SECURITY_SEV_SECRET*)
-    "sev-secret": STRING, "sev-secret-header": STRING, "sev-secret-set-address": ULLONG,
-    # connection identity (VIR_CONNECT_IDENTITY_*)
-    "user-name": STRING, "unix-user-id": ULLONG, "group-name": STRING,
-    "unix-group-id": ULLONG, "process-id": LLONG, "process-time": ULLONG,
-    "sasl-user-name": STRING, "x509-distinguished-name": STRING, "selinux-context": STRING,
-}
 
 
 def params_from_wire(params: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -84,7 +62,8 @@ def _guess(value: Any) -> int:
 def params_to_wire(params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None,
                    types: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
     """A dict (or pairs, for repeated names) as typed parameters. ``types`` (from a getter)
-    wins over :data:`PARAM_TYPES`, which wins over the value's Python type."""
+    wins over the declared types (pyvirt.rpc.typedparams), which win over the value's
+    Python type."""
     if params is None:
         return []
     items = params.items() if hasattr(params, "items") else params
@@ -98,7 +77,7 @@ def params_to_wire(params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None,
 
                 raise_error(c.VIR_ERR_INVALID_ARG, f"Attribute name {name} is not supported")
         if kind is None:
-            kind = PARAM_TYPES.get(name) or _guess(value)
+            kind = declared_type(name) or _guess(value)
         if kind == BOOLEAN:
             value = 1 if value else 0
         elif kind == STRING:
