@@ -875,21 +875,18 @@ _LIFECYCLE_WORDS = ("Defined", "Undefined", "Started", "Stopped", "Created", "De
              Opt("timestamp", OptType.BOOL, "show timestamp for each printed event"),
          ))
 def cmd_pool_event(ctl: Ctl, args: Args) -> bool:
-    if args.bool("list"):
-        for name in POOL_EVENT_NAMES:
-            ctl.print(name)
-        return True
-    event_name = args.string("event")
+    from pyvirt.virsh.commands.events import (
+        EventPrinter,
+        chosen_event,
+        event_timeout_ms,
+        watch_events,
+    )
+
+    event_name = chosen_event(ctl, args, POOL_EVENT_NAMES)
     if event_name is None:
-        ctl.error("either --list or --event <type> is required")
-        return False
-    if event_name not in POOL_EVENT_NAMES:
-        ctl.error(f"unknown event type {event_name}")
-        return False
-    timeout = args.uint("timeout")
-    if timeout is not None and not 0 < timeout <= (2**31 - 1) // 1000:
-        ctl.error(f"Numeric value '{timeout}' for <timeout> option is malformed or out of range")
-        return False
+        return True
+    timeout = event_timeout_ms(args)
+    printer = EventPrinter(ctl, args.bool("loop"), args.bool("timestamp"))
     pool = None
     saved = None
     if args.has("pool"):
@@ -900,10 +897,21 @@ def cmd_pool_event(ctl: Ctl, args: Args) -> bool:
             from pyvirt.errors import last_error
 
             saved = last_error()
-    return wait_events(ctl, event_name, timeout, args.bool("loop"), args.bool("timestamp"),
-                       lambda conn, cb: conn.storagePoolEventRegisterAny(
-                           pool, POOL_EVENT_NAMES.index(event_name), cb, None),
-                       lambda conn, cid: conn.storagePoolEventDeregisterAny(cid), saved)
+
+    def callback(conn: Any, pool: Any, *rest: Any) -> None:
+        printer.emit(_pool_event_text(event_name, pool, rest[:-1]) + "\n")
+
+    conn = ctl.conn
+    ok = watch_events(ctl, printer, timeout,
+                      lambda: conn.storagePoolEventRegisterAny(
+                          pool, POOL_EVENT_NAMES.index(event_name), callback, None),
+                      conn.storagePoolEventDeregisterAny)
+    if not ok and saved is not None:
+        # the earlier lookup failure is what virsh reports after the count
+        from pyvirt.errors import make_error, report
+
+        report(make_error(saved[0], message=saved[2], domain=saved[1]))
+    return ok
 
 
 def _pool_event_text(event_name: str, pool: Any, rest: tuple[Any, ...]) -> str:
@@ -912,74 +920,6 @@ def _pool_event_text(event_name: str, pool: Any, rest: tuple[Any, ...]) -> str:
         word = _LIFECYCLE_WORDS[event] if 0 <= event < len(_LIFECYCLE_WORDS) else "unknown"
         return f"event 'lifecycle' for storage pool {pool.name()}: {word}"
     return f"event '{event_name}' for storage pool {pool.name()}"
-
-
-def _timestamp() -> str:
-    """virTimeStringNowRaw: UTC with milliseconds."""
-    import time
-
-    now = time.time()
-    tm = time.gmtime(now)
-    return time.strftime("%Y-%m-%d %H:%M:%S", tm) + f".{int(now * 1000) % 1000:03d}+0000"
-
-
-def wait_events(ctl: Ctl, event_name: str, timeout_s: int | None, loop: bool,
-                timestamp: bool, register: Any, deregister: Any,
-                saved_error: Any = None) -> bool:
-    """vshEventStart/vshEventWait/vshEventCleanup for one callback: print each event,
-    stop after the first unless ``loop``, on timeout or on Ctrl-C; then the count."""
-    import pyvirt
-
-    state = {"count": 0, "done": False, "timeout": False}
-
-    def callback(conn: Any, pool: Any, *rest: Any) -> None:
-        if not loop and state["count"]:
-            return
-        text = _pool_event_text(event_name, pool, rest[:-1])
-        ctl.print(f"{_timestamp()}: {text}" if timestamp else text)
-        ctl.out.flush()
-        state["count"] += 1
-        if not loop:
-            state["done"] = True
-
-    def expired(timer: int, opaque: Any) -> None:
-        state["timeout"] = True
-
-    pyvirt.virEventRegisterDefaultImpl()
-    conn = ctl.conn
-    timer = -1
-    if timeout_s is not None:
-        timer = pyvirt.virEventAddTimeout(timeout_s * 1000, expired, None)
-    try:
-        cid = register(conn, callback)
-    except libvirtError:
-        if timer >= 0:
-            pyvirt.virEventRemoveTimeout(timer)
-        return False
-    interrupted = False
-    try:
-        while not state["done"] and not state["timeout"]:
-            pyvirt.virEventRunDefaultImpl()
-    except KeyboardInterrupt:
-        interrupted = True
-    if interrupted:
-        ctl.print("event loop interrupted")
-    elif state["timeout"]:
-        ctl.print("event loop timed out")
-    ctl.print(f"events received: {state['count']}")
-    if timer >= 0:
-        pyvirt.virEventRemoveTimeout(timer)
-    ok = bool(state["count"])
-    try:
-        deregister(conn, cid)
-    except libvirtError:
-        return False
-    if not ok and saved_error is not None:
-        # the earlier lookup failure is what virsh reports after the count
-        from pyvirt.errors import make_error, report
-
-        report(make_error(saved_error[0], message=saved_error[2], domain=saved_error[1]))
-    return ok
 
 
 @command("pool-capabilities", GROUP, "storage pool capabilities",
