@@ -350,3 +350,46 @@ def test_pyvirsh_migrate_progress_and_timeout(daemons: tuple[Pyvirtd, Pyvirtd],
     _moved_on(log, ticks(log))
     subprocess.run([str(pyvirsh), "-c", b.uri("qemu:///system"), "destroy", "pmig"],
                    check=True, capture_output=True, timeout=60)
+
+
+def test_copy_storage_all(daemons: tuple[Pyvirtd, Pyvirtd], tmp_path: Path) -> None:
+    """A guest with a local disk: refused as unsafe without storage copy; with
+    VIR_MIGRATE_NON_SHARED_DISK its disk is mirrored over NBD into the destination's image
+    (here another file, named by the destination XML) and the copy equals the original."""
+    a, b = daemons
+    source_img, dest_img = tmp_path / "src.img", tmp_path / "dst.img"
+    subprocess.run(["qemu-img", "create", "-f", "raw", str(source_img), "16M"], check=True,
+                   capture_output=True)
+    subprocess.run(["qemu-io", "-f", "raw", "-c", "write -P 0x5a 1M 3M", str(source_img)],
+                   check=True, capture_output=True)
+    subprocess.run(["qemu-img", "create", "-f", "raw", str(dest_img), "16M"], check=True,
+                   capture_output=True)
+    disk = ("<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+            "<source file='{}'/><target dev='vda' bus='virtio'/></disk>")
+    kernel, initrd = ensure_test_guest()
+    log = tmp_path / "disk.serial"
+    xml = domain_xml("disky", log, kernel, initrd, tick=True,
+                     extra_devices=disk.format(source_img))
+    src = pyvirt.open(a.uri("qemu:///system"))
+    dst = pyvirt.open(b.uri("qemu:///system"))
+    try:
+        dom = src.createXML(xml)
+        wait_until(lambda: len(ticks(log)) >= 2, 60, "the guest's counter")
+        assert _error(lambda: dom.migrate3(dst, dict(LOOPBACK), pyvirt.VIR_MIGRATE_LIVE)) == (
+            pyvirt.VIR_ERR_MIGRATE_UNSAFE,
+            "Unsafe migration: Migration without shared storage is unsafe")
+        there_xml = dom.XMLDesc(pyvirt.VIR_DOMAIN_XML_MIGRATABLE).replace(
+            str(source_img), str(dest_img))
+        moved = dom.migrate3(dst, dict(LOOPBACK, destination_xml=there_xml),
+                             pyvirt.VIR_MIGRATE_LIVE | pyvirt.VIR_MIGRATE_NON_SHARED_DISK)
+        assert moved.state()[0] == pyvirt.VIR_DOMAIN_RUNNING
+        assert str(dest_img) in moved.XMLDesc()
+        _moved_on(log, ticks(log))
+        moved.destroy()
+        same = subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "raw",
+                               str(source_img), str(dest_img)], capture_output=True,
+                              text=True)
+        assert same.returncode == 0, same.stdout + same.stderr
+    finally:
+        src.close()
+        dst.close()

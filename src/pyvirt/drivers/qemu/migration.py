@@ -23,8 +23,9 @@ The cookie is libvirt's ``<qemu-migration>`` document (name, uuid, hostname, hos
 after Perform the persistent definition). As in libvirt, a destination with the source's
 host UUID refuses ("Attempt to migrate guest to the same host"): two pyvirtd on one machine
 need different ``host_uuid`` settings. Disks are expected on shared storage; local files
-are refused as unsafe unless ``VIR_MIGRATE_UNSAFE``. Not supported (libvirtError):
-tunnelled, post-copy, TLS, parallel, compressed and storage-copying (NBD) migration.
+are refused as unsafe unless ``VIR_MIGRATE_UNSAFE``, or copied with
+``VIR_MIGRATE_NON_SHARED_DISK``/``_INC`` (pyvirt.drivers.qemu.migration_storage). Not
+supported (libvirtError): tunnelled, post-copy, TLS, parallel and compressed migration.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import xml.etree.ElementTree as ET
 from pyvirt import constants as c
 from pyvirt.drivers.base import check_flags
 from pyvirt.drivers.qemu import jobs
+from pyvirt.drivers.qemu import migration_storage as storage
 from pyvirt.drivers.qemu.domain import MIGRATION_BANDWIDTH_MAX
 from pyvirt.errors import libvirtError, raise_error
 
@@ -54,11 +56,14 @@ if TYPE_CHECKING:
 FLAGS = (c.VIR_MIGRATE_LIVE | c.VIR_MIGRATE_PEER2PEER | c.VIR_MIGRATE_PERSIST_DEST
          | c.VIR_MIGRATE_UNDEFINE_SOURCE | c.VIR_MIGRATE_PAUSED
          | c.VIR_MIGRATE_CHANGE_PROTECTION | c.VIR_MIGRATE_UNSAFE | c.VIR_MIGRATE_OFFLINE
-         | c.VIR_MIGRATE_ABORT_ON_ERROR | c.VIR_MIGRATE_AUTO_CONVERGE)
+         | c.VIR_MIGRATE_ABORT_ON_ERROR | c.VIR_MIGRATE_AUTO_CONVERGE
+         | c.VIR_MIGRATE_NON_SHARED_DISK | c.VIR_MIGRATE_NON_SHARED_INC)
+STORAGE_FLAGS = c.VIR_MIGRATE_NON_SHARED_DISK | c.VIR_MIGRATE_NON_SHARED_INC
 PARAMS = frozenset((c.VIR_MIGRATE_PARAM_URI, c.VIR_MIGRATE_PARAM_DEST_NAME,
                     c.VIR_MIGRATE_PARAM_DEST_XML, c.VIR_MIGRATE_PARAM_PERSIST_XML,
                     c.VIR_MIGRATE_PARAM_BANDWIDTH, c.VIR_MIGRATE_PARAM_LISTEN_ADDRESS,
-                    c.VIR_MIGRATE_PARAM_GRAPHICS_URI))
+                    c.VIR_MIGRATE_PARAM_GRAPHICS_URI, c.VIR_MIGRATE_PARAM_MIGRATE_DISKS,
+                    c.VIR_MIGRATE_PARAM_DISKS_PORT))
 # virDrvFeature values the driver has: MIGRATION_P2P, MIGRATION_V3,
 # MIGRATE_CHANGE_PROTECTION, TYPED_PARAM_STRING, XML_MIGRATABLE, MIGRATION_OFFLINE,
 # MIGRATION_PARAMS, NETWORK_UPDATE_HAS_CORRECT_ORDER
@@ -82,19 +87,23 @@ def _err(code: int, detail: str | None = None, domain: int = c.VIR_FROM_QEMU) ->
 
 
 class Cookie:
-    """libvirt's ``<qemu-migration>`` cookie: who sends, from which host, and (after
-    Perform) the guest's persistent definition."""
+    """libvirt's ``<qemu-migration>`` cookie: who sends, from which host, the port of the
+    destination's NBD server (Prepare, when disks are copied) and (after Perform) the
+    guest's persistent definition."""
 
     def __init__(self, name: str, uuid: str, hostname: str, hostuuid: str,
-                 persistent_xml: str | None = None) -> None:
+                 persistent_xml: str | None = None, nbd_port: int | None = None) -> None:
         self.name, self.uuid = name, uuid
         self.hostname, self.hostuuid = hostname, hostuuid
         self.persistent_xml = persistent_xml
+        self.nbd_port = nbd_port
 
     def to_bytes(self) -> bytes:
         root = ET.Element("qemu-migration")
         for tag in ("name", "uuid", "hostname", "hostuuid"):
             ET.SubElement(root, tag).text = getattr(self, tag)
+        if self.nbd_port is not None:
+            ET.SubElement(root, "nbd", port=str(self.nbd_port))
         if self.persistent_xml:
             ET.SubElement(root, "persistent").append(ET.fromstring(self.persistent_xml))
         return ET.tostring(root) + b"\0"   # libvirt counts the terminating NUL
@@ -118,15 +127,19 @@ class Cookie:
             _err(c.VIR_ERR_INTERNAL_ERROR,
                  f"Attempt to migrate guest to the same host {fields['hostuuid']}")
         persistent = root.find("persistent/domain")
+        nbd = root.find("nbd")
+        port = nbd.get("port") if nbd is not None else None
         return cls(**fields, persistent_xml=None if persistent is None
-                   else ET.tostring(persistent, encoding="unicode"))
+                   else ET.tostring(persistent, encoding="unicode"),
+                   nbd_port=int(port) if port and port.isdigit() else None)
 
 
-def _local_cookie(dom: QemuDomain, persistent_xml: str | None = None) -> bytes:
+def _local_cookie(dom: QemuDomain, persistent_xml: str | None = None,
+                  nbd_port: int | None = None) -> bytes:
     from pyvirt.drivers.qemu.capabilities import host_uuid
 
     return Cookie(dom.name, dom.uuid, socket.gethostname(), host_uuid(),
-                  persistent_xml).to_bytes()
+                  persistent_xml, nbd_port).to_bytes()
 
 
 def _check_request(function: str, flags: int, params: dict[str, Any]) -> None:
@@ -161,14 +174,15 @@ def _mount_type(path: str) -> str | None:
     return kind
 
 
-def _check_safe(dom: QemuDomain, flags: int) -> None:
+def _check_safe(dom: QemuDomain, flags: int, copied: frozenset[str] = frozenset()) -> None:
     """qemuMigrationSrcIsSafe: writable disks in local files would be read by the
-    destination while the source may still have writes cached."""
+    destination while the source may still have writes cached (the disks ``copied``
+    to the destination are safe)."""
     if flags & (c.VIR_MIGRATE_UNSAFE | c.VIR_MIGRATE_OFFLINE):
         return
     for disk in dom.defn.devices.disks:
         path = disk.path
-        if not path or disk.readonly or disk.type != "file":
+        if not path or disk.readonly or disk.type != "file" or disk.target_dev in copied:
             continue
         if _mount_type(path) not in SHARED_FS:
             _err(c.VIR_ERR_MIGRATE_UNSAFE, "Migration without shared storage is unsafe")
@@ -273,8 +287,10 @@ class QemuMigrationMixin:
                 _err(c.VIR_ERR_OPERATION_INVALID, "cannot migrate domain with "
                      f"{len(self._snapshots_of(dom).snapshots)} snapshots")
             self._check_blockers(dom)
+            copied = (frozenset(t for t, _ in storage.disks_to_copy(dom, params))
+                      if flags & STORAGE_FLAGS else frozenset())
             with dom.lock:
-                _check_safe(dom, flags)
+                _check_safe(dom, flags, copied)
                 xml = dom.defn.to_xml(inactive=True, secure=True)
         given = params.get(c.VIR_MIGRATE_PARAM_DEST_XML)
         if given is not None:
@@ -335,6 +351,16 @@ class QemuMigrationMixin:
                 raise
         finally:
             dom.job.end()
+        nbd_port = None
+        if flags & STORAGE_FLAGS:
+            nbd_port = params.get(c.VIR_MIGRATE_PARAM_DISKS_PORT) or _free_port(
+                listen, self.migration_port_min, self.migration_port_max)
+            try:
+                storage.start_exports(self._running_monitor(dom),
+                                      storage.disks_to_copy(dom, params), listen, nbd_port)
+            except BaseException:
+                self._discard_incoming(dom)
+                raise
         # the incoming migration is the domain's job until Finish, which this connection
         # is expected to call
         jobs.begin(dom, c.VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN, "migration in",
@@ -345,7 +371,7 @@ class QemuMigrationMixin:
             uri_out = f"tcp://{_bracket(host or socket.gethostname())}:{port}"
         else:
             uri_out = f"tcp:{socket.gethostname()}:{port}"
-        return [_local_cookie(dom), uri_out]
+        return [_local_cookie(dom, nbd_port=nbd_port), uri_out]
 
     # ---- source: Perform --------------------------------------------------------------------
 
@@ -360,11 +386,25 @@ class QemuMigrationMixin:
         uri = params.get(c.VIR_MIGRATE_PARAM_URI)
         if not uri:
             _err(c.VIR_ERR_INVALID_ARG, "missing migration URI", domain=c.VIR_FROM_QEMU)
+        mirrors = None
+        if flags & STORAGE_FLAGS:
+            from pyvirt.drivers.qemu.capabilities import host_uuid
+
+            cookie = Cookie.parse(cookie_in, host_uuid())
+            if cookie is None or cookie.nbd_port is None:
+                _err(c.VIR_ERR_INTERNAL_ERROR, "Destination did not set up storage "
+                     "migration (no NBD port in the migration cookie)")
+            assert cookie is not None and cookie.nbd_port is not None
+            host = _uri_host_port(uri)[0] or cookie.hostname
+            mirrors = storage.Mirrors(self._running_monitor(dom),
+                                      storage.disks_to_copy(dom, params), host,
+                                      cookie.nbd_port,
+                                      shallow=bool(flags & c.VIR_MIGRATE_NON_SHARED_INC))
         dom.job.begin("virDomainMigratePerform3Params")
         try:
             # as libvirt's migration job mask: the guest may be suspended meanwhile
             with dom.job.allowing(NESTED_DURING_MIGRATION):
-                self._migrate_out(dom, _qemu_uri(uri), params, flags)
+                self._migrate_out(dom, _qemu_uri(uri), params, flags, mirrors)
             with dom.lock:
                 persistent = (dom.persistent_def().to_xml(inactive=True, secure=True)
                               if dom.persistent else None)
@@ -372,10 +412,11 @@ class QemuMigrationMixin:
         finally:
             dom.job.end()
 
-    def _migrate_out(self, dom: QemuDomain, qemu_uri: str,
-                     params: dict[str, Any], flags: int) -> None:
-        """Send the guest's state to ``qemu_uri`` and wait until it is all there; the
-        source guest ends up paused (reason "migration"). On failure it runs again."""
+    def _migrate_out(self, dom: QemuDomain, qemu_uri: str, params: dict[str, Any],
+                     flags: int, mirrors: storage.Mirrors | None = None) -> None:
+        """Send the guest's state to ``qemu_uri`` (its disks first through ``mirrors``)
+        and wait until it is all there; the source guest ends up paused (reason
+        "migration"). On failure it runs again."""
         monitor = self._running_monitor(dom)
         with dom.lock:
             was_running = dom.state == c.VIR_DOMAIN_RUNNING
@@ -392,9 +433,16 @@ class QemuMigrationMixin:
                      "state": bool(flags & c.VIR_MIGRATE_AUTO_CONVERGE)}]})
                 jobs.set_bandwidth(monitor, params.get(c.VIR_MIGRATE_PARAM_BANDWIDTH)
                                    or dom.migrate_max_bandwidth)
+                if mirrors is not None:
+                    mirrors.start()
+                    mirrors.wait_ready()
                 monitor.execute("migrate", {"uri": qemu_uri})
                 jobs.wait_for_stream(monitor, job)
+                if mirrors is not None:
+                    mirrors.finish()
         except BaseException:
+            if mirrors is not None:
+                mirrors.finish(force=True)
             with dom.lock:
                 dom.paused_reason = 0
             self._resume_after_failure(dom, was_running)
@@ -578,6 +626,8 @@ class QemuMigrationMixin:
                 raise
             finally:
                 jobs.end(dom, job)
+            if flags & STORAGE_FLAGS:
+                storage.stop_exports(monitor)
             if flags & c.VIR_MIGRATE_PERSIST_DEST:
                 persistent = params.get(c.VIR_MIGRATE_PARAM_PERSIST_XML) or (
                     cookie.persistent_xml if cookie else None)
