@@ -50,10 +50,35 @@ def _daemon(base: Path, index: int) -> Pyvirtd:
 @pytest.fixture
 def daemons(tmp_path: Path) -> Iterator[tuple[Pyvirtd, Pyvirtd]]:
     first, second = _daemon(tmp_path / "a", 0), _daemon(tmp_path / "b", 1)
-    with first, second:
-        yield first, second
+    try:
+        with first, second:
+            yield first, second
+    finally:
+        # a stopped pyvirtd leaves guests running (by design): a test that failed half
+        # way must not leave its QEMUs behind
+        for d in (first, second):
+            _kill_guests(d.root)
     for d in (first, second):
         assert "Traceback" not in d.log_text()
+
+
+def _kill_guests(root: Path) -> None:
+    """SIGKILL the QEMUs whose pid files are under ``root`` (only if they are QEMU
+    processes started for this root)."""
+    import signal
+
+    for pidfile in root.glob("run/qemu/*/qemu.pid"):
+        try:
+            pid = int(pidfile.read_text().strip())
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                cmdline = fh.read()
+        except (OSError, ValueError):
+            continue
+        if b"qemu-system" in cmdline and str(root).encode() in cmdline:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def _guest(tmp_path: Path, name: str) -> tuple[str, Path]:
