@@ -32,14 +32,16 @@ class NetServer:
     """A server's clients, workers and limits (see the module docstring)."""
 
     def __init__(self, name: str, *, min_workers: int, max_workers: int, prio_workers: int,
-                 max_clients: int, max_anonymous_clients: int, max_client_requests: int,
-                 keepalive_interval: int, keepalive_count: int) -> None:
+                 max_clients: int, max_anonymous_clients: int, max_queued_clients: int,
+                 max_client_requests: int, keepalive_interval: int,
+                 keepalive_count: int) -> None:
         self.name = name
         self.pool = WorkerPool(f"pyvirtd-{name}", min_workers, max_workers, prio_workers)
         self.max_clients = max_clients
         # 0: no limit of its own (the admin server's setting, shown as 0 as by libvirtd)
         self.max_unauth_clients = max_anonymous_clients
         self.max_client_requests = max_client_requests
+        self.max_queued_clients = max_queued_clients   # its sockets' listen backlog
         self.keepalive_interval = keepalive_interval
         self.keepalive_count = keepalive_count
         self.clients: dict[int, ClientSession] = {}

@@ -136,6 +136,7 @@ class Daemon:
                 MAIN_SERVER, min_workers=config.min_workers, max_workers=config.max_workers,
                 prio_workers=config.prio_workers, max_clients=config.max_clients,
                 max_anonymous_clients=config.max_anonymous_clients,
+                max_queued_clients=config.max_queued_clients,
                 max_client_requests=config.max_client_requests,
                 keepalive_interval=config.keepalive_interval,
                 keepalive_count=config.keepalive_count),
@@ -143,6 +144,7 @@ class Daemon:
                 ADMIN_SERVER, min_workers=config.admin_min_workers,
                 max_workers=config.admin_max_workers, prio_workers=0,
                 max_clients=config.admin_max_clients, max_anonymous_clients=0,
+                max_queued_clients=config.admin_max_queued_clients,
                 max_client_requests=config.admin_max_client_requests,
                 keepalive_interval=config.admin_keepalive_interval,
                 keepalive_count=config.admin_keepalive_count),
@@ -309,23 +311,27 @@ class Daemon:
 
             return TLSLayer(listener.tls_context, session)
 
+        # asyncio listens with this backlog (for an inherited socket: only the backlog changes)
+        backlog = listener.netserver.max_queued_clients
         if sock is not None:
-            sock.listen(128)   # already listening (systemd did): only the backlog changes
-            listener.server = await self.loop.create_server(protocol, sock=sock)
+            listener.server = await self.loop.create_server(protocol, sock=sock,
+                                                            backlog=backlog)
         else:
             listener.server = await self.loop.create_server(
-                protocol, host=listener.host, port=listener.port, reuse_address=True)
+                protocol, host=listener.host, port=listener.port, reuse_address=True,
+                backlog=backlog)
         self.listeners.append(listener)
 
     async def _listen_unix(self, listener: Listener, sock: socket.socket | None = None) -> None:
         listener.netserver = self.servers[ADMIN_SERVER] if listener.admin else self.main
+        # asyncio listens with the server's backlog (max_queued_clients)
+        backlog = listener.netserver.max_queued_clients
         if sock is not None:
-            sock.listen(128)
             # Python 3.13+ would unlink the socket file when the server closes
             keep: dict[str, Any] = ({"cleanup_socket": False}
                                     if sys.version_info >= (3, 13) else {})
             listener.server = await self.loop.create_unix_server(
-                lambda: ClientSession(self, listener), sock=sock, **keep)
+                lambda: ClientSession(self, listener), sock=sock, backlog=backlog, **keep)
             self.listeners.append(listener)
             return
         path = listener.path
@@ -341,9 +347,8 @@ class Daemon:
             os.chown(path, -1, listener.gid)
         assert listener.perms is not None
         os.chmod(path, listener.perms)
-        sock.listen(128)
         listener.server = await self.loop.create_unix_server(
-            lambda: ClientSession(self, listener), sock=sock)
+            lambda: ClientSession(self, listener), sock=sock, backlog=backlog)
         self.listeners.append(listener)
 
     def request_stop(self) -> None:

@@ -319,3 +319,20 @@ def test_logging_settings_and_daemon_timeout(tmp_path: Path) -> None:
                          prog=ADMIN)
         assert d.proc is not None
         assert d.proc.wait(15) == 0   # idle (no client) for a second: it exits
+
+
+def test_listen_backlogs_follow_max_queued_clients(tmp_path: Path) -> None:
+    """max_queued_clients (and admin_max_queued_clients) are the sockets' listen backlog,
+    as ss(8) shows it for a listening socket (Send-Q)."""
+    if shutil.which("ss") is None:
+        pytest.skip("needs ss (iproute2)")
+    import subprocess
+
+    with InProcessDaemon(tmp_path, max_queued_clients=7, admin_max_queued_clients=3) as d:
+        listing = subprocess.run(["ss", "-lxn"], capture_output=True, text=True,
+                                 check=True).stdout
+        backlog = {fields[4]: int(fields[3]) for fields in
+                   (line.split() for line in listing.splitlines())
+                   if len(fields) > 4 and fields[1] == "LISTEN"}
+        assert backlog[d.rw] == 7 and backlog[d.ro] == 7
+        assert backlog[admin_path(d)] == 3
