@@ -749,11 +749,11 @@ def _renamed(xml: str | None, name: str) -> str:
 
 
 def _remote_supports(conn: Any, feature: int) -> bool:
-    drv = conn._drv
-    if not drv.supports("connectSupportsFeature"):
-        return False
+    """The destination's feature probe; a failing probe counts as "no"."""
+    from pyvirt.api.migration import supports_feature
+
     try:
-        return bool(drv.connectSupportsFeature(conn, feature))
+        return supports_feature(conn, feature)
     except libvirtError:
         return False
 

@@ -109,11 +109,9 @@ def read_file(ctl: Ctl, path: str) -> str:
 
 def dump_xml(ctl: Ctl, args: Args, xml: str) -> bool:
     """virshDumpXML with the command's --xpath and --wrap."""
-    from pyvirt.virsh.commands.network import dump_xml as _dump
+    from pyvirt.virsh.commands.network import dump_object_xml
 
-    if args.raw("xpath") == "":
-        return False  # vshCommandOptStringQuiet refuses an empty value silently
-    return _dump(ctl, xml, "domain", args.string_quiet("xpath"), args.bool("wrap"))
+    return dump_object_xml(ctl, args, "domain", lambda: xml)
 
 
 def error_code(exc: BaseException) -> int:

@@ -194,15 +194,11 @@ def cmd_iface_destroy(ctl: Ctl, args: Args) -> bool:
              Opt("wrap", OptType.BOOL, "wrap xpath results in an common root element"),
          ))
 def cmd_iface_dumpxml(ctl: Ctl, args: Args) -> bool:
-    from pyvirt.virsh.commands.network import dump_xml
+    from pyvirt.virsh.commands.network import dump_object_xml
 
     flags = _XML_INACTIVE if args.bool("inactive") else 0
     iface = ctl.lookup_interface(args)
-    if args.raw("xpath") == "":
-        return False  # vshCommandOptStringQuiet refuses an empty value silently
-    xpath = args.string_quiet("xpath")
-    xml = iface.XMLDesc(flags)
-    return dump_xml(ctl, xml, "interface", xpath, args.bool("wrap"))
+    return dump_object_xml(ctl, args, "interface", lambda: iface.XMLDesc(flags))
 
 
 @command("iface-edit", GROUP, "edit XML configuration for a physical host interface",

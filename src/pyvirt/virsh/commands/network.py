@@ -135,6 +135,15 @@ def _unknown_function_line(xpath: str) -> str:
     return ""
 
 
+def dump_object_xml(ctl: Ctl, args: Args, kind: str, fetch: Callable[[], str]) -> bool:
+    """A ``*-dumpxml`` command's --xpath/--wrap: an empty --xpath fails silently (as
+    vshCommandOptStringQuiet), then the XML ``fetch`` gives is printed (see dump_xml)."""
+    if args.raw("xpath") == "":
+        return False
+    xpath = args.string_quiet("xpath")
+    return dump_xml(ctl, fetch(), kind, xpath, args.bool("wrap"))
+
+
 def dump_xml(ctl: Ctl, xml: str, url: str, xpath: str | None, wrap: bool) -> bool:
     """virshDumpXML: the document, or the nodes ``xpath`` selects (wrapped in <nodes>)."""
     helper = getattr(ctl, "dump_xml", None)
@@ -320,11 +329,7 @@ def cmd_net_dhcp_leases(ctl: Ctl, args: Args) -> bool:
 def cmd_net_dumpxml(ctl: Ctl, args: Args) -> bool:
     net = _lookup(ctl, args)
     flags = _XML_INACTIVE if args.bool("inactive") else 0
-    if args.raw("xpath") == "":
-        return False  # vshCommandOptStringQuiet refuses an empty value silently
-    xpath = args.string_quiet("xpath")
-    xml = net.XMLDesc(flags)
-    return dump_xml(ctl, xml, "network", xpath, args.bool("wrap"))
+    return dump_object_xml(ctl, args, "network", lambda: net.XMLDesc(flags))
 
 
 # ---- net-edit (virsh-edit.c) ------------------------------------------------------------------

@@ -78,14 +78,10 @@ def cmd_secret_define(ctl: Ctl, args: Args) -> bool:
              Opt("wrap", OptType.BOOL, "wrap xpath results in an common root element"),
          ))
 def cmd_secret_dumpxml(ctl: Ctl, args: Args) -> bool:
-    from pyvirt.virsh.commands.network import dump_xml
+    from pyvirt.virsh.commands.network import dump_object_xml
 
     secret = ctl.lookup_secret(args)
-    if args.raw("xpath") == "":
-        return False  # vshCommandOptStringQuiet refuses an empty value silently
-    xpath = args.string_quiet("xpath")
-    xml = secret.XMLDesc(0)
-    return dump_xml(ctl, xml, "secret", xpath, args.bool("wrap"))
+    return dump_object_xml(ctl, args, "secret", lambda: secret.XMLDesc(0))
 
 
 # ---- secret-event ------------------------------------------------------------------------------
